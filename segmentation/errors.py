@@ -1,0 +1,42 @@
+"""Typed errors. The core raises them; the CLI and the app turn them into messages, each in one place.
+
+Every error carries a message that says what is wrong (with the values involved) and, where
+there is one, a hint that says how to fix it.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "SegmenterError",
+    "InputFileError",
+    "MappingError",
+    "NoDataLeftError",
+    "ParameterError",
+]
+
+
+class SegmenterError(Exception):
+    """Base of every error a user can cause with their input or settings."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class InputFileError(SegmenterError):
+    """The file cannot be read as a table of transactions (empty, garbage, wrong format...)."""
+
+
+class MappingError(SegmenterError):
+    """Columns cannot be mapped to the roles the pipeline needs."""
+
+
+class NoDataLeftError(SegmenterError):
+    """Cleaning or filtering left nothing to segment."""
+
+
+class ParameterError(SegmenterError):
+    """A setting is out of range or inconsistent (K, snapshot date, seed, ...)."""

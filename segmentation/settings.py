@@ -1,0 +1,171 @@
+"""Every default of the product, declared once.
+
+The CLI, the app, the docs and the tests read these tables; nothing else hard-codes them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+__all__ = [
+    "Role",
+    "ROLES",
+    "REQUIRED_ROLES",
+    "Rule",
+    "CLEANING_RULES",
+    "RULE_NAMES",
+    "CleaningSettings",
+    "DEFAULT_SEED",
+    "K_SCAN_RANGE",
+    "K_SUGGEST_RANGE",
+    "SILHOUETTE_SAMPLE_SIZE",
+    "SCORE_BINS",
+    "SEGMENT_MAP",
+    "RFM_SEGMENT_ACTIONS",
+    "rfm_segment_name",
+    "MAX_UPLOAD_MB",
+]
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    label: str
+    required: str  # "yes", "no", or "quantity+price or amount"
+    aliases: tuple[str, ...]  # normalised header names (lower case, no spaces/_/-)
+    help: str
+
+
+# Header aliases are compared after normalising: lower case, with spaces, '_', '-', '.' removed.
+ROLES: tuple[Role, ...] = (
+    Role("customer", "Customer", "yes",
+         ("customerid", "customer", "customerno", "customernumber", "customerkey", "custid",
+          "clientid", "client", "clientno", "memberid", "member", "userid", "user", "buyerid",
+          "buyer", "accountid", "account", "kundennummer", "kunde", "clientnumber"),
+         "Who bought: one id per customer."),
+    Role("date", "Purchase date", "yes",
+         ("invoicedate", "orderdate", "date", "purchasedate", "transactiondate", "datetime",
+          "timestamp", "saledate", "orderdatetime", "createdat", "created", "time", "datum",
+          "invoicetime", "ordertime", "transactiontime", "purchasetime"),
+         "When the purchase happened."),
+    Role("quantity", "Quantity", "quantity+price or amount",
+         ("quantity", "qty", "units", "unitssold", "count", "quantityordered", "menge", "pieces",
+          "items", "numberofitems"),
+         "How many units on the line."),
+    Role("price", "Unit price", "quantity+price or amount",
+         ("unitprice", "price", "priceeach", "itemprice", "priceperunit", "unitcost", "rate",
+          "preis", "sellingprice", "salesprice"),
+         "Price of one unit."),
+    Role("amount", "Line amount", "quantity+price or amount",
+         ("amount", "total", "revenue", "sales", "linetotal", "totalprice", "totalamount",
+          "value", "ordervalue", "salesamount", "netamount", "grossamount", "spend", "turnover",
+          "umsatz", "betrag", "subtotal", "payment", "paymentvalue"),
+         "Money of the whole line, when the file has no quantity and unit price."),
+    Role("invoice", "Invoice / order", "no",
+         ("invoiceno", "invoice", "invoicenumber", "invoiceid", "orderid", "order", "orderno",
+          "ordernumber", "transactionid", "transaction", "receipt", "receiptid", "basketid",
+          "billno", "rechnungsnummer"),
+         "Groups lines into one purchase; frequency counts these. Without it, distinct purchase times are counted."),
+    Role("product", "Product", "no",
+         ("stockcode", "product", "productid", "sku", "itemid", "item", "productcode",
+          "articleid", "article", "itemcode", "productno"),
+         "Product code, for top products per segment."),
+    Role("description", "Description", "no",
+         ("description", "productname", "itemname", "itemdescription", "productdescription",
+          "name", "title", "bezeichnung"),
+         "Product description."),
+    Role("country", "Country", "no",
+         ("country", "countryname", "region", "market", "land", "countrycode", "nation"),
+         "Where the customer is, for filters and top countries per segment."),
+)
+REQUIRED_ROLES = ("customer", "date")
+ROLE_NAMES = tuple(role.name for role in ROLES)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    label: str
+    help: str
+
+
+# Order matters: each dropped row is counted under the first rule that drops it.
+CLEANING_RULES: tuple[Rule, ...] = (
+    Rule("invalid_date", "Missing or unreadable date", "The date cell is blank or does not read as a date."),
+    Rule("invalid_number", "Missing or unreadable number",
+         "Quantity, price or amount is blank, not a number, or infinite."),
+    Rule("missing_customer", "No customer id", "Guest or anonymous purchases cannot be attributed to a customer."),
+    Rule("duplicate", "Exact duplicate row", "The same line appears more than once; one copy is kept."),
+    Rule("cancelled", "Cancelled invoice", "Invoice number starts with 'C' (a cancellation)."),
+    Rule("non_positive_quantity", "Quantity zero or negative", "Returns and corrections."),
+    Rule("non_positive_price", "Price zero or negative",
+         "Free items, adjustments and bad debt (or a line amount of zero or less, for amount files)."),
+    Rule("outside_date_range", "Outside the chosen date range", "User filter: purchase date outside the range."),
+    Rule("country_filtered", "Country filtered out", "User filter: country not included, or excluded."),
+    Rule("non_positive_customer_total", "Customer's net revenue zero or negative",
+         "Only with netting of returns: customers whose returns cancel their purchases."),
+)
+RULE_NAMES = tuple(rule.name for rule in CLEANING_RULES)
+# Rules a user can switch off; the last three are driven by filters/options, not switches.
+SWITCHABLE_RULES = RULE_NAMES[:7]
+
+
+@dataclass(frozen=True)
+class CleaningSettings:
+    """What the user chose on the cleaning screen (or on the command line)."""
+
+    rules: frozenset[str] = field(default_factory=lambda: frozenset(SWITCHABLE_RULES))
+    date_from: date | None = None
+    date_to: date | None = None  # inclusive
+    countries_include: tuple[str, ...] = ()  # empty: all countries
+    countries_exclude: tuple[str, ...] = ()
+    net_returns: bool = False  # keep cancellations/returns as negative revenue instead of dropping them
+
+    def with_rule(self, name: str, enabled: bool) -> "CleaningSettings":
+        rules = set(self.rules)
+        (rules.add if enabled else rules.discard)(name)
+        return replace(self, rules=frozenset(rules))
+
+
+DEFAULT_SEED = 42
+K_SCAN_RANGE = (2, 10)  # inclusive
+K_SUGGEST_RANGE = (3, 8)  # inclusive: a number of segments a marketing team can act on
+SILHOUETTE_SAMPLE_SIZE = 10_000  # silhouette is O(n²): above this many customers use a fixed-seed sample
+N_INIT = 10
+SCORE_BINS = 5
+MAX_UPLOAD_MB = 200  # also in .streamlit/config.toml (server.maxUploadSize)
+
+# The standard R×F segment map: (name, recency scores, frequency scores), first match wins.
+SEGMENT_MAP: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
+    ("Champions", (5,), (4, 5)),
+    ("Loyal Customers", (3, 4), (4, 5)),
+    ("Potential Loyalists", (4, 5), (2, 3)),
+    ("New Customers", (5,), (1,)),
+    ("Promising", (4,), (1,)),
+    ("Need Attention", (3,), (3,)),
+    ("About to Sleep", (3,), (1, 2)),
+    ("At Risk", (1, 2), (3, 4)),
+    ("Can't Lose Them", (1, 2), (5,)),
+    ("Hibernating", (1, 2), (1, 2)),
+)
+
+RFM_SEGMENT_ACTIONS: dict[str, str] = {
+    "Champions": "Reward them: early access, loyalty perks and referral asks; no discounts needed.",
+    "Loyal Customers": "Upsell higher-value products and invite them to review and refer.",
+    "Potential Loyalists": "Offer membership or a loyalty programme to turn repeat buying into a habit.",
+    "New Customers": "Onboard well: welcome series, how-to content, a reason for the second order.",
+    "Promising": "Build awareness of the range with free-shipping thresholds and bundles.",
+    "Need Attention": "Send limited-time, personalised offers based on past purchases.",
+    "About to Sleep": "Reconnect with popular products and a time-limited discount before they lapse.",
+    "At Risk": "Win them back with personal emails, renewals and a strong offer.",
+    "Can't Lose Them": "Call or write personally, ask what changed, and make a generous win-back offer.",
+    "Hibernating": "Include in low-cost reactivation campaigns only; do not spend heavily.",
+}
+
+
+def rfm_segment_name(r_score: int, f_score: int) -> str:
+    """The named segment of one (R, F) pair, from SEGMENT_MAP."""
+    for name, r_scores, f_scores in SEGMENT_MAP:
+        if r_score in r_scores and f_score in f_scores:
+            return name
+    raise ValueError(f"r_score={r_score}, f_score={f_score} is outside the segment map (scores are 1-5).")
