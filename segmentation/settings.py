@@ -20,6 +20,9 @@ __all__ = [
     "K_SUGGEST_RANGE",
     "SILHOUETTE_SAMPLE_SIZE",
     "SCORE_BINS",
+    "SWITCHABLE_RULES",
+    "ROLE_NAMES",
+    "N_INIT",
     "SEGMENT_MAP",
     "RFM_SEGMENT_ACTIONS",
     "rfm_segment_name",
@@ -106,8 +109,10 @@ CLEANING_RULES: tuple[Rule, ...] = (
          "Only with netting of returns: customers whose returns cancel their purchases."),
 )
 RULE_NAMES = tuple(rule.name for rule in CLEANING_RULES)
-# Rules a user can switch off; the last three are driven by filters/options, not switches.
-SWITCHABLE_RULES = RULE_NAMES[:7]
+# Rules a user can switch off. The first three always run: a row without a readable date,
+# number or customer id cannot be given recency, frequency or monetary value. The date and
+# country rules are driven by the filters, the last by the data.
+SWITCHABLE_RULES = ("duplicate", "cancelled", "non_positive_quantity", "non_positive_price")
 
 
 @dataclass(frozen=True)

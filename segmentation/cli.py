@@ -1,0 +1,256 @@
+"""python -m segmentation: the whole pipeline headless.
+
+A contract other tools rely on: flags, output columns and report keys are only ever extended.
+Errors caused by the input or the flags print one line `error: …` on stderr and exit 2,
+with no traceback and no output file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from . import pipeline, reading
+from .errors import ParameterError, SegmenterError
+from .export import write_atomic, write_table
+from .settings import DEFAULT_SEED, ROLE_NAMES, SWITCHABLE_RULES, CleaningSettings
+
+__all__ = ["main", "build_parser", "OUTPUT_COLUMNS", "report_of"]
+
+EXIT_USAGE = 2
+OUTPUT_COLUMNS = [
+    "customer_id", "recency", "frequency", "monetary", "segment_id", "segment",
+    "r_score", "f_score", "m_score", "rfm_segment",
+    "tenure", "avg_order_value", "first_purchase", "last_purchase", "country", "action",
+]
+
+
+class UsageError(SegmenterError):
+    """A flag is wrong (argparse's own complaints, reworded to one line)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print usage and exit 2 itself
+        raise UsageError(f"{message}.", hint="Run 'python -m segmentation --help' for the flags.")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def _k_value(text: str) -> int | str:
+    if text == "auto":
+        return text
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"K={value} is too small: choose 2 or more segments, or 'auto'")
+    return value
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2011-12-10 (YYYY-MM-DD)") from None
+
+
+def _mapping(text: str) -> tuple[str, str]:
+    role, sep, column = text.partition("=")
+    if not sep or not role:
+        raise argparse.ArgumentTypeError(f"{text!r} is not ROLE=COLUMN (e.g. customer='Customer ID')")
+    if role not in ROLE_NAMES:
+        raise argparse.ArgumentTypeError(f"unknown role {role!r}; roles are {', '.join(ROLE_NAMES)}")
+    return role, column
+
+
+def _rule(text: str) -> str:
+    if text not in SWITCHABLE_RULES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} cannot be switched off; rules that can: {', '.join(SWITCHABLE_RULES)}")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m segmentation",
+        description="Customer segments (RFM + K-Means) from a transaction export. "
+        "Without INPUT, runs on the built-in demo data.",
+    )
+    parser.add_argument("input", nargs="?", metavar="INPUT",
+                        help="CSV/TSV/TXT (optionally .gz), XLSX or Parquet file of transactions")
+    parser.add_argument("--k", type=_k_value, default="auto", metavar="N|auto",
+                        help="number of segments, or 'auto' for the suggested K (default)")
+    parser.add_argument("--map", type=_mapping, action="append", default=[], metavar="ROLE=COLUMN",
+                        help=f"use COLUMN for ROLE ({', '.join(ROLE_NAMES)}); empty COLUMN unmaps; repeatable")
+    parser.add_argument("--sheet", help="Excel sheet to read (default: the one holding the transactions)")
+    parser.add_argument("--snapshot", type=_iso_date, metavar="YYYY-MM-DD",
+                        help="date recency is measured to (default: the day after the last purchase)")
+    parser.add_argument("--out", type=Path, metavar="customers.csv|.xlsx",
+                        help="write one row per customer with features, scores and segment")
+    parser.add_argument("--report", type=Path, metavar="report.json",
+                        help="write the audit, K scan and segment profiles as JSON")
+    parser.add_argument("--seed", type=_positive_int, default=DEFAULT_SEED, metavar="N",
+                        help=f"random seed of K-Means (default {DEFAULT_SEED})")
+    parser.add_argument("--keep", type=_rule, action="append", default=[], metavar="RULE",
+                        help=f"switch a cleaning rule off ({', '.join(SWITCHABLE_RULES)}); repeatable")
+    parser.add_argument("--net-returns", action="store_true",
+                        help="net returns and cancellations against revenue instead of dropping them")
+    parser.add_argument("--from", dest="date_from", type=_iso_date, metavar="YYYY-MM-DD",
+                        help="keep purchases on or after this date")
+    parser.add_argument("--to", dest="date_to", type=_iso_date, metavar="YYYY-MM-DD",
+                        help="keep purchases on or before this date")
+    parser.add_argument("--country", action="append", default=[], metavar="NAME",
+                        help="keep only these countries; repeatable")
+    parser.add_argument("--exclude-country", action="append", default=[], metavar="NAME",
+                        help="drop these countries; repeatable")
+    parser.add_argument("--demo-rows", type=_positive_int, default=50_000, metavar="N",
+                        help="size of the demo data when no INPUT is given (default 50000)")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return parser
+
+
+def _check_output_path(path: Path | None, suffixes: tuple[str, ...], flag: str) -> None:
+    if path is None:
+        return
+    if path.suffix.lower() not in suffixes:
+        raise ParameterError(f"{flag} {path} must end in {' or '.join(suffixes)}.",
+                             hint=f"Name the file e.g. customers{suffixes[0]}.")
+    if not path.parent.exists():
+        raise ParameterError(f"{flag} {path}: folder {path.parent} does not exist.",
+                             hint="Create the folder first or write somewhere else.")
+
+
+class _StderrProgress:
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.started = time.perf_counter()
+
+    def __call__(self, step: str, fraction: float) -> None:
+        if self.enabled:
+            elapsed = time.perf_counter() - self.started
+            print(f"[{fraction:4.0%} {elapsed:5.1f}s] {step}", file=sys.stderr, flush=True)
+
+
+def report_of(result: pipeline.Result, source: str) -> dict:
+    prepared = result.prepared
+    audit = prepared.audit
+    profiles = result.segmentation.profiles
+    return {
+        "source": source,
+        "rows_in": audit.rows_in,
+        "rows_kept": audit.rows_kept,
+        "dropped": audit.dropped,
+        "audit": audit.table.to_dict(orient="records"),
+        "customers": len(prepared.customers),
+        "snapshot": prepared.snapshot.isoformat(),
+        "columns": prepared.roles,
+        "k": result.k,
+        "k_suggested": result.suggestion.k,
+        "k_reason": result.suggestion.reason,
+        "seed": None,
+        "k_scan": [
+            {key: (None if value != value else value) for key, value in row.items()}  # NaN → null
+            for row in result.scan.to_dict(orient="records")
+        ],
+        "segments": [
+            {
+                "segment_id": int(row.segment_id),
+                "segment": row.segment,
+                "action": row.action,
+                "customers": int(row.customers),
+                "share": float(row.share),
+                "revenue": float(row.revenue),
+                "revenue_share": float(row.revenue_share),
+                "recency_mean": float(row.recency_mean),
+                "frequency_mean": float(row.frequency_mean),
+                "monetary_mean": float(row.monetary_mean),
+                "recency_median": float(row.recency_median),
+                "frequency_median": float(row.frequency_median),
+                "monetary_median": float(row.monetary_median),
+            }
+            for row in profiles.itertuples()
+        ],
+        "notes": list(prepared.notes),
+        "warnings": list(result.warnings),
+    }
+
+
+def _run(args: argparse.Namespace) -> int:
+    _check_output_path(args.out, (".csv", ".xlsx"), "--out")
+    _check_output_path(args.report, (".json",), "--report")
+    progress = _StderrProgress(enabled=not args.quiet and sys.stderr.isatty())
+    cleaning = CleaningSettings(
+        rules=frozenset(set(SWITCHABLE_RULES) - set(args.keep)),
+        date_from=args.date_from,
+        date_to=args.date_to,
+        countries_include=tuple(args.country),
+        countries_exclude=tuple(args.exclude_country),
+        net_returns=args.net_returns,
+    )
+    if args.date_from and args.date_to and args.date_from > args.date_to:
+        raise ParameterError(f"--from {args.date_from} is after --to {args.date_to}.",
+                             hint="Swap the two dates.")
+    if args.input is None:
+        progress("Generating the demo data", 0.0)
+        loaded = pipeline.demo_file(args.demo_rows)
+        source = loaded.source_name
+    else:
+        path = Path(args.input)
+        if not path.is_file():
+            raise ParameterError(f"Input file {args.input} does not exist.", hint="Check the path and the name.")
+        progress(f"Reading {path.name}", 0.0)
+        loaded = reading.read_file(path, sheet=args.sheet)
+        source = str(path)
+    overrides = {role: (column or None) for role, column in args.map}
+    result = pipeline.run(loaded, overrides=overrides, cleaning=cleaning, snapshot=args.snapshot,
+                          k=args.k, seed=args.seed, progress=progress)
+    report = report_of(result, source)
+    report["seed"] = args.seed
+    # Both outputs are rendered before either is written, so a failure leaves no partial output.
+    customers = result.segmentation.customers[OUTPUT_COLUMNS]
+    report_bytes = (json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n").encode()
+    try:
+        if args.out is not None:
+            write_table(args.out, customers, extra_sheets={"Segments": result.segmentation.profiles})
+        if args.report is not None:
+            write_atomic(args.report, report_bytes)
+    except OSError as error:
+        raise ParameterError(f"Cannot write {error.filename or 'the output'}: {error.strerror}.",
+                             hint="Choose a folder you can write to.") from error
+    for message in result.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    _print_summary(result)
+    return 0
+
+
+def _print_summary(result: pipeline.Result) -> None:
+    prepared = result.prepared
+    audit = prepared.audit
+    print(f"{audit.rows_in:,} rows in, {audit.rows_kept:,} kept; {len(prepared.customers):,} customers; "
+          f"snapshot {prepared.snapshot.isoformat()}")
+    print(f"K={result.k} ({result.suggestion.reason})")
+    for row in result.segmentation.profiles.itertuples():
+        print(f"  {row.segment_id}. {row.segment}: {row.customers:,} customers, "
+              f"{row.revenue_share:.0%} of revenue — {row.action}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return _run(args)
+    except SegmenterError as error:
+        text = " ".join(str(error).split())  # exactly one line
+        print(f"error: {text}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130
