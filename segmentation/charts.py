@@ -1,0 +1,602 @@
+"""Plotly figure builders for the dashboard (and anyone else who wants the pictures).
+
+Every builder checks its arguments, returns a ``go.Figure`` and never shows it. Nothing here
+imports Streamlit.
+
+Security: Plotly renders a subset of HTML in hover text, legend entries, tick labels and
+treemap labels. Every piece of text that comes from the user's file (customer ids, countries,
+product descriptions) or is derived from it (segment names) goes through :func:`escape_text`
+before it reaches a figure, and user text is only ever passed as data (``customdata``, trace
+names, category labels), never spliced into a ``hovertemplate`` where ``%{...}`` would be
+interpreted.
+"""
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .errors import ParameterError
+from .model import elbow_k
+from .settings import SEGMENT_MAP
+
+__all__ = [
+    "FEATURES",
+    "FEATURE_LABELS",
+    "SEGMENT_COLORS",
+    "escape_text",
+    "segment_color",
+    "knee_k",
+    "k_scan_figure",
+    "audit_figure",
+    "scatter_2d",
+    "scatter_3d",
+    "relative_means",
+    "relative_heatmap",
+    "standardised_means",
+    "snake_plot",
+    "revenue_share_figure",
+    "segment_crosstab",
+    "crosstab_heatmap",
+    "top_countries",
+]
+
+# Customer features a chart can show, in display order.
+FEATURES: tuple[str, ...] = ("recency", "frequency", "monetary", "tenure", "avg_order_value")
+FEATURE_LABELS: dict[str, str] = {
+    "recency": "Recency (days since last purchase)",
+    "frequency": "Frequency (purchases)",
+    "monetary": "Monetary (total spend)",
+    "tenure": "Tenure (days since first purchase)",
+    "avg_order_value": "Average order value",
+}
+_SHORT_LABELS = {
+    "recency": "Recency",
+    "frequency": "Frequency",
+    "monetary": "Monetary",
+    "tenure": "Tenure",
+    "avg_order_value": "Avg order value",
+}
+# A colour-blind-friendly qualitative palette; segment_id n always gets colour n (cycling).
+SEGMENT_COLORS: tuple[str, ...] = (
+    "#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE",
+    "#AA3377", "#332288", "#DDAA33", "#117733", "#882255", "#999933", "#BBBBBB",
+)
+SCAN_METRICS: tuple[tuple[str, str], ...] = (
+    ("inertia", "Inertia (elbow) — lower is tighter"),
+    ("silhouette", "Silhouette — higher is better"),
+    ("calinski_harabasz", "Calinski-Harabasz — higher is better"),
+    ("davies_bouldin", "Davies-Bouldin — lower is better"),
+)
+DEFAULT_MAX_POINTS = 20_000
+_BLANK = "(blank)"
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+def escape_text(value: object) -> str:
+    """Text safe to hand to Plotly: ``&``, ``<`` and ``>`` escaped; missing values → ``(blank)``.
+
+    Plotly decodes ``&lt;``/``&gt;``/``&amp;`` back when it draws, so people read the text
+    exactly as it is in their file, but no tag (``<a>``, ``<img>``, ``<script>``...) is ever
+    interpreted. Quotes are left alone: without ``<`` there is no attribute to break out of.
+    """
+    if value is None:
+        return _BLANK
+    try:
+        if pd.isna(value):
+            return _BLANK
+    except (TypeError, ValueError):
+        pass
+    return html.escape(str(value), quote=False)
+
+
+def _escape_series(values: pd.Series) -> list[str]:
+    return [escape_text(v) for v in values.tolist()]
+
+
+def segment_color(segment_id: int) -> str:
+    """The colour of a segment in every chart: segment 1 → first palette colour, and so on."""
+    return SEGMENT_COLORS[(int(segment_id) - 1) % len(SEGMENT_COLORS)]
+
+
+def _require_frame(df: object, name: str, columns: Sequence[str], *, allow_empty: bool = False) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{name} must be a pandas DataFrame, got {type(df).__name__}.")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} has no column {', '.join(map(repr, missing))} (has: {', '.join(map(str, df.columns))}).")
+    if not allow_empty and df.empty:
+        raise ValueError(f"{name} is empty: there is nothing to draw.")
+    return df
+
+
+def _require_feature(name: str, value: str, allowed: Sequence[str] = FEATURES) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not a customer feature; choose one of {', '.join(allowed)}.")
+    return value
+
+
+def _check_log(customers: pd.DataFrame, feature: str) -> None:
+    bad = int((customers[feature] <= 0).sum())
+    if bad:
+        raise ParameterError(
+            f"A log scale needs values above zero, but {bad:,} customer(s) have {_SHORT_LABELS.get(feature, feature).lower()} "
+            f"of zero or less.",
+            hint=f"Use a linear scale for {_SHORT_LABELS.get(feature, feature).lower()}.",
+        )
+
+
+def _segments_in_order(customers: pd.DataFrame) -> list[tuple[int, str]]:
+    pairs = customers[["segment_id", "segment"]].drop_duplicates("segment_id").sort_values("segment_id")
+    return [(int(i), str(s)) for i, s in zip(pairs["segment_id"], pairs["segment"])]
+
+
+def _sample(customers: pd.DataFrame, max_points: int | None) -> tuple[pd.DataFrame, str]:
+    """At most max_points customers (a fixed-seed random sample), and a note saying so."""
+    if max_points is None or len(customers) <= max_points:
+        return customers, ""
+    if max_points < 1:
+        raise ValueError(f"max_points={max_points} must be 1 or more (or None for all).")
+    sample = customers.sample(n=max_points, random_state=0).sort_index()
+    return sample, f" — random sample of {max_points:,} of {len(customers):,} customers"
+
+
+def _hover_customdata(customers: pd.DataFrame) -> np.ndarray:
+    """[escaped id, escaped segment, recency, frequency, monetary, escaped RFM segment] per row."""
+    n = len(customers)
+    rfm = customers["rfm_segment"] if "rfm_segment" in customers.columns else pd.Series([""] * n, index=customers.index)
+    return np.column_stack(
+        [
+            np.array(_escape_series(customers["customer_id"]), dtype=object),
+            np.array(_escape_series(customers["segment"]), dtype=object),
+            customers["recency"].to_numpy(dtype=object),
+            customers["frequency"].to_numpy(dtype=object),
+            customers["monetary"].astype(float).round(2).to_numpy(dtype=object),
+            np.array(_escape_series(rfm), dtype=object),
+        ]
+    ) if n else np.empty((0, 6), dtype=object)
+
+
+_CUSTOMER_HOVER = (
+    "Customer <b>%{customdata[0]}</b><br>"
+    "Segment: %{customdata[1]}<br>"
+    "Recency: %{customdata[2]} days<br>"
+    "Frequency: %{customdata[3]} purchases<br>"
+    "Monetary: %{customdata[4]:,.2f}<br>"
+    "RFM segment: %{customdata[5]}"
+    "<extra></extra>"
+)
+
+_CUSTOMER_COLUMNS = ("customer_id", "segment_id", "segment", "recency", "frequency", "monetary")
+
+
+# --------------------------------------------------------------------------------------------
+# choosing K
+# --------------------------------------------------------------------------------------------
+def knee_k(scan: pd.DataFrame) -> int:
+    """The K at the knee (elbow) of the inertia curve — the same rule ``model.suggest_k`` votes with."""
+    _require_frame(scan, "scan", ("k", "inertia"))
+    return int(elbow_k(scan.sort_values("k").reset_index(drop=True)))
+
+
+def k_scan_figure(
+    scan: pd.DataFrame,
+    *,
+    suggested_k: int | None = None,
+    selected_k: int | None = None,
+    knee: int | None = None,
+) -> go.Figure:
+    """Four panels (inertia with its knee marked, silhouette, Calinski-Harabasz, Davies-Bouldin).
+
+    The knee is a separate trace named ``Knee (K=n)``; the suggested K is a star marker trace
+    in every panel; the selected K is a dotted vertical line in every panel.
+    """
+    _require_frame(scan, "scan", ("k",) + tuple(m for m, _ in SCAN_METRICS))
+    scan = scan.sort_values("k").reset_index(drop=True)
+    ks = scan["k"].astype(int).tolist()
+    for name, value in (("suggested_k", suggested_k), ("selected_k", selected_k), ("knee", knee)):
+        if value is not None and int(value) not in ks:
+            raise ValueError(f"{name}={value} is not one of the scanned K values ({', '.join(map(str, ks))}).")
+    knee_value = int(knee) if knee is not None else knee_k(scan)
+
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title in SCAN_METRICS],
+                        horizontal_spacing=0.1, vertical_spacing=0.16)
+    for index, (metric, title) in enumerate(SCAN_METRICS):
+        row, col = index // 2 + 1, index % 2 + 1
+        fig.add_trace(
+            go.Scatter(
+                x=ks, y=scan[metric].tolist(), mode="lines+markers", name=title.split(" —")[0],
+                line=dict(color="#4477AA"), showlegend=False,
+                hovertemplate="K=%{x}<br>" + title.split(" —")[0] + ": %{y:,.3f}<extra></extra>",
+            ),
+            row=row, col=col,
+        )
+        if suggested_k is not None:
+            value = scan.loc[scan["k"] == int(suggested_k), metric].iloc[0]
+            fig.add_trace(
+                go.Scatter(
+                    x=[int(suggested_k)], y=[value], mode="markers", name=f"Suggested (K={int(suggested_k)})",
+                    marker=dict(symbol="star", size=16, color="#EE6677", line=dict(width=1, color="#333")),
+                    showlegend=index == 0, legendgroup="suggested",
+                    hovertemplate="Suggested K=%{x}<extra></extra>",
+                ),
+                row=row, col=col,
+            )
+        if selected_k is not None:
+            fig.add_vline(x=int(selected_k), line_dash="dot", line_color="#333", row=row, col=col)
+        fig.update_xaxes(title_text="K (number of segments)", dtick=1, row=row, col=col)
+
+    knee_inertia = scan.loc[scan["k"] == knee_value, "inertia"].iloc[0]
+    fig.add_trace(
+        go.Scatter(
+            x=[knee_value], y=[knee_inertia], mode="markers+text", name=f"Knee (K={knee_value})",
+            text=[f"knee K={knee_value}"], textposition="top right",
+            marker=dict(symbol="circle-open", size=20, color="#228833", line=dict(width=3)),
+            hovertemplate="Knee of the inertia curve at K=%{x}<extra></extra>",
+        ),
+        row=1, col=1,
+    )
+    title = "How well do K segments fit?"
+    if selected_k is not None:
+        title += f" (dotted line: K={int(selected_k)} in use)"
+    fig.update_layout(title=title, height=620, margin=dict(t=90, l=40, r=20, b=40),
+                      legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# cleaning audit
+# --------------------------------------------------------------------------------------------
+def audit_figure(audit_table: pd.DataFrame, *, rows_in: int, rows_kept: int, hide_zero: bool = False) -> go.Figure:
+    """Waterfall: rows in → rows dropped by each cleaning rule (in rule order) → rows kept.
+
+    Raises ValueError when the numbers do not add up (rows_in − dropped ≠ rows_kept), so a
+    silently lost row is a bug that shows, not a picture that lies.
+    """
+    _require_frame(audit_table, "audit_table", ("rule", "label", "rows"), allow_empty=True)
+    if rows_in < 0 or rows_kept < 0:
+        raise ValueError(f"rows_in={rows_in} and rows_kept={rows_kept} must not be negative.")
+    dropped = int(audit_table["rows"].sum())
+    if rows_in - dropped != rows_kept:
+        raise ValueError(
+            f"The audit does not add up: {rows_in:,} rows in − {dropped:,} dropped ≠ {rows_kept:,} kept."
+        )
+    table = audit_table[audit_table["rows"] > 0] if hide_zero else audit_table
+    labels = ["Rows in"] + _escape_series(table["label"]) + ["Rows kept"]
+    values = [rows_in] + [-int(v) for v in table["rows"]] + [rows_kept]
+    customers = table["customers"].tolist() if "customers" in table.columns else [None] * len(table)
+    revenue = table["revenue"].tolist() if "revenue" in table.columns else [None] * len(table)
+    custom = [["", ""]] + [
+        [f"{int(c):,} customers" if c is not None and not pd.isna(c) else "",
+         f"revenue {float(r):,.2f}" if r is not None and not pd.isna(r) else ""]
+        for c, r in zip(customers, revenue)
+    ] + [["", ""]]
+    text = [f"{rows_in:,}"] + [f"−{int(v):,}" if v else "0" for v in table["rows"]] + [f"{rows_kept:,}"]
+    fig = go.Figure(
+        go.Waterfall(
+            orientation="h",
+            y=labels,
+            x=values,
+            measure=["absolute"] + ["relative"] * len(table) + ["total"],
+            text=text,
+            textposition="outside",
+            customdata=custom,
+            connector=dict(line=dict(color="#999", width=1)),
+            decreasing=dict(marker=dict(color="#EE6677")),
+            increasing=dict(marker=dict(color="#228833")),
+            totals=dict(marker=dict(color="#4477AA")),
+            hovertemplate="%{y}: %{text} rows<br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>",
+        )
+    )
+    share = rows_kept / rows_in if rows_in else 0.0
+    fig.update_layout(
+        title=f"Cleaning: {rows_in:,} rows in → {rows_kept:,} kept ({share:.1%})",
+        yaxis=dict(autorange="reversed", type="category"),
+        xaxis=dict(title="rows"),
+        height=max(320, 34 * len(labels) + 120),
+        margin=dict(l=10, r=40, t=60, b=40),
+        showlegend=False,
+    )
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# customers in feature space
+# --------------------------------------------------------------------------------------------
+def scatter_2d(
+    customers: pd.DataFrame,
+    *,
+    x: str = "recency",
+    y: str = "monetary",
+    log_x: bool = False,
+    log_y: bool = True,
+    max_points: int | None = DEFAULT_MAX_POINTS,
+) -> go.Figure:
+    """Customers on two chosen features, one colour (and legend entry) per segment."""
+    _require_frame(customers, "customers", _CUSTOMER_COLUMNS)
+    _require_feature("x", x)
+    _require_feature("y", y)
+    _require_frame(customers, "customers", (x, y))
+    if log_x:
+        _check_log(customers, x)
+    if log_y:
+        _check_log(customers, y)
+    shown, note = _sample(customers, max_points)
+    fig = go.Figure()
+    for segment_id, segment in _segments_in_order(customers):
+        part = shown[shown["segment_id"] == segment_id]
+        fig.add_trace(
+            go.Scatter(
+                x=part[x].tolist(), y=part[y].tolist(), mode="markers", name=escape_text(segment),
+                marker=dict(color=segment_color(segment_id), size=6, opacity=0.65),
+                customdata=_hover_customdata(part), hovertemplate=_CUSTOMER_HOVER,
+            )
+        )
+    fig.update_layout(
+        title=f"{_SHORT_LABELS[y]} vs {_SHORT_LABELS[x].lower()}{note}",
+        xaxis=dict(title=FEATURE_LABELS[x], type="log" if log_x else "linear"),
+        yaxis=dict(title=FEATURE_LABELS[y], type="log" if log_y else "linear"),
+        legend=dict(title="Segment"),
+        height=560,
+        margin=dict(t=60, l=10, r=10, b=40),
+    )
+    return fig
+
+
+def scatter_3d(customers: pd.DataFrame, *, log: bool = True, max_points: int | None = DEFAULT_MAX_POINTS) -> go.Figure:
+    """Customers in recency × frequency × monetary space, one colour per segment."""
+    _require_frame(customers, "customers", _CUSTOMER_COLUMNS)
+    if log:
+        for feature in ("recency", "frequency", "monetary"):
+            _check_log(customers, feature)
+    shown, note = _sample(customers, max_points)
+    fig = go.Figure()
+    for segment_id, segment in _segments_in_order(customers):
+        part = shown[shown["segment_id"] == segment_id]
+        fig.add_trace(
+            go.Scatter3d(
+                x=part["recency"].tolist(), y=part["frequency"].tolist(), z=part["monetary"].tolist(),
+                mode="markers", name=escape_text(segment),
+                marker=dict(color=segment_color(segment_id), size=3, opacity=0.7),
+                customdata=_hover_customdata(part), hovertemplate=_CUSTOMER_HOVER,
+            )
+        )
+    axis_type = "log" if log else "linear"
+    fig.update_layout(
+        title=f"Recency × frequency × monetary{' (log scales)' if log else ''}{note}",
+        scene=dict(
+            xaxis=dict(title="Recency (days)", type=axis_type),
+            yaxis=dict(title="Frequency", type=axis_type),
+            zaxis=dict(title="Monetary", type=axis_type),
+        ),
+        legend=dict(title="Segment"),
+        height=640,
+        margin=dict(t=60, l=0, r=0, b=0),
+    )
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# segment profiles
+# --------------------------------------------------------------------------------------------
+def relative_means(customers: pd.DataFrame, features: Sequence[str] = FEATURES) -> pd.DataFrame:
+    """Each segment's mean of each feature relative to the population mean (0.25 = 25 % above).
+
+    Indexed by segment_id (ascending), with a ``segment`` column and one column per feature.
+    A feature whose population mean is 0 gets 0 for every segment (no meaningful ratio).
+    """
+    features = [f for f in features if f in customers.columns]
+    _require_frame(customers, "customers", ("segment_id", "segment"))
+    if not features:
+        raise ValueError(f"customers has none of the features {', '.join(FEATURES)}.")
+    population = customers[features].astype(float).mean()
+    means = customers.groupby("segment_id")[features].mean().astype(float).sort_index()
+    relative = means.divide(population.replace(0.0, np.nan)).sub(1.0).fillna(0.0)
+    names = customers.drop_duplicates("segment_id").set_index("segment_id")["segment"]
+    relative.insert(0, "segment", names.reindex(relative.index).astype(str))
+    return relative
+
+
+def relative_heatmap(customers: pd.DataFrame, features: Sequence[str] = FEATURES) -> go.Figure:
+    """Heatmap: rows = segments, columns = features, colour = % above/below the population mean."""
+    _require_frame(customers, "customers", ("segment_id", "segment"))
+    relative = relative_means(customers, features)
+    feats = [c for c in relative.columns if c != "segment"]
+    z = relative[feats].to_numpy(dtype=float)
+    means = customers.groupby("segment_id")[feats].mean().astype(float).sort_index().to_numpy()
+    population = customers[feats].astype(float).mean().to_numpy()
+    custom = np.dstack([means, np.broadcast_to(population, means.shape)])
+    limit = float(np.nanmax(np.abs(z))) if z.size else 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[_SHORT_LABELS.get(f, f) for f in feats],
+            y=_escape_series(relative["segment"]),
+            customdata=custom,
+            text=[[f"{v:+.0%}" for v in row] for row in z],
+            texttemplate="%{text}",
+            colorscale="RdBu",
+            zmid=0,
+            zmin=-limit if limit else -1,
+            zmax=limit if limit else 1,
+            colorbar=dict(title="vs average", tickformat="+.0%"),
+            hovertemplate="%{y}<br>%{x}: mean %{customdata[0]:,.1f} vs %{customdata[1]:,.1f} overall "
+                          "(%{z:+.0%})<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Segment averages compared with all customers",
+        yaxis=dict(autorange="reversed", type="category"),
+        xaxis=dict(type="category"),
+        height=max(300, 48 * len(relative) + 140),
+        margin=dict(t=60, l=10, r=10, b=40),
+    )
+    return fig
+
+
+def standardised_means(customers: pd.DataFrame, features: Sequence[str] = ("recency", "frequency", "monetary"),
+                       *, log: bool = True) -> pd.DataFrame:
+    """Mean z-score of each feature per segment (after log1p when ``log``, as the model sees it)."""
+    _require_frame(customers, "customers", ("segment_id", "segment") + tuple(features))
+    values = customers[list(features)].astype(float)
+    if log:
+        values = np.log1p(values.clip(lower=0))
+    std = values.std(ddof=0).replace(0.0, np.nan)
+    z = values.sub(values.mean()).divide(std).fillna(0.0)
+    z["segment_id"] = customers["segment_id"].to_numpy()
+    means = z.groupby("segment_id")[list(features)].mean().sort_index()
+    names = customers.drop_duplicates("segment_id").set_index("segment_id")["segment"]
+    means.insert(0, "segment", names.reindex(means.index).astype(str))
+    return means
+
+
+def snake_plot(customers: pd.DataFrame, features: Sequence[str] = ("recency", "frequency", "monetary"),
+               *, log: bool = True) -> go.Figure:
+    """Snake plot: one line per segment across the standardised features."""
+    for feature in features:
+        _require_feature("feature", feature)
+    means = standardised_means(customers, features, log=log)
+    labels = [_SHORT_LABELS[f] for f in features]
+    fig = go.Figure()
+    for segment_id, row in means.iterrows():
+        fig.add_trace(
+            go.Scatter(
+                x=labels, y=[float(row[f]) for f in features], mode="lines+markers",
+                name=escape_text(row["segment"]),
+                line=dict(color=segment_color(int(segment_id)), width=3),
+                hovertemplate="%{fullData.name}<br>%{x}: %{y:+.2f} standard deviations<extra></extra>",
+            )
+        )
+    fig.add_hline(y=0, line_dash="dot", line_color="#888")
+    fig.update_layout(
+        title="Snake plot: segments on standardised features (0 = average customer)",
+        yaxis=dict(title="standard deviations from the mean" + (" (of log values)" if log else "")),
+        xaxis=dict(type="category"),
+        legend=dict(title="Segment"),
+        height=460,
+        margin=dict(t=60, l=10, r=10, b=40),
+    )
+    return fig
+
+
+def revenue_share_figure(profiles: pd.DataFrame, *, kind: str = "bar") -> go.Figure:
+    """Revenue share by segment: grouped bars (customers vs revenue share) or a treemap."""
+    _require_frame(profiles, "profiles", ("segment_id", "segment", "customers", "share", "revenue", "revenue_share"))
+    if kind not in ("bar", "treemap"):
+        raise ValueError(f"kind={kind!r} must be 'bar' or 'treemap'.")
+    profiles = profiles.sort_values("segment_id")
+    names = _escape_series(profiles["segment"])
+    colors = [segment_color(i) for i in profiles["segment_id"]]
+    custom = np.column_stack([profiles["customers"].to_numpy(dtype=object),
+                              profiles["revenue"].astype(float).to_numpy(dtype=object),
+                              profiles["share"].astype(float).to_numpy(dtype=object),
+                              profiles["revenue_share"].astype(float).to_numpy(dtype=object)])
+    hover = ("%{customdata[0]:,} customers (%{customdata[2]:.1%})<br>"
+             "revenue %{customdata[1]:,.2f} (%{customdata[3]:.1%})<extra></extra>")
+    if kind == "bar":
+        fig = go.Figure(
+            [
+                go.Bar(x=names, y=profiles["share"].tolist(), name="Share of customers",
+                       marker=dict(color="#BBBBBB"), customdata=custom,
+                       text=[f"{v:.0%}" for v in profiles["share"]], textposition="outside",
+                       hovertemplate="%{x}<br>" + hover),
+                go.Bar(x=names, y=profiles["revenue_share"].tolist(), name="Share of revenue",
+                       marker=dict(color=colors), customdata=custom,
+                       text=[f"{v:.0%}" for v in profiles["revenue_share"]], textposition="outside",
+                       hovertemplate="%{x}<br>" + hover),
+            ]
+        )
+        fig.update_layout(barmode="group", yaxis=dict(tickformat=".0%", title="share"),
+                          xaxis=dict(type="category"),
+                          legend=dict(orientation="h", y=1.08, x=1, xanchor="right"))
+    else:
+        fig = go.Figure(
+            go.Treemap(
+                labels=names, parents=[""] * len(names), values=profiles["revenue"].clip(lower=0).tolist(),
+                marker=dict(colors=colors), customdata=custom,
+                texttemplate="%{label}<br>%{customdata[3]:.1%} of revenue",
+                hovertemplate="%{label}<br>" + hover,
+                sort=False,
+            )
+        )
+    fig.update_layout(title="Who brings the revenue: share of customers vs share of revenue"
+                      if kind == "bar" else "Revenue by segment",
+                      height=460, margin=dict(t=70, l=10, r=10, b=40))
+    return fig
+
+
+def segment_crosstab(customers: pd.DataFrame) -> pd.DataFrame:
+    """Customers per (segment, named RFM segment): rows by segment_id, columns in SEGMENT_MAP order.
+
+    Every named RFM segment of the map is a column (zeros included); names not in the map
+    (should not happen) are appended at the end.
+    """
+    _require_frame(customers, "customers", ("segment_id", "segment", "rfm_segment"))
+    table = pd.crosstab(customers["segment_id"], customers["rfm_segment"])
+    order = [name for name, _, _ in SEGMENT_MAP]
+    extra = sorted(c for c in table.columns if c not in order)
+    table = table.reindex(columns=order + extra, fill_value=0).sort_index()
+    table.columns.name = "rfm_segment"
+    return table
+
+
+def crosstab_heatmap(customers: pd.DataFrame, *, normalise: bool = True) -> go.Figure:
+    """Heatmap of segment × named RFM segment; colour = share of the segment (or counts)."""
+    table = segment_crosstab(customers)
+    counts = table.to_numpy(dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    z = shares if normalise else counts
+    names = customers.drop_duplicates("segment_id").set_index("segment_id")["segment"].reindex(table.index)
+    custom = np.dstack([counts, shares])
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=_escape_series(pd.Series(table.columns)),
+            y=_escape_series(names),
+            customdata=custom,
+            text=[[f"{int(c):,}" if c else "" for c in row] for row in counts],
+            texttemplate="%{text}",
+            colorscale="Blues",
+            colorbar=dict(title="share of segment" if normalise else "customers",
+                          tickformat=".0%" if normalise else ","),
+            hovertemplate="%{y} × %{x}<br>%{customdata[0]:,} customers (%{customdata[1]:.1%} of the segment)"
+                          "<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="K-Means segments vs named RFM segments (customers)",
+        yaxis=dict(autorange="reversed", type="category"),
+        xaxis=dict(type="category", tickangle=-30),
+        height=max(320, 46 * len(table) + 180),
+        margin=dict(t=60, l=10, r=10, b=80),
+    )
+    return fig
+
+
+def top_countries(customers: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
+    """The n countries with most customers in each segment: segment_id, country, customers, share.
+
+    Customers without a country are left out; ``share`` is of the segment's customers.
+    Returns an empty frame (same columns) when there is no ``country`` column or no country.
+    """
+    columns = ["segment_id", "country", "customers", "share"]
+    if n < 1:
+        raise ValueError(f"n={n} must be 1 or more.")
+    _require_frame(customers, "customers", ("segment_id",), allow_empty=True)
+    if "country" not in customers.columns or customers["country"].isna().all():
+        return pd.DataFrame(columns=columns)
+    sizes = customers.groupby("segment_id").size()
+    counts = (
+        customers.dropna(subset=["country"])
+        .groupby(["segment_id", "country"]).size().rename("customers").reset_index()
+        .sort_values(["segment_id", "customers", "country"], ascending=[True, False, True], kind="stable")
+    )
+    counts["share"] = counts["customers"] / counts["segment_id"].map(sizes)
+    return counts.groupby("segment_id").head(n).reset_index(drop=True)[columns]

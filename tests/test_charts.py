@@ -1,0 +1,328 @@
+"""Chart builders: traces, axes, marked points and computed values, on small hand-built frames."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from segmentation import charts
+from segmentation.errors import ParameterError
+from segmentation.settings import CLEANING_RULES, SEGMENT_MAP
+
+EVIL_ID = "<script>alert(1)</script>"
+EVIL_IMG = '<img src=x onerror="alert(2)">'
+
+
+def make_customers() -> pd.DataFrame:
+    """Six customers in three segments; features chosen so means are easy to check by hand."""
+    return pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2", EVIL_ID, "c4", EVIL_IMG, "c6"],
+            "recency": [10, 30, 100, 200, 300, 500],
+            "frequency": [10, 6, 3, 2, 1, 1],
+            "monetary": [1000.0, 800.0, 300.0, 200.0, 100.0, 50.0],
+            "tenure": [300, 250, 120, 100, 0, 0],
+            "avg_order_value": [100.0, 133.3, 100.0, 100.0, 100.0, 50.0],
+            "rfm_segment": ["Champions", "Loyal Customers", "Need Attention", "At Risk", "Hibernating", "Hibernating"],
+            "country": ["United Kingdom", "France", "<b>Bold</b>", "France", None, "France"],
+            "segment_id": [1, 1, 2, 2, 3, 3],
+            "segment": ["Champions", "Champions", "At Risk <i>x</i>", "At Risk <i>x</i>", "Hibernating", "Hibernating"],
+            "action": ["a", "a", "b", "b", "c", "c"],
+        }
+    )
+
+
+def make_scan() -> pd.DataFrame:
+    ks = list(range(2, 9))
+    inertia = [1000.0, 520.0, 300.0, 260.0, 230.0, 210.0, 195.0]  # clear knee at K=4
+    return pd.DataFrame(
+        {
+            "k": ks,
+            "inertia": inertia,
+            "silhouette": [0.40, 0.42, 0.45, 0.41, 0.38, 0.36, 0.35],
+            "calinski_harabasz": [900.0, 1100.0, 1300.0, 1250.0, 1200.0, 1150.0, 1100.0],
+            "davies_bouldin": [0.9, 0.85, 0.7, 0.8, 0.85, 0.9, 0.95],
+        }
+    )
+
+
+def make_profiles() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "segment_id": [2, 1, 3],
+            "segment": ["At Risk", "Champions", "Hibernating <script>"],
+            "customers": [20, 10, 70],
+            "share": [0.2, 0.1, 0.7],
+            "revenue": [300.0, 600.0, 100.0],
+            "revenue_share": [0.3, 0.6, 0.1],
+        }
+    )
+
+
+def figure_json(fig: go.Figure) -> str:
+    """The figure as the browser's Plotly sees it (to_json writes '<' as \\u003c; decode that)."""
+    return json.dumps(json.loads(fig.to_json()), ensure_ascii=False)
+
+
+def test_figure_json_would_catch_raw_html():
+    raw = go.Figure(go.Scatter(x=[1], y=[1], name=EVIL_ID))
+    assert EVIL_ID in figure_json(raw)
+
+
+# ------------------------------------------------------------------------------------------
+# escaping
+# ------------------------------------------------------------------------------------------
+def test_escape_text_escapes_tags_and_marks_blanks():
+    assert charts.escape_text("<b>x</b> & y") == "&lt;b&gt;x&lt;/b&gt; &amp; y"
+    assert charts.escape_text("Can't Lose Them") == "Can't Lose Them"
+    assert charts.escape_text(None) == "(blank)"
+    assert charts.escape_text(float("nan")) == "(blank)"
+    assert charts.escape_text(17850) == "17850"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda c: charts.scatter_2d(c, x="recency", y="monetary", log_y=True),
+        lambda c: charts.scatter_3d(c, log=True),
+        lambda c: charts.relative_heatmap(c),
+        lambda c: charts.snake_plot(c),
+        lambda c: charts.crosstab_heatmap(c),
+    ],
+    ids=["scatter_2d", "scatter_3d", "relative_heatmap", "snake", "crosstab"],
+)
+def test_user_text_never_reaches_a_figure_as_html(build):
+    text = figure_json(build(make_customers()))
+    for raw in (EVIL_ID, EVIL_IMG, "<i>x</i>", "<script", "<img", "<i>", "<b>Bold"):
+        assert raw not in text
+
+
+def test_scatter_hover_carries_escaped_ids():
+    fig = charts.scatter_2d(make_customers(), log_y=False)
+    ids = [row[0] for trace in fig.data for row in trace.customdata]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in ids
+    assert '&lt;img src=x onerror="alert(2)"&gt;' in ids
+    assert "c1" in ids
+    assert all("customdata[0]" in trace.hovertemplate for trace in fig.data)
+    # Segment names in the legend are escaped too.
+    assert "At Risk &lt;i&gt;x&lt;/i&gt;" in [trace.name for trace in fig.data]
+
+
+def test_revenue_share_and_treemap_escape_segment_names():
+    for kind in ("bar", "treemap"):
+        text = figure_json(charts.revenue_share_figure(make_profiles(), kind=kind))
+        assert "<script>" not in text
+        assert "Hibernating &lt;script&gt;" in text
+
+
+# ------------------------------------------------------------------------------------------
+# K scan
+# ------------------------------------------------------------------------------------------
+def test_knee_is_marked_at_the_elbow():
+    scan = make_scan()
+    assert charts.knee_k(scan) == 4
+    fig = charts.k_scan_figure(scan)
+    knee = [t for t in fig.data if t.name and t.name.startswith("Knee")]
+    assert len(knee) == 1
+    assert list(knee[0].x) == [4]
+    assert list(knee[0].y) == [300.0]
+    assert knee[0].xaxis == "x"  # drawn on the inertia panel
+
+
+def test_k_scan_has_four_panels_and_marks_suggested_and_selected():
+    fig = charts.k_scan_figure(make_scan(), suggested_k=4, selected_k=6)
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    assert len(lines) == 4
+    assert {t.xaxis for t in lines} == {"x", "x2", "x3", "x4"}
+    stars = [t for t in fig.data if t.name == "Suggested (K=4)"]
+    assert len(stars) == 4 and all(list(t.x) == [4] for t in stars)
+    assert sum(1 for t in stars if t.showlegend) == 1
+    vlines = [s for s in fig.layout.shapes if s.x0 == 6 and s.x1 == 6]
+    assert len(vlines) == 4
+    titles = [a.text for a in fig.layout.annotations]
+    assert any("Silhouette" in t for t in titles) and any("Davies-Bouldin" in t for t in titles)
+
+
+def test_k_scan_rejects_unknown_k_and_missing_columns():
+    with pytest.raises(ValueError, match="suggested_k=12"):
+        charts.k_scan_figure(make_scan(), suggested_k=12)
+    with pytest.raises(ValueError, match="silhouette"):
+        charts.k_scan_figure(make_scan().drop(columns="silhouette"))
+    with pytest.raises(ValueError, match="DataFrame"):
+        charts.k_scan_figure([1, 2, 3])
+
+
+def test_k_scan_order_does_not_matter():
+    shuffled = make_scan().sample(frac=1.0, random_state=3)
+    assert charts.knee_k(shuffled) == 4
+    line = charts.k_scan_figure(shuffled).data[0]
+    assert list(line.x) == sorted(line.x)
+
+
+# ------------------------------------------------------------------------------------------
+# audit
+# ------------------------------------------------------------------------------------------
+def make_audit(rows: list[int]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "rule": [r.name for r in CLEANING_RULES],
+            "label": [r.label for r in CLEANING_RULES],
+            "rows": rows,
+            "customers": [r // 10 for r in rows],
+            "revenue": [r * 1.5 for r in rows],
+        }
+    )
+
+
+def test_audit_waterfall_goes_from_rows_in_to_rows_kept():
+    rows = [5, 0, 100, 10, 20, 0, 3, 0, 0, 0]
+    fig = charts.audit_figure(make_audit(rows), rows_in=1000, rows_kept=862)
+    (trace,) = fig.data
+    assert trace.type == "waterfall"
+    assert list(trace.y)[0] == "Rows in" and list(trace.y)[-1] == "Rows kept"
+    assert list(trace.y)[1:-1] == [r.label for r in CLEANING_RULES]
+    assert list(trace.measure) == ["absolute"] + ["relative"] * len(CLEANING_RULES) + ["total"]
+    assert list(trace.x)[1:-1] == [-r for r in rows]
+    assert "862" in fig.layout.title.text
+
+
+def test_audit_hide_zero_keeps_only_rules_that_dropped_rows():
+    rows = [5, 0, 100, 10, 20, 0, 3, 0, 0, 0]
+    fig = charts.audit_figure(make_audit(rows), rows_in=1000, rows_kept=862, hide_zero=True)
+    assert len(fig.data[0].y) == 2 + sum(1 for r in rows if r)
+
+
+def test_audit_that_does_not_add_up_is_refused():
+    with pytest.raises(ValueError, match="does not add up"):
+        charts.audit_figure(make_audit([1] * len(CLEANING_RULES)), rows_in=100, rows_kept=100)
+
+
+# ------------------------------------------------------------------------------------------
+# scatter plots
+# ------------------------------------------------------------------------------------------
+def test_scatter_2d_one_trace_per_segment_with_chosen_axes_and_scales():
+    fig = charts.scatter_2d(make_customers(), x="frequency", y="monetary", log_x=True, log_y=False)
+    assert len(fig.data) == 3
+    assert [len(t.x) for t in fig.data] == [2, 2, 2]
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "linear"
+    assert "Frequency" in fig.layout.xaxis.title.text
+    assert list(fig.data[0].x) == [10, 6]
+    assert fig.data[0].marker.color == charts.segment_color(1)
+
+
+def test_scatter_2d_log_of_zero_is_a_clear_error():
+    with pytest.raises(ParameterError, match="tenure"):
+        charts.scatter_2d(make_customers(), x="tenure", log_x=True)
+    with pytest.raises(ValueError, match="not a customer feature"):
+        charts.scatter_2d(make_customers(), x="customer_id")
+
+
+def test_scatter_2d_samples_large_tables_and_says_so():
+    big = pd.concat([make_customers()] * 50, ignore_index=True)
+    fig = charts.scatter_2d(big, max_points=100)
+    assert sum(len(t.x) for t in fig.data) == 100
+    assert "sample of 100 of 300" in fig.layout.title.text
+    again = charts.scatter_2d(big, max_points=100)
+    assert [list(t.x) for t in fig.data] == [list(t.x) for t in again.data]  # fixed seed
+
+
+def test_scatter_3d_axes_are_rfm_with_log_types():
+    fig = charts.scatter_3d(make_customers(), log=True)
+    assert len(fig.data) == 3 and all(t.type == "scatter3d" for t in fig.data)
+    assert fig.layout.scene.xaxis.type == "log" and fig.layout.scene.zaxis.type == "log"
+    assert list(fig.data[0].z) == [1000.0, 800.0]
+    linear = charts.scatter_3d(make_customers(), log=False)
+    assert linear.layout.scene.yaxis.type == "linear"
+
+
+# ------------------------------------------------------------------------------------------
+# profiles
+# ------------------------------------------------------------------------------------------
+def test_relative_means_are_relative_to_the_population():
+    customers = make_customers()
+    rel = charts.relative_means(customers, ["recency", "monetary"])
+    population_monetary = customers["monetary"].mean()  # 408.33
+    assert rel.loc[1, "monetary"] == pytest.approx(900.0 / population_monetary - 1)
+    assert rel.loc[3, "recency"] == pytest.approx(400.0 / customers["recency"].mean() - 1)
+    # Weighted by size, segments average out to the population (equal sizes here).
+    assert rel["monetary"].mean() == pytest.approx(0.0)
+    assert list(rel.index) == [1, 2, 3]
+
+
+def test_relative_heatmap_shows_the_relative_values():
+    customers = make_customers()
+    fig = charts.relative_heatmap(customers)
+    (trace,) = fig.data
+    assert trace.type == "heatmap"
+    z = np.asarray(trace.z, dtype=float)
+    assert z.shape == (3, len(charts.FEATURES))
+    expected = charts.relative_means(customers)[list(charts.FEATURES)].to_numpy()
+    np.testing.assert_allclose(z, expected)
+    assert trace.zmid == 0
+    assert list(trace.y) == ["Champions", "At Risk &lt;i&gt;x&lt;/i&gt;", "Hibernating"]
+
+
+def test_snake_plot_lines_are_standardised_means():
+    customers = make_customers()
+    fig = charts.snake_plot(customers, log=False)
+    assert len(fig.data) == 3
+    recency = customers["recency"].astype(float)
+    z = (recency - recency.mean()) / recency.std(ddof=0)
+    assert fig.data[0].y[0] == pytest.approx(z[:2].mean())
+    # Standardised means weighted by segment size sum to zero for each feature.
+    means = charts.standardised_means(customers, log=True)
+    assert means["monetary"].mean() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_revenue_share_bar_and_treemap():
+    bar = charts.revenue_share_figure(make_profiles(), kind="bar")
+    assert [t.type for t in bar.data] == ["bar", "bar"]
+    assert list(bar.data[1].y) == [0.6, 0.3, 0.1]  # ordered by segment_id
+    assert list(bar.data[0].y) == [0.1, 0.2, 0.7]
+    tree = charts.revenue_share_figure(make_profiles(), kind="treemap")
+    assert tree.data[0].type == "treemap"
+    assert list(tree.data[0].values) == [600.0, 300.0, 100.0]
+    with pytest.raises(ValueError, match="kind"):
+        charts.revenue_share_figure(make_profiles(), kind="pie")
+
+
+def test_crosstab_counts_and_heatmap():
+    customers = make_customers()
+    table = charts.segment_crosstab(customers)
+    assert list(table.columns) == [name for name, _, _ in SEGMENT_MAP]
+    assert table.loc[3, "Hibernating"] == 2
+    assert table.loc[1, "Champions"] == 1 and table.loc[1, "Loyal Customers"] == 1
+    assert int(table.to_numpy().sum()) == len(customers)
+    fig = charts.crosstab_heatmap(customers, normalise=True)
+    z = np.asarray(fig.data[0].z, dtype=float)
+    np.testing.assert_allclose(z.sum(axis=1), [1.0, 1.0, 1.0])
+    counts = charts.crosstab_heatmap(customers, normalise=False)
+    assert np.asarray(counts.data[0].z, dtype=float).sum() == len(customers)
+
+
+def test_top_countries_per_segment():
+    top = charts.top_countries(make_customers(), n=1)
+    assert list(top.columns) == ["segment_id", "country", "customers", "share"]
+    assert top.set_index("segment_id").loc[3, "country"] == "France"
+    assert top.set_index("segment_id").loc[3, "share"] == pytest.approx(0.5)  # one of two has no country
+    assert list(top["segment_id"]) == [1, 2, 3]
+    empty = charts.top_countries(make_customers().drop(columns="country"))
+    assert empty.empty and list(empty.columns) == ["segment_id", "country", "customers", "share"]
+
+
+def test_figures_serialise_to_json():
+    customers = make_customers()
+    for fig in (
+        charts.k_scan_figure(make_scan(), suggested_k=4, selected_k=4),
+        charts.scatter_2d(customers),
+        charts.scatter_3d(customers),
+        charts.relative_heatmap(customers),
+        charts.snake_plot(customers),
+        charts.crosstab_heatmap(customers),
+        charts.revenue_share_figure(make_profiles()),
+    ):
+        assert isinstance(fig, go.Figure)
+        json.loads(fig.to_json())
