@@ -1,0 +1,523 @@
+"""Read a transactions file (CSV/TSV/TXT, optionally gzip; XLSX; Parquet) into a raw Arrow table.
+
+The format is decided from the content (magic bytes) first and the file name second, so an
+Excel workbook saved as ``.csv`` still reads, and a CSV named ``.xlsx`` reads as CSV with a note.
+CSV columns stay text: typing is the job of :mod:`segmentation.parsing`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import zipfile
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from .errors import InputFileError
+
+__all__ = ["LoadedFile", "read_file", "unique_headers"]
+
+_DELIMITERS = (",", ";", "\t", "|")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_SAMPLE_BYTES = 256 * 1024
+_SAMPLE_RECORDS = 200
+_NO_DELIMITER = "\x1f"  # ASCII unit separator: never in real data, so one line = one field
+_MAX_TITLE_LINES = 10
+_EXCEL_PREVIEW_ROWS = 30
+_SNIFF_ROWS = 500  # rows of each sheet given to columns.detect_roles when choosing a sheet
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_GZIP_MAGIC = b"\x1f\x8b"
+_PARQUET_MAGIC = b"PAR1"
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """A file read into Arrow, with how it was read.
+
+    ``table`` has the original header names, stripped and made unique (a blank header becomes
+    ``column_N``, N counting from 1). CSV columns are all text; workbook and Parquet columns keep
+    the types the file gives (numbers, timestamps).
+    """
+
+    table: pa.Table
+    source_name: str
+    file_format: str  # "csv" | "xlsx" | "parquet"
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    sheets: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def read_file(
+    source: str | os.PathLike | bytes,
+    *,
+    filename: str | None = None,
+    sheet: str | None = None,
+) -> LoadedFile:
+    """Read ``source`` (a path or the file's bytes) into a :class:`LoadedFile`.
+
+    ``filename`` names bytes (its extension is a hint; the content decides). ``sheet`` picks a
+    workbook sheet by name; without it the sheet holding the transactions is chosen.
+    Raises :class:`InputFileError` for anything that is not a readable table.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        name = filename or "uploaded file"
+    else:
+        path = Path(source)
+        name = filename or path.name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise InputFileError(f"File not found: '{path}'.", "Check the path and the file name.") from exc
+        except IsADirectoryError as exc:
+            raise InputFileError(f"'{path}' is a folder, not a file.", "Give the path of the data file inside it.") from exc
+        except OSError as exc:
+            raise InputFileError(f"Cannot open '{path}': {exc.strerror or exc}.",
+                                 "Check that the file exists and that you may read it.") from exc
+
+    notes: list[str] = []
+    if not data:
+        raise InputFileError(f"'{name}' is empty (0 bytes).", "Export the data again; the file has no content.")
+
+    ext = _extension(name)
+    if data.startswith(_GZIP_MAGIC):
+        try:
+            data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
+        except zlib.error as exc:
+            raise InputFileError(f"'{name}' is a damaged gzip file: {exc}.",
+                                 "Compress the file again, or upload it uncompressed.") from exc
+        if not data:
+            raise InputFileError(f"'{name}' is empty once decompressed.", "Export the data again.")
+        if ext != "gz":
+            notes.append(f"'{name}' is gzip-compressed; it was decompressed.")
+        ext = _extension(name[:-3]) if name.lower().endswith(".gz") else ext
+
+    kind = _sniff(data)
+    if kind == "zip":
+        data, kind, zip_note = _unzip(data, name)
+        if zip_note:
+            notes.append(zip_note)
+
+    expected = _FORMAT_OF_EXTENSION.get(ext)
+    if kind == "excel":
+        if expected not in (None, "xlsx"):
+            notes.append(f"'{name}' is an Excel workbook despite its .{ext} name; it was read as a workbook.")
+        return _read_excel(data, name, sheet, notes)
+    if kind == "parquet":
+        if expected not in (None, "parquet"):
+            notes.append(f"'{name}' is a Parquet file despite its .{ext} name; it was read as Parquet.")
+        return _read_parquet(data, name, notes)
+    if sheet is not None:
+        raise InputFileError(
+            f"A sheet ('{sheet}') was asked for, but '{name}' is not an Excel workbook.",
+            "Leave the sheet out for CSV and Parquet files.",
+        )
+    if expected in ("xlsx", "parquet"):
+        label = "an Excel workbook" if expected == "xlsx" else "a Parquet file"
+        notes.append(f"'{name}' is not {label}: it is text, so it was read as CSV. "
+                     "Rename it to .csv to avoid this note.")
+    return _read_csv(data, name, notes)
+
+
+# ----------------------------------------------------------------------------- format sniffing
+
+_FORMAT_OF_EXTENSION = {
+    "csv": "csv", "tsv": "csv", "txt": "csv", "tab": "csv", "dat": "csv",
+    "xlsx": "xlsx", "xlsm": "xlsx", "xls": "xlsx", "xlsb": "xlsx", "ods": "xlsx",
+    "parquet": "parquet", "pq": "parquet",
+}
+
+
+def _extension(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return suffix[1:] if suffix else ""
+
+
+def _sniff(data: bytes) -> str:
+    if data.startswith(_ZIP_MAGIC):
+        return "zip"
+    if data.startswith(_PARQUET_MAGIC):
+        return "parquet"
+    if data.startswith(_OLE2_MAGIC):
+        return "excel"
+    return "text"
+
+
+def _unzip(data: bytes, name: str) -> tuple[bytes, str, str | None]:
+    """A zip is a workbook (xlsx/ods) or a zip archive holding one data file."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        names = {m.filename for m in members}
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputFileError(
+            f"'{name}' looks like an Excel workbook (zip) but is damaged or truncated: {exc}.",
+            "Open it in Excel and save it again, or export the data as CSV.",
+        ) from exc
+    if "xl/workbook.xml" in names or "xl/workbook.bin" in names or "mimetype" in names:
+        return data, "excel", None
+    data_members = [m for m in members if not m.filename.startswith(("__MACOSX/", "."))]
+    if len(data_members) == 1:
+        member = data_members[0]
+        try:
+            inner = archive.read(member)
+        except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as exc:
+            raise InputFileError(f"Cannot extract '{member.filename}' from the zip '{name}': {exc}.",
+                                 "Unzip it yourself and upload the data file.") from exc
+        kind = _sniff(inner)
+        if kind == "zip":
+            return inner, "excel", f"Read '{member.filename}' from the zip archive '{name}'."
+        return inner, kind, f"Read '{member.filename}' from the zip archive '{name}'."
+    listed = ", ".join(f"'{m.filename}'" for m in data_members[:10]) or "nothing"
+    raise InputFileError(
+        f"'{name}' is a zip archive that is not an Excel workbook; it holds {listed}.",
+        "Unzip it and upload the one data file (CSV, XLSX or Parquet).",
+    )
+
+
+# ----------------------------------------------------------------------------- header names
+
+def unique_headers(names: list[object]) -> list[str]:
+    """Strip header names, name blanks ``column_N`` (N from 1) and make duplicates unique (``Price_2``)."""
+    stripped = []
+    for i, raw in enumerate(names, start=1):
+        text = "" if raw is None else str(raw).strip()
+        stripped.append(text or f"column_{i}")
+    seen: set[str] = set()
+    out = []
+    for text in stripped:
+        candidate, k = text, 2
+        while candidate in seen:
+            candidate = f"{text}_{k}"
+            k += 1
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+# ----------------------------------------------------------------------------- CSV
+
+def _decode(data: bytes, name: str) -> tuple[bytes, str, str | None]:
+    """Return UTF-8 bytes, the encoding name, and a note if something was converted."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        body = data[3:]
+        try:
+            body.decode("utf-8")
+            return body, "utf-8-sig", None
+        except UnicodeDecodeError:
+            pass  # a BOM then not UTF-8: fall through to the single-byte encodings
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputFileError(f"'{name}' starts like UTF-16 text but does not decode as UTF-16: {exc}.",
+                                 "Export the data again as CSV UTF-8.") from exc
+        return text.encode("utf-8"), "utf-16", "The file is UTF-16 text (Excel 'Unicode text'); it was converted."
+    else:
+        sample = data[:_SAMPLE_BYTES]
+        if b"\x00" in sample:
+            raise InputFileError(
+                f"'{name}' is not a table file: it contains binary data (not text, not an Excel workbook, "
+                "not Parquet).",
+                "Upload a CSV, TSV, XLSX or Parquet export of the transactions.",
+            )
+        try:
+            data.decode("utf-8")
+            return data, "utf-8", None
+        except UnicodeDecodeError:
+            pass
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if _looks_binary(body[:_SAMPLE_BYTES]):
+        raise InputFileError(
+            f"'{name}' is not a table file: it looks like binary data (not text, not an Excel workbook, "
+            "not Parquet).",
+            "Upload a CSV, TSV, XLSX or Parquet export of the transactions.",
+        )
+    for encoding in ("cp1252", "latin-1"):
+        try:
+            text = body.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        label = "Windows-1252" if encoding == "cp1252" else "Latin-1"
+        return text.encode("utf-8"), encoding, f"The file is not UTF-8; it was read as {label} text."
+    raise AssertionError("latin-1 decodes every byte string")  # pragma: no cover
+
+
+def _looks_binary(sample: bytes) -> bool:
+    """Control characters other than tab/CR/LF/FF in more than 1% of the bytes: not text."""
+    if not sample:
+        return False
+    controls = sum(sample.count(bytes([b])) for b in range(32) if b not in (9, 10, 12, 13))
+    return controls > len(sample) * 0.01
+
+
+def _sample_text(data: bytes) -> str:
+    sample = data[:_SAMPLE_BYTES]
+    if len(data) > _SAMPLE_BYTES:
+        cut = max(sample.rfind(b"\n"), sample.rfind(b"\r"))
+        if cut > 0:
+            sample = sample[:cut]
+    return sample.decode("utf-8", errors="replace")
+
+
+def _records(sample: str, delimiter: str) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, quotechar='"', doublequote=True)
+    rows = []
+    try:
+        for row in reader:
+            if row and any(cell.strip() for cell in row):
+                rows.append(row)
+            if len(rows) >= _SAMPLE_RECORDS:
+                break
+    except csv.Error:
+        pass
+    return rows
+
+
+def _sniff_delimiter(sample: str) -> tuple[str | None, int, int]:
+    """(delimiter or None, number of fields, title lines before the header)."""
+    best: tuple[float, int, str] | None = None
+    best_info: tuple[int, int] = (1, 0)
+    for delimiter in _DELIMITERS:
+        rows = _records(sample, delimiter)
+        if not rows:
+            continue
+        counts = [len(r) for r in rows]
+        mode, mode_n = Counter(counts).most_common(1)[0]
+        if mode < 2:
+            continue
+        consistency = mode_n / len(counts)
+        score = (consistency, mode, delimiter)
+        # Consistency first; more fields breaks ties (a ';' file with commas in decimals).
+        if best is None or (round(consistency, 2), mode) > (round(best[0], 2), best[1]):
+            best = score
+            first = next(i for i, c in enumerate(counts) if c == mode)
+            title = first if first <= _MAX_TITLE_LINES and all(c < mode for c in counts[:first]) else 0
+            best_info = (mode, title)
+    if best is None:
+        return None, 1, 0
+    return best[2], best_info[0], best_info[1]
+
+
+def _read_csv(data: bytes, name: str, notes: list[str]) -> LoadedFile:
+    if not data.strip():
+        raise InputFileError(f"'{name}' is empty (only blank lines).", "Export the data again; the file has no rows.")
+    data, encoding, note = _decode(data, name)
+    if note:
+        notes.append(note)
+    if encoding == "utf-8-sig":
+        notes.append("The file is UTF-8 with a byte-order mark (as Excel saves 'CSV UTF-8').")
+    sample = _sample_text(data)
+    delimiter, n_fields, title_lines = _sniff_delimiter(sample)
+    if delimiter is None:
+        notes.append("No delimiter (comma, semicolon, tab or pipe) was found: the file was read as one column.")
+    else:
+        notes.append(f"Columns are separated by {_DELIMITER_NAMES[delimiter]}s.")
+    header_rows = _records(sample, delimiter or _NO_DELIMITER)
+    if len(header_rows) <= title_lines:
+        raise InputFileError(f"'{name}' has no header row.", "Export the data again with column names in the first row.")
+    if title_lines:
+        titles = "; ".join(" ".join(c.strip() for c in row if c.strip()) for row in header_rows[:title_lines])
+        notes.append(f"Skipped {title_lines} title line(s) above the header: '{titles[:80]}'.")
+    header = header_rows[title_lines]
+    n_fields = max(n_fields, len(header))
+    header = header + [""] * (n_fields - len(header))
+    names = unique_headers(header)
+    header_line = _header_line(sample, delimiter or _NO_DELIMITER, n_fields, title_lines)
+    placeholders = [f"f{i}" for i in range(n_fields)]
+
+    skipped = 0
+
+    def on_invalid_row(row: pa_csv.InvalidRow) -> str:
+        nonlocal skipped
+        skipped += 1
+        return "skip"
+
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(data),
+            read_options=pa_csv.ReadOptions(column_names=placeholders, skip_rows=header_line + 1,
+                                            block_size=8 << 20),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter or _NO_DELIMITER, newlines_in_values=True,
+                                              ignore_empty_lines=True, invalid_row_handler=on_invalid_row),
+            convert_options=pa_csv.ConvertOptions(column_types={p: pa.string() for p in placeholders},
+                                                  strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                                  null_values=[""]),
+        )
+    except (pa.ArrowInvalid, pa.ArrowException) as exc:
+        raise InputFileError(f"'{name}' cannot be read as CSV: {exc}.",
+                             "Open it in a spreadsheet program and export it again as CSV.") from exc
+    table = table.rename_columns(names)
+    if skipped:
+        notes.append(f"Skipped {skipped:,} line(s) whose number of fields differs from the header's {n_fields}.")
+    if table.num_rows == 0:
+        raise InputFileError(
+            f"'{name}' has a header row ({_list(names)}) but no data rows.",
+            "Export the data again including the rows, not only the column names.",
+        )
+    return LoadedFile(table=table, source_name=name, file_format="csv", encoding=encoding, delimiter=delimiter,
+                      notes=tuple(notes))
+
+
+def _header_line(sample: str, delimiter: str, n_fields: int, title_lines: int) -> int:
+    """Physical line index of the header (pyarrow's skip_rows counts lines, blank ones included)."""
+    if not title_lines:
+        return next((i for i, line in enumerate(sample.splitlines()) if line.strip()), 0)
+    for i, line in enumerate(sample.splitlines()[: 4 * _MAX_TITLE_LINES]):
+        fields = next(csv.reader([line], delimiter=delimiter), [])
+        if len(fields) == n_fields:
+            return i
+    return title_lines
+
+
+def _list(names: list[str] | tuple[str, ...], limit: int = 12) -> str:
+    shown = ", ".join(f"'{n}'" for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+# ----------------------------------------------------------------------------- Parquet
+
+def _read_parquet(data: bytes, name: str, notes: list[str]) -> LoadedFile:
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputFileError(f"'{name}' is a damaged Parquet file: {exc}.",
+                             "Write the Parquet file again, or export the data as CSV.") from exc
+    table = table.rename_columns(unique_headers(table.column_names))
+    if table.num_columns == 0 or table.num_rows == 0:
+        raise InputFileError(f"'{name}' has no data rows (columns: {_list(table.column_names) or 'none'}).",
+                             "Write the file again with the transactions in it.")
+    return LoadedFile(table=table, source_name=name, file_format="parquet", notes=tuple(notes))
+
+
+# ----------------------------------------------------------------------------- Excel
+
+def _read_excel(data: bytes, name: str, sheet: str | None, notes: list[str]) -> LoadedFile:
+    import fastexcel
+
+    try:
+        reader = fastexcel.read_excel(data)
+        sheet_names = tuple(reader.sheet_names)
+    except Exception as exc:  # fastexcel/calamine raise their own error classes
+        raise InputFileError(
+            f"'{name}' is not a readable Excel workbook (damaged, truncated or password-protected): {exc}.",
+            "Open it in Excel and save it again as .xlsx, or export the data as CSV.",
+        ) from exc
+    if not sheet_names:
+        raise InputFileError(f"'{name}' has no sheets.", "Export the data again from Excel.")
+
+    if sheet is not None:
+        if sheet not in sheet_names:
+            stripped = {s.strip().lower(): s for s in sheet_names}
+            if sheet.strip().lower() not in stripped:
+                raise InputFileError(f"'{name}' has no sheet '{sheet}'. Its sheets: {_list(sheet_names)}.",
+                                     "Choose one of the sheets listed.")
+            sheet = stripped[sheet.strip().lower()]
+        table, header_note = _load_sheet(reader, sheet, name)
+        if header_note:
+            notes.append(header_note)
+        chosen = sheet
+    elif len(sheet_names) == 1:
+        chosen = sheet_names[0]
+        table, header_note = _load_sheet(reader, chosen, name)
+        if header_note:
+            notes.append(header_note)
+    else:
+        chosen, table, header_note, skipped = _choose_sheet(reader, sheet_names, name)
+        if header_note:
+            notes.append(header_note)
+        why = "it has the customer and date columns" if skipped.get("_roles") else "it is the largest table"
+        others = [s for s in sheet_names if s != chosen]
+        notes.append(f"Read sheet '{chosen}' ({why}; the other sheet(s) {_list(others)} were skipped). "
+                     "Choose another sheet if this is not the transactions.")
+    if table.num_rows == 0:
+        raise InputFileError(
+            f"Sheet '{chosen}' of '{name}' has a header row ({_list(table.column_names)}) but no data rows.",
+            "Choose the sheet that holds the transactions, or export the data again.",
+        )
+    return LoadedFile(table=table, source_name=name, file_format="xlsx", sheet=chosen, sheets=sheet_names,
+                      notes=tuple(notes))
+
+
+def _load_sheet(reader, sheet_name: str, name: str) -> tuple[pa.Table, str | None]:
+    """Load one sheet as Arrow; find the header row when it is not the first row."""
+    try:
+        excel_sheet = reader.load_sheet(sheet_name, schema_sample_rows=None, skip_whitespace_tail_rows=True,
+                                        whitespace_as_null=True)
+        columns = excel_sheet.available_columns()
+        generated = sum(1 for c in columns if str(c.column_name_from).endswith("generated"))
+        header_note = None
+        if columns and generated * 2 >= len(columns) and len(columns) > 1:
+            header_row = _find_header_row(reader, sheet_name)
+            if header_row:
+                excel_sheet = reader.load_sheet(sheet_name, header_row=header_row, schema_sample_rows=None,
+                                                skip_whitespace_tail_rows=True, whitespace_as_null=True)
+                header_note = (f"Sheet '{sheet_name}': the header is on row {header_row + 1}; "
+                               f"the {header_row} line(s) above it were skipped.")
+        batch = excel_sheet.to_arrow()
+    except Exception as exc:
+        raise InputFileError(
+            f"Sheet '{sheet_name}' of '{name}' cannot be read: {exc}.",
+            "Open the workbook in Excel and save it again, or export the sheet as CSV.",
+        ) from exc
+    table = pa.Table.from_batches([batch])
+    table = table.rename_columns(unique_headers([_clean_excel_name(n) for n in table.column_names]))
+    table = _drop_empty_generated(table)
+    return table, header_note
+
+
+def _clean_excel_name(name: str) -> str:
+    return "" if name.startswith("__UNNAMED__") else name
+
+
+def _drop_empty_generated(table: pa.Table) -> pa.Table:
+    """Drop columns with no header and no values (formatting left in empty Excel columns)."""
+    keep = [n for n, col in zip(table.column_names, table.columns)
+            if not (n.startswith("column_") and col.null_count == len(col))]
+    return table.select(keep) if len(keep) != table.num_columns else table
+
+
+def _find_header_row(reader, sheet_name: str) -> int:
+    """Index of the first row that is as wide as the data below it (title lines are narrower)."""
+    preview = reader.load_sheet(sheet_name, header_row=None, n_rows=_EXCEL_PREVIEW_ROWS, dtypes="string",
+                                whitespace_as_null=True).to_arrow()
+    if preview.num_rows == 0:
+        return 0
+    rows = preview.to_pylist()
+    widths = [sum(v is not None for v in row.values()) for row in rows]
+    widest = max(widths)
+    for i, width in enumerate(widths[:_MAX_TITLE_LINES + 1]):
+        if width * 2 > widest:
+            return i
+    return 0
+
+
+def _choose_sheet(reader, sheet_names: tuple[str, ...], name: str):
+    from .columns import detect_roles
+
+    best = None
+    for sheet_name in sheet_names:
+        try:
+            table, header_note = _load_sheet(reader, sheet_name, name)
+        except InputFileError:
+            continue
+        roles = detect_roles(table.slice(0, _SNIFF_ROWS)) if table.num_rows else {}
+        has_roles = "customer" in roles and "date" in roles
+        key = (has_roles, table.num_rows * table.num_columns)
+        if best is None or key > best[0]:
+            best = (key, sheet_name, table, header_note)
+    if best is None:
+        raise InputFileError(f"No sheet of '{name}' can be read ({_list(sheet_names)}).",
+                             "Open the workbook in Excel and save it again, or export the data as CSV.")
+    (has_roles, _), chosen, table, header_note = best
+    return chosen, table, header_note, {"_roles": has_roles}
