@@ -67,6 +67,14 @@ def detect_roles(table: pa.Table) -> dict[str, str]:
     Each column is used for at most one role. When quantity and price are both found, ``amount`` is
     not mapped (money is quantity × price). Returns roles in :data:`ROLE_ORDER`.
     """
+    found = _detect_all(table)
+    if "quantity" in found and "price" in found:
+        found.pop("amount", None)
+    return found
+
+
+def _detect_all(table: pa.Table) -> dict[str, str]:
+    """Every role found, amount included even next to quantity and price (resolve_roles needs it)."""
     columns = list(table.column_names)
     candidates = []
     for order, role in enumerate(ROLE_ORDER):
@@ -98,9 +106,6 @@ def detect_roles(table: pa.Table) -> dict[str, str]:
         if column:
             found["customer"] = column
             free.remove(column)
-
-    if "quantity" in found and "price" in found:
-        found.pop("amount", None)
     return {role: found[role] for role in ROLE_ORDER if role in found}
 
 
@@ -231,7 +236,7 @@ def resolve_roles(table: pa.Table, overrides: Mapping[str, str | None] | None = 
             )
         taken[column] = role
 
-    detected = detect_roles(table)
+    detected = _detect_all(table)
     roles: dict[str, str] = dict(chosen)
     for role, column in detected.items():
         if role in overrides or column in taken:

@@ -147,8 +147,8 @@ def _float_ids(array: pa.Array) -> pa.Array:
     whole = pc.and_(pc.and_(finite, pc.equal(pc.floor(array), array)), pc.less(pc.abs(array), 2.0 ** 53))
     whole = pc.fill_null(whole, False)
     as_int = pc.if_else(whole, array, 0.0).cast(pa.int64()).cast(pa.string())
-    as_float = array.cast(pa.string())
-    return pc.if_else(whole, as_int, as_float)
+    as_float = pc.if_else(pc.fill_null(finite, False), array.cast(pa.string()), pa.scalar(None, pa.string()))
+    return pc.if_else(whole, as_int, as_float)  # NaN and infinities are no id: null
 
 
 def _parse_text(array: pa.Array) -> pa.Array:
@@ -255,8 +255,16 @@ def _parse_dates(array: pa.Array, column: str) -> tuple[pa.Array, str, str | Non
         encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(array))
         parsed_distinct, fmt, ambiguity = _text_dates(encoded.dictionary)
         parsed = pc.take(parsed_distinct, encoded.indices)
-        if parsed.null_count < len(parsed) and ambiguity:
-            return parsed, fmt, ambiguity.format(column=column)
+        if parsed.null_count < len(parsed):
+            notes = [ambiguity.format(column=column)] if ambiguity else []
+            misfits = encoded.dictionary.filter(pc.and_(pc.is_null(parsed_distinct),
+                                                        pc.not_equal(encoded.dictionary, "")))
+            if len(misfits):
+                bad_rows = parsed.null_count - pc.sum(pc.is_null(array)).as_py() - \
+                    (pc.sum(pc.equal(pc.utf8_trim_whitespace(array), "")).as_py() or 0)
+                notes.append(f"Column '{column}': {bad_rows:,} value(s) do not read as {fmt} "
+                             f"(e.g. {_examples(misfits.slice(0, 2).to_pylist())}); they count as invalid dates.")
+            return parsed, fmt, " ".join(notes) or None
     else:
         parsed, fmt = pa.nulls(len(array), pa.timestamp("us")), "unknown"
     if parsed.null_count == len(parsed):
