@@ -117,7 +117,7 @@ def _blank_to_null(text: pa.Array) -> pa.Array:
 
 
 def _column_text(array: pa.Array) -> pa.Array:
-    """Any simple column as text (trimmed, blank → null)."""
+    """Any simple column as text (not yet trimmed)."""
     if pa.types.is_null(array.type):
         return pa.nulls(len(array), pa.string())
     if not _is_text(array.type):

@@ -285,9 +285,14 @@ def _records(sample: str, delimiter: str) -> list[list[str]]:
 
 
 def _sniff_delimiter(sample: str) -> tuple[str | None, int, int]:
-    """(delimiter or None, number of fields, title lines before the header)."""
-    best: tuple[float, int, str] | None = None
-    best_info: tuple[int, int] = (1, 0)
+    """(delimiter or None, number of fields, title lines before the header).
+
+    Each candidate splits the sample with the csv module (so quoted fields count right); the one
+    whose records most consistently have the same number (≥ 2) of fields wins, more fields
+    breaking ties (a ';' file with decimal commas also splits consistently on ',', into fewer fields
+    only if every value has one comma).
+    """
+    best: tuple[tuple[float, int], str, int, int] | None = None
     for delimiter in _DELIMITERS:
         rows = _records(sample, delimiter)
         if not rows:
@@ -296,17 +301,14 @@ def _sniff_delimiter(sample: str) -> tuple[str | None, int, int]:
         mode, mode_n = Counter(counts).most_common(1)[0]
         if mode < 2:
             continue
-        consistency = mode_n / len(counts)
-        score = (consistency, mode, delimiter)
-        # Consistency first; more fields breaks ties (a ';' file with commas in decimals).
-        if best is None or (round(consistency, 2), mode) > (round(best[0], 2), best[1]):
-            best = score
+        key = (round(mode_n / len(counts), 2), mode)
+        if best is None or key > best[0]:
             first = next(i for i, c in enumerate(counts) if c == mode)
             title = first if first <= _MAX_TITLE_LINES and all(c < mode for c in counts[:first]) else 0
-            best_info = (mode, title)
+            best = (key, delimiter, mode, title)
     if best is None:
         return None, 1, 0
-    return best[2], best_info[0], best_info[1]
+    return best[1], best[2], best[3]
 
 
 def _read_csv(data: bytes, name: str, notes: list[str]) -> LoadedFile:

@@ -1,7 +1,6 @@
 """parsing.to_canonical: ids, dates (one format per column), numbers (decimal comma), schema."""
 from __future__ import annotations
 
-import io
 import math
 import time
 from datetime import datetime, timedelta, timezone
