@@ -237,7 +237,8 @@ def _print_summary(result: pipeline.Result) -> None:
     audit = prepared.audit
     print(f"{audit.rows_in:,} rows in, {audit.rows_kept:,} kept; {len(prepared.customers):,} customers; "
           f"snapshot {prepared.snapshot.isoformat()}")
-    print(f"K={result.k} ({result.suggestion.reason})")
+    chosen = "suggested" if result.k == result.suggestion.k else f"chosen; suggested K={result.suggestion.k}"
+    print(f"K={result.k} ({chosen}: {result.suggestion.reason})")
     for row in result.segmentation.profiles.itertuples():
         print(f"  {row.segment_id}. {row.segment}: {row.customers:,} customers, "
               f"{row.revenue_share:.0%} of revenue — {row.action}")

@@ -16,7 +16,6 @@ import pyarrow as pa
 
 from . import columns, parsing, reading, rfm
 from .cleaning import MONEY_SCALE, Audit, clean
-from .demo import demo_transactions
 from .errors import NoDataLeftError, ParameterError
 from .model import DegenerateClustersWarning, KSuggestion, scan_k, suggest_k
 from .reading import LoadedFile
@@ -59,6 +58,8 @@ class Result:
 
 def demo_file(n_rows: int = 50_000, *, seed: int = 0) -> LoadedFile:
     """The built-in demo data, as if it had been read from a file."""
+    from .demo import demo_transactions  # only the demo needs the generator
+
     return LoadedFile(
         table=demo_transactions(n_rows, seed=seed),
         source_name=f"Built-in demo data ({n_rows:,} transactions)",

@@ -1,0 +1,26 @@
+"""Build small canonical transaction tables by hand (see docs/ARCHITECTURE.md)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pyarrow as pa
+
+COLUMNS = ("customer_id", "invoice", "invoice_date", "quantity", "price", "amount",
+           "product", "description", "country")
+TYPES = (pa.string(), pa.string(), pa.timestamp("us"), pa.float64(), pa.float64(), pa.float64(),
+         pa.string(), pa.string(), pa.string())
+ROLES_QP = {"customer": "CustomerID", "date": "InvoiceDate", "quantity": "Quantity", "price": "UnitPrice",
+            "invoice": "InvoiceNo", "product": "StockCode", "description": "Description", "country": "Country"}
+ROLES_AMOUNT = {"customer": "client", "date": "date", "amount": "total"}
+
+
+def line(customer, invoice, when, quantity=1.0, price=1.0, *, amount=None, product="P1",
+         description="Mug", country="United Kingdom"):
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
+    return (customer, invoice, when, quantity, price, amount, product, description, country)
+
+
+def table(*lines) -> pa.Table:
+    return pa.table({name: pa.array([row[i] for row in lines], type=kind)
+                     for i, (name, kind) in enumerate(zip(COLUMNS, TYPES))})

@@ -1,0 +1,129 @@
+"""Cleaning rules: each row counted once under the first rule that drops it."""
+from datetime import date
+
+import ibis
+import pytest
+
+from segmentation.cleaning import clean
+from segmentation.settings import RULE_NAMES, CleaningSettings
+from tests.canonical import ROLES_AMOUNT, ROLES_QP, line, table
+
+GOOD = line("A", "100", "2011-01-01 10:00", 2, 5.0)
+
+
+def audit_for(rows, roles=ROLES_QP, settings=CleaningSettings()):
+    cleaned, audit = clean(ibis.memtable(table(*rows)), roles, settings)
+    return cleaned, audit
+
+
+def only_drop(audit):
+    return {rule: rows for rule, rows in audit.dropped.items() if rows}
+
+
+@pytest.mark.parametrize(
+    "bad_row, rule",
+    [
+        (line("A", "101", None), "invalid_date"),
+        (line("A", "102", "2011-01-02", None, 1.0), "invalid_number"),
+        (line("A", "103", "2011-01-02", 1.0, float("nan")), "invalid_number"),
+        (line("A", "104", "2011-01-02", float("inf"), 1.0), "invalid_number"),
+        (line("A", "105", "2011-01-02", 1e308, 1e308), "invalid_number"),
+        (line(None, "106", "2011-01-02"), "missing_customer"),
+        (line("  ", "107", "2011-01-02"), "missing_customer"),
+        (GOOD, "duplicate"),
+        (line("A", "C108", "2011-01-02", -1, 1.0), "cancelled"),
+        (line("A", "c109", "2011-01-02", 1, 1.0), "cancelled"),
+        (line("A", "110", "2011-01-02", 0, 1.0), "non_positive_quantity"),
+        (line("A", "111", "2011-01-02", -2, 1.0), "non_positive_quantity"),
+        (line("A", "112", "2011-01-02", 1, 0.0), "non_positive_price"),
+        (line("A", "113", "2011-01-02", 1, -5.0), "non_positive_price"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_each_rule_drops_its_row(bad_row, rule):
+    _, audit = audit_for([GOOD, bad_row])
+    assert only_drop(audit) == {rule: 1}
+    assert audit.rows_in == 2 and audit.rows_kept == 1
+
+
+def test_first_rule_wins_and_every_row_is_counted_once():
+    rows = [
+        GOOD,
+        line(None, "C1", None, -1, 0.0),  # invalid date, missing customer, cancelled, ...
+        line(None, "C2", "2011-01-02", -1, 0.0),  # missing customer first
+        line("B", "C3", "2011-01-02", -1, 0.0),  # cancelled before quantity and price
+        line("B", "4", "2011-01-02", -1, 0.0),  # quantity before price
+    ]
+    _, audit = audit_for(rows)
+    assert only_drop(audit) == {"invalid_date": 1, "missing_customer": 1, "cancelled": 1,
+                                "non_positive_quantity": 1}
+    assert audit.rows_in == audit.rows_kept + audit.rows_dropped == 5
+
+
+def test_audit_lists_every_rule_in_order_with_customers_and_revenue():
+    rows = [GOOD, GOOD, GOOD, line("B", "C9", "2011-01-03", -2, 3.0)]
+    _, audit = audit_for(rows)
+    assert list(audit.table["rule"]) == list(RULE_NAMES)
+    duplicate = audit.table.set_index("rule").loc["duplicate"]
+    assert (duplicate["rows"], duplicate["customers"], duplicate["revenue"]) == (2, 1, 20.0)
+    cancelled = audit.table.set_index("rule").loc["cancelled"]
+    assert (cancelled["rows"], cancelled["customers"], cancelled["revenue"]) == (1, 1, -6.0)
+
+
+@pytest.mark.parametrize("rule, row", [
+    ("duplicate", GOOD),
+    ("cancelled", line("A", "C5", "2011-01-02", 1, 1.0)),
+    ("non_positive_quantity", line("A", "6", "2011-01-02", -1, 1.0)),
+    ("non_positive_price", line("A", "7", "2011-01-02", 1, 0.0)),
+])
+def test_switching_a_rule_off_keeps_its_rows(rule, row):
+    settings = CleaningSettings().with_rule(rule, False)
+    _, audit = audit_for([GOOD, row], settings=settings)
+    assert audit.rows_kept == 2 and audit.dropped[rule] == 0
+
+
+def test_description_missing_becomes_unknown():
+    cleaned, _ = audit_for([line("A", "1", "2011-01-01", description=None)])
+    assert cleaned.kept.execute()["description"].tolist() == ["Unknown"]
+
+
+def test_amount_files_drop_non_positive_amounts_under_their_own_name():
+    rows = [line("A", None, "2011-01-01", None, None, amount=10.0),
+            line("A", None, "2011-01-02", None, None, amount=0.0),
+            line("A", None, "2011-01-03", None, None, amount=None)]
+    _, audit = audit_for(rows, roles=ROLES_AMOUNT)
+    assert only_drop(audit) == {"non_positive_amount": 1, "invalid_number": 1}
+    assert "non_positive_price" not in audit.dropped
+
+
+def test_date_range_and_country_filters():
+    rows = [line("A", "1", "2011-01-01", country="France"),
+            line("A", "2", "2011-02-01", country="France"),
+            line("B", "3", "2011-03-01", country="Germany"),
+            line("C", "4", "2011-03-02", country=None)]
+    settings = CleaningSettings(date_from=date(2011, 1, 15), date_to=date(2011, 3, 1))
+    _, audit = audit_for(rows, settings=settings)
+    assert only_drop(audit) == {"outside_date_range": 2}
+    _, audit = audit_for(rows, settings=CleaningSettings(countries_include=("France",)))
+    assert only_drop(audit) == {"country_filtered": 2}
+    _, audit = audit_for(rows, settings=CleaningSettings(countries_exclude=("France",)))
+    assert only_drop(audit) == {"country_filtered": 2}
+
+
+def test_net_returns_keeps_returns_as_negative_revenue():
+    rows = [line("A", "1", "2011-01-01", 4, 5.0),
+            line("A", "C2", "2011-01-05", -1, 5.0),
+            line("B", "3", "2011-01-01", 1, 5.0),
+            line("B", "C4", "2011-01-02", -1, 5.0)]  # B returns everything
+    cleaned, audit = audit_for(rows, settings=CleaningSettings(net_returns=True))
+    assert only_drop(audit) == {"non_positive_customer_total": 2}
+    kept = cleaned.kept.execute()
+    assert kept["line_units"].sum() / 1e6 == pytest.approx(15.0)
+
+
+def test_money_in_integer_units_cannot_go_negative_by_float_noise():
+    # 0.1 + 0.2 - 0.3 is 5.5e-17 in floats; in integer millionths it is exactly 0.
+    rows = [line("A", "1", "2011-01-01", 1, 0.1), line("A", "2", "2011-01-01", 1, 0.2),
+            line("A", "C3", "2011-01-01", -1, 0.3)]
+    _, audit = audit_for(rows, settings=CleaningSettings(net_returns=True))
+    assert only_drop(audit) == {"non_positive_customer_total": 3}

@@ -1,0 +1,131 @@
+"""The command line contract: flags, output columns, report keys, one-line errors with exit 2."""
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from segmentation.cli import OUTPUT_COLUMNS, main
+
+REPO = Path(__file__).resolve().parents[1]
+REPORT_KEYS = {"rows_in", "rows_kept", "dropped", "customers", "snapshot", "columns", "k", "k_scan", "segments"}
+SEGMENT_KEYS = {"segment_id", "segment", "customers", "revenue", "revenue_share", "recency_mean",
+                "frequency_mean", "monetary_mean"}
+SCAN_KEYS = {"k", "inertia", "silhouette", "calinski_harabasz", "davies_bouldin"}
+
+GOOD_CSV = (
+    "Invoice;Customer ID;Date;Qty;Price\n"
+    + "".join(f"{100 + i};{1000 + i % 7};{1 + i % 28:02d}.{1 + i % 12:02d}.2011 10:00;{1 + i % 5};{i % 9 + 1},50\n"
+              for i in range(60))
+)
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "segmentation", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd or REPO, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    done = run_cli("--demo-rows", 20000, "--out", folder / "customers.csv", "--report", folder / "report.json")
+    assert done.returncode == 0, done.stderr
+    return done, folder
+
+
+def test_demo_run_writes_the_contracted_columns_and_keys(demo_run):
+    done, folder = demo_run
+    customers = pd.read_csv(folder / "customers.csv", dtype={"customer_id": str})
+    report = json.loads((folder / "report.json").read_text())
+    assert list(customers.columns[: len(OUTPUT_COLUMNS)]) == OUTPUT_COLUMNS
+    assert REPORT_KEYS <= report.keys()
+    assert all(SEGMENT_KEYS <= segment.keys() for segment in report["segments"])
+    assert all(SCAN_KEYS <= row.keys() for row in report["k_scan"])
+    assert report["rows_in"] == report["rows_kept"] + sum(report["dropped"].values()) == 20000
+    assert report["customers"] == len(customers)
+    assert report["k"] == customers["segment_id"].nunique() == len(report["segments"])
+    assert [row["k"] for row in report["k_scan"]] == list(range(2, 11))
+    assert done.stderr == ""
+
+
+def test_same_seed_same_segments(demo_run, tmp_path):
+    _, folder = demo_run
+    again = run_cli("--demo-rows", 20000, "--out", tmp_path / "again.csv")
+    assert again.returncode == 0
+    assert (tmp_path / "again.csv").read_bytes() == (folder / "customers.csv").read_bytes()
+
+
+def test_messy_csv_with_mapping_fixed_k_and_xlsx_output(tmp_path):
+    source = tmp_path / "export.csv"
+    source.write_text(GOOD_CSV, encoding="cp1252")
+    out, report = tmp_path / "c.xlsx", tmp_path / "r.json"
+    done = run_cli(source, "--k", 3, "--map", "customer=Customer ID", "--snapshot", "2012-01-01",
+                   "--out", out, "--report", report)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(report.read_text())
+    assert (data["k"], data["snapshot"], data["customers"]) == (3, "2012-01-01", 7)
+    assert data["columns"]["customer"] == "Customer ID" and data["columns"]["quantity"] == "Qty"
+    sheets = pd.read_excel(out, sheet_name=None, dtype={"customer_id": str})
+    assert list(sheets) == ["Customers", "Segments"] and len(sheets["Customers"]) == 7
+
+
+def write(path: Path, content: bytes | str) -> Path:
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+BAD_INPUTS = [
+    ("empty", "empty.csv", b"", r"empty"),
+    ("header-only", "header.csv", "InvoiceNo,CustomerID,InvoiceDate,Quantity,UnitPrice\n", r"no data rows|header"),
+    ("binary-garbage", "garbage.csv", bytes(range(256)) * 40, r"."),
+    ("text-named-xlsx", "notes.xlsx", "just some notes\nnothing tabular here\n", r"."),
+    ("no-customer-column", "nocust.csv", "InvoiceDate,Quantity,UnitPrice\n2011-01-01,1,2.5\n", r"customer"),
+    ("no-date-column", "nodate.csv", "CustomerID,Quantity,UnitPrice\n1,1,2.5\n", r"date"),
+    ("no-valid-dates", "baddates.csv",
+     "CustomerID,InvoiceDate,Quantity,UnitPrice\n1,soon,1,2.5\n2,later,1,2.5\n", r"date"),
+    ("everything-removed", "allgone.csv",
+     "InvoiceNo,CustomerID,InvoiceDate,Quantity,UnitPrice\nC1,1,2011-01-01,-1,2.5\nC2,2,2011-01-02,-3,2.5\n",
+     r"Every one of the 2 rows was removed by cleaning: cancelled \(2 rows\)"),
+]
+
+
+@pytest.mark.parametrize("name, filename, content, message", BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
+def test_bad_input_gives_one_error_line_exit_2_and_no_output(tmp_path, name, filename, content, message):
+    source = write(tmp_path / filename, content)
+    out, report = tmp_path / "out.csv", tmp_path / "report.json"
+    done = run_cli(source, "--out", out, "--report", report)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert "Traceback" not in done.stderr
+    assert pytest.importorskip("re").search(message, lines[0], flags=2)
+    assert not out.exists() and not report.exists()
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--k", "1"], "K=1 is too small"),
+    (["--k", "many"], "not a whole number"),
+    (["--map", "shoe=Size"], "unknown role 'shoe'"),
+    (["--map", "customer"], "is not ROLE=COLUMN"),
+    (["--snapshot", "10/12/2011"], "is not a date like 2011-12-10"),
+    (["--out", "customers.pdf"], "must end in .csv or .xlsx"),
+    (["--keep", "missing_customer"], "cannot be switched off"),
+    (["no/such/file.csv"], "does not exist"),
+    (["--nonsense"], "unrecognized arguments"),
+])
+def test_bad_flags(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_gzip_csv_input(tmp_path):
+    source = tmp_path / "export.csv.gz"
+    source.write_bytes(gzip.compress(GOOD_CSV.encode()))
+    done = run_cli(source, "--k", 2, "--report", tmp_path / "r.json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["rows_in"] == 60

@@ -1,0 +1,60 @@
+"""The acceptance facts of the real UCI Online Retail data, from both of its formats."""
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from segmentation import pipeline, reading
+from segmentation.cli import OUTPUT_COLUMNS
+from tests.shared_data import shared_file
+
+pytestmark = pytest.mark.slow
+
+EXPECTED = {  # customer → (recency, frequency, monetary)
+    "12346": (326, 1, 77183.60),
+    "14646": (2, 73, 280206.02),
+    "17850": (373, 34, 5391.21),
+}
+
+
+@pytest.fixture(scope="module", params=["online_retail.csv.gz", "online_retail.xlsx"])
+def result(request):
+    loaded = reading.read_file(shared_file(request.param))
+    return pipeline.run(loaded, k=4)
+
+
+def test_customers_snapshot_and_total(result):
+    prepared = result.prepared
+    assert len(prepared.customers) == 4338
+    assert prepared.snapshot.isoformat() == "2011-12-10"
+    assert round(prepared.customers["monetary"].sum(), 2) == 8887208.89
+
+
+@pytest.mark.parametrize("customer", sorted(EXPECTED))
+def test_known_customers(result, customer):
+    row = result.prepared.customers.set_index("customer_id").loc[customer]
+    recency, frequency, monetary = EXPECTED[customer]
+    assert (row["recency"], row["frequency"]) == (recency, frequency)
+    assert row["monetary"] == pytest.approx(monetary, abs=0.005)
+
+
+def test_every_row_accounted_for(result):
+    audit = result.prepared.audit
+    assert audit.rows_in == 541909
+    assert audit.rows_in == audit.rows_kept + sum(audit.dropped.values())
+    assert audit.dropped["missing_customer"] == 135080
+    assert audit.table.set_index("rule").loc["missing_customer", "customers"] == 0
+
+
+def test_cli_on_the_workbook(tmp_path):
+    source = shared_file("online_retail.xlsx")
+    done = subprocess.run([sys.executable, "-m", "segmentation", str(source), "--report", str(tmp_path / "r.json"),
+                           "--out", str(tmp_path / "c.csv")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    customers = pd.read_csv(tmp_path / "c.csv", dtype={"customer_id": str})
+    assert (report["customers"], report["snapshot"], report["rows_in"]) == (4338, "2011-12-10", 541909)
+    assert list(customers.columns[: len(OUTPUT_COLUMNS)]) == OUTPUT_COLUMNS and len(customers) == 4338
+    assert 3 <= report["k"] <= 8

@@ -1,0 +1,75 @@
+"""Segments for one K: numbered by value, uniquely named, with actions and profiles."""
+import pandas as pd
+import pytest
+
+from segmentation.scoring import add_rfm_scores
+from segmentation.segments import name_segments, profile_segments, segment_customers, top_items
+from segmentation.settings import RFM_SEGMENT_ACTIONS
+from tests.test_model import planted_customers
+
+
+@pytest.fixture(scope="module")
+def segmentation():
+    customers = add_rfm_scores(planted_customers().drop(columns="planted"))
+    return segment_customers(customers, k=4, seed=42)
+
+
+def test_segments_are_numbered_by_mean_monetary(segmentation):
+    profiles = segmentation.profiles
+    assert profiles["segment_id"].tolist() == [1, 2, 3, 4]
+    assert profiles["monetary_mean"].is_monotonic_decreasing
+
+
+def test_names_are_unique_and_come_from_the_rfm_map(segmentation):
+    profiles = segmentation.profiles
+    assert profiles["segment"].is_unique
+    assert profiles.loc[0, "segment"] == "Champions"
+    for row in profiles.itertuples():
+        assert row.segment.split(" · ")[0] == row.rfm_segment_top
+        assert row.action == RFM_SEGMENT_ACTIONS[row.rfm_segment_top]
+
+
+def test_profiles_add_up(segmentation):
+    profiles, customers = segmentation.profiles, segmentation.customers
+    assert profiles["customers"].sum() == len(customers)
+    assert profiles["share"].sum() == pytest.approx(1.0)
+    assert profiles["revenue_share"].sum() == pytest.approx(1.0)
+    assert profiles["revenue"].sum() == pytest.approx(customers["monetary"].sum(), abs=0.01 * len(profiles))
+    first = customers[customers["segment_id"] == 1]
+    assert profiles.loc[0, "recency_median"] == first["recency"].median()
+
+
+def test_every_customer_gets_segment_columns_in_place(segmentation):
+    customers = segmentation.customers
+    assert {"segment_id", "segment", "action"} <= set(customers.columns)
+    assert customers["segment"].notna().all()
+
+
+def test_shared_base_names_get_spend_qualifiers():
+    customers = pd.DataFrame({
+        "segment_id": [1, 1, 2, 2, 3],
+        "rfm_segment": ["Hibernating"] * 4 + ["Champions"],
+        "monetary": [900.0, 800.0, 10.0, 20.0, 5.0],
+    })
+    names = name_segments(customers).set_index("segment_id")["segment"]
+    assert names.to_dict() == {1: "Hibernating · high spend", 2: "Hibernating · low spend", 3: "Champions"}
+
+
+def test_profile_of_a_hand_made_segmentation():
+    customers = pd.DataFrame({
+        "customer_id": ["a", "b", "c"], "segment_id": [1, 1, 2], "segment": ["X", "X", "Y"],
+        "action": ["do x", "do x", "do y"], "recency": [1, 3, 10], "frequency": [2, 4, 1],
+        "monetary": [30.0, 50.0, 20.0], "rfm_segment": ["Champions", "Champions", "Hibernating"],
+    })
+    profile = profile_segments(customers).set_index("segment_id")
+    assert profile.loc[1, ["customers", "revenue", "recency_mean", "frequency_median"]].tolist() == [2, 80.0, 2.0, 3.0]
+    assert profile.loc[1, "revenue_share"] == pytest.approx(0.8)
+    assert profile.loc[2, "share"] == pytest.approx(1 / 3)
+
+
+def test_top_items_per_segment():
+    segmented = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment_id": [1, 1, 2]})
+    products = pd.DataFrame({"customer_id": ["a", "b", "b", "c"], "product": ["P1", "P1", "P2", "P3"],
+                             "description": ["Mug", "Mug", "Cup", "Tea"], "revenue": [5.0, 6.0, 10.0, 1.0]})
+    top = top_items(segmented, products, n=1)
+    assert top[["segment_id", "product", "revenue"]].values.tolist() == [[1, "P1", 11.0], [2, "P3", 1.0]]
