@@ -20,7 +20,6 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .errors import ParameterError
 from .model import elbow_k
 from .settings import SEGMENT_MAP
 
@@ -122,14 +121,18 @@ def _require_feature(name: str, value: str, allowed: Sequence[str] = FEATURES) -
     return value
 
 
-def _check_log(customers: pd.DataFrame, feature: str) -> None:
-    bad = int((customers[feature] <= 0).sum())
-    if bad:
-        raise ParameterError(
-            f"A log scale needs values above zero, but {bad:,} customer(s) have {_SHORT_LABELS.get(feature, feature).lower()} "
-            f"of zero or less.",
-            hint=f"Use a linear scale for {_SHORT_LABELS.get(feature, feature).lower()}.",
-        )
+def _positive_for_log(customers: pd.DataFrame, features: Sequence[str]) -> tuple[pd.DataFrame, str]:
+    """Customers a log scale can show (every feature > 0), and a note naming those left out."""
+    if not features:
+        return customers, ""
+    keep = np.ones(len(customers), dtype=bool)
+    for feature in features:
+        keep &= (customers[feature] > 0).to_numpy()
+    left_out = int((~keep).sum())
+    if not left_out:
+        return customers, ""
+    names = " or ".join(_SHORT_LABELS.get(f, f).lower() for f in features)
+    return customers[keep], f" — {left_out:,} customer(s) with {names} of zero or less not shown on the log scale"
 
 
 def _segments_in_order(customers: pd.DataFrame) -> list[tuple[int, str]]:
@@ -206,7 +209,7 @@ def k_scan_figure(
     knee_value = int(knee) if knee is not None else knee_k(scan)
 
     fig = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title in SCAN_METRICS],
-                        horizontal_spacing=0.1, vertical_spacing=0.16)
+                        horizontal_spacing=0.1, vertical_spacing=0.22)
     for index, (metric, title) in enumerate(SCAN_METRICS):
         row, col = index // 2 + 1, index % 2 + 1
         fig.add_trace(
@@ -245,7 +248,7 @@ def k_scan_figure(
     title = "How well do K segments fit?"
     if selected_k is not None:
         title += f" (dotted line: K={int(selected_k)} in use)"
-    fig.update_layout(title=title, height=620, margin=dict(t=90, l=40, r=20, b=40),
+    fig.update_layout(title=title, height=660, margin=dict(t=90, l=40, r=20, b=40),
                       legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
     return fig
 
@@ -318,16 +321,18 @@ def scatter_2d(
     log_y: bool = True,
     max_points: int | None = DEFAULT_MAX_POINTS,
 ) -> go.Figure:
-    """Customers on two chosen features, one colour (and legend entry) per segment."""
+    """Customers on two chosen features, one colour (and legend entry) per segment.
+
+    On a log axis, customers with a value of zero or less cannot be drawn: they are left out
+    and the title says how many.
+    """
     _require_frame(customers, "customers", _CUSTOMER_COLUMNS)
     _require_feature("x", x)
     _require_feature("y", y)
     _require_frame(customers, "customers", (x, y))
-    if log_x:
-        _check_log(customers, x)
-    if log_y:
-        _check_log(customers, y)
-    shown, note = _sample(customers, max_points)
+    positive, log_note = _positive_for_log(customers, [f for f, log in ((x, log_x), (y, log_y)) if log])
+    shown, note = _sample(positive, max_points)
+    note = log_note + note
     fig = go.Figure()
     for segment_id, segment in _segments_in_order(customers):
         part = shown[shown["segment_id"] == segment_id]
@@ -352,10 +357,9 @@ def scatter_2d(
 def scatter_3d(customers: pd.DataFrame, *, log: bool = True, max_points: int | None = DEFAULT_MAX_POINTS) -> go.Figure:
     """Customers in recency × frequency × monetary space, one colour per segment."""
     _require_frame(customers, "customers", _CUSTOMER_COLUMNS)
-    if log:
-        for feature in ("recency", "frequency", "monetary"):
-            _check_log(customers, feature)
-    shown, note = _sample(customers, max_points)
+    positive, log_note = _positive_for_log(customers, ("recency", "frequency", "monetary") if log else ())
+    shown, note = _sample(positive, max_points)
+    note = log_note + note
     fig = go.Figure()
     for segment_id, segment in _segments_in_order(customers):
         part = shown[shown["segment_id"] == segment_id]

@@ -9,7 +9,6 @@ import plotly.graph_objects as go
 import pytest
 
 from segmentation import charts
-from segmentation.errors import ParameterError
 from segmentation.settings import CLEANING_RULES, SEGMENT_MAP
 
 EVIL_ID = "<script>alert(1)</script>"
@@ -213,9 +212,12 @@ def test_scatter_2d_one_trace_per_segment_with_chosen_axes_and_scales():
     assert fig.data[0].marker.color == charts.segment_color(1)
 
 
-def test_scatter_2d_log_of_zero_is_a_clear_error():
-    with pytest.raises(ParameterError, match="tenure"):
-        charts.scatter_2d(make_customers(), x="tenure", log_x=True)
+def test_scatter_2d_log_scale_leaves_out_zeros_and_says_so():
+    fig = charts.scatter_2d(make_customers(), x="tenure", log_x=True, log_y=False)
+    assert sum(len(t.x) for t in fig.data) == 4  # two customers have tenure 0
+    assert "2 customer(s) with tenure of zero or less not shown" in fig.layout.title.text
+    linear = charts.scatter_2d(make_customers(), x="tenure", log_x=False, log_y=False)
+    assert sum(len(t.x) for t in linear.data) == 6 and "not shown" not in linear.layout.title.text
     with pytest.raises(ValueError, match="not a customer feature"):
         charts.scatter_2d(make_customers(), x="customer_id")
 

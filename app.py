@@ -1,0 +1,73 @@
+"""Segmenter dashboard: `streamlit run app.py`.
+
+This script runs on every page (st.navigation): it computes the shared results once per run
+(ui.state), draws the sidebar (which data is loaded, K, a link to load your own) and then runs
+the page. Page scripts live in ``views/``, not ``pages/``: a ``pages/`` folder next to this file
+makes Streamlit run its first request in the legacy multipage mode, where a deep link such as
+``/segments`` on a freshly started server runs the page script alone, without this sidebar.
+"""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from segmentation.errors import SegmenterError
+from ui import state
+from ui.errors import show_error
+from ui.text import md
+
+started = time.perf_counter()
+st.set_page_config(page_title="Segmenter — customer segments", page_icon=":material/donut_small:", layout="wide")
+
+PAGES = {
+    "segments": st.Page("views/segments.py", title="Segments", icon=":material/donut_small:", url_path="segments",
+                        default=True),
+    "data": st.Page("views/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
+    "choose_k": st.Page("views/choose_k.py", title="Choose K", icon=":material/tune:", url_path="choose-k"),
+    "customers": st.Page("views/customers.py", title="Customers", icon=":material/groups:", url_path="customers"),
+}
+page = st.navigation([PAGES["data"], PAGES["choose_k"], PAGES["segments"], PAGES["customers"]], position="sidebar",
+                     expanded=True)
+
+outcome = state.compute()
+
+with st.sidebar:
+    st.markdown("### Segmenter")
+    if isinstance(outcome, SegmenterError):
+        st.warning("No data to show yet: fix the problem on the Data page.", icon=":material/warning:")
+    else:
+        spec = outcome.spec
+        src = spec.source
+        customers = len(outcome.prepared.customers)
+        where = "the built-in demo data" if src.kind == "demo" else f"**{md(src.name)}**"
+        sheet = f" (sheet {md(outcome.loaded.sheet)})" if outcome.loaded.sheet else ""
+        st.markdown(f"Showing {where}{sheet}: {outcome.prepared.audit.rows_kept:,} of "
+                    f"{outcome.prepared.audit.rows_in:,} rows kept, **{customers:,} customers**.")
+        if src.kind == "demo":
+            st.caption("Load your own transactions on the Data page.")
+        st.page_link(PAGES["data"], label="Load or change data", icon=":material/upload_file:")
+        if outcome.stale:
+            st.warning("The latest settings did not work; showing the last results that did.",
+                       icon=":material/history:")
+        state.sync_widget("w_k_sidebar", outcome.k)
+        st.select_slider(
+            "Number of segments (K)",
+            options=outcome.k_values,
+            key="w_k_sidebar",
+            on_change=state.on_k_widget,
+            args=("w_k_sidebar",),
+            help=f"Suggested: K={outcome.suggestion.k}. See the Choose K page for the evidence.",
+        )
+        suggested = " (suggested)" if outcome.k == outcome.suggestion.k else f" (suggested: {outcome.suggestion.k})"
+        st.caption(f"K = {outcome.k}{suggested}, seed {outcome.seed}.")
+
+if isinstance(outcome, SegmenterError):
+    show_error(outcome, context="The data cannot be segmented")
+elif outcome.error is not None:
+    show_error(outcome.error, context="Your latest change did not work — the previous results stay on screen")
+
+page.run()
+
+with st.sidebar:
+    st.caption(f"Page computed in {time.perf_counter() - started:.2f} s.", help="Server time of this run.")

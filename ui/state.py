@@ -1,0 +1,392 @@
+"""Shared state of the app, in one place: what is loaded, its mapping and filters, K and seed.
+
+Canonical values live in ``st.session_state`` under the ``seg_*`` keys below; widgets have
+their own ``w_*`` keys and copy into the canonical values from ``on_change`` callbacks (a
+widget's own state is dropped by Streamlit when its page is not shown, the canonical value
+is not). Before a widget is drawn, :func:`sync_widget` puts the canonical value into it.
+
+Every expensive step is cached across sessions and reruns:
+
+* reading the file — ``st.cache_resource`` keyed on the file's SHA-256 and sheet (the Arrow
+  table is immutable, so sharing one object is safe and costs no copy);
+* roles, ``pipeline.prepare`` (parse → clean → RFM) — ``st.cache_data`` keyed on the file
+  digest, sheet, role overrides, cleaning settings and snapshot;
+* the K scan — keyed on that plus the seed; one segmentation — keyed on that plus K.
+
+So changing K (or a chart option) never re-reads or re-cleans the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from segmentation import columns, model, pipeline, reading, segments
+from segmentation.errors import SegmenterError
+from segmentation.model import KSuggestion
+from segmentation.pipeline import Prepared
+from segmentation.reading import LoadedFile
+from segmentation.segments import Segmentation
+from segmentation.settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, CleaningSettings
+
+from .text import md
+
+__all__ = [
+    "DEMO_ROWS",
+    "DEMO_SEED",
+    "Source",
+    "Spec",
+    "Results",
+    "init",
+    "source",
+    "set_source",
+    "use_demo",
+    "overrides",
+    "set_override",
+    "cleaning",
+    "set_cleaning",
+    "snapshot",
+    "set_snapshot",
+    "set_k",
+    "set_seed",
+    "current_spec",
+    "read",
+    "detected_roles",
+    "compute",
+    "results",
+    "sync_widget",
+    "digest_of",
+]
+
+DEMO_ROWS = 50_000
+DEMO_SEED = 0
+
+# Canonical session-state keys.
+SOURCE = "seg_source"
+OVERRIDES = "seg_overrides"
+CLEANING = "seg_cleaning"
+SNAPSHOT = "seg_snapshot"
+K = "seg_k"  # None: use the suggested K
+SEED = "seg_seed"
+LAST_GOOD = "seg_last_good"
+RESULTS = "seg_results"
+# Widgets bound to K (sidebar and Choose K page): changing one moves the other.
+K_WIDGETS = ("w_k_sidebar", "w_k_page")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the data comes from. Equality (and cache keys) use the digest, never the bytes."""
+
+    kind: str  # "demo" | "upload"
+    name: str
+    digest: str
+    sheet: str | None = None  # None: let the reader choose the transactions sheet
+    data: bytes | None = field(default=None, compare=False, repr=False, hash=False)
+
+    @property
+    def size_mb(self) -> float:
+        return len(self.data) / 1_000_000 if self.data else 0.0
+
+
+DEMO = Source("demo", f"Built-in demo data ({DEMO_ROWS:,} transactions)", f"demo-{DEMO_ROWS}-{DEMO_SEED}")
+
+
+def digest_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _cleaning_key(cleaning: CleaningSettings) -> tuple:
+    return (
+        tuple(sorted(cleaning.rules)),
+        cleaning.date_from.isoformat() if cleaning.date_from else None,
+        cleaning.date_to.isoformat() if cleaning.date_to else None,
+        tuple(cleaning.countries_include),
+        tuple(cleaning.countries_exclude),
+        bool(cleaning.net_returns),
+    )
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything that decides the customer table (not K, not the seed)."""
+
+    source: Source
+    overrides: tuple[tuple[str, str | None], ...]
+    cleaning: CleaningSettings
+    snapshot: date | None
+
+    def key(self) -> tuple:
+        return (
+            self.source.digest,
+            self.source.sheet,
+            self.overrides,
+            _cleaning_key(self.cleaning),
+            self.snapshot.isoformat() if self.snapshot else None,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# canonical state
+# ---------------------------------------------------------------------------------------------
+def init() -> None:
+    """Defaults for a new session: the demo data, detected roles, default cleaning, suggested K."""
+    ss = st.session_state
+    ss.setdefault(SOURCE, DEMO)
+    ss.setdefault(OVERRIDES, {})
+    ss.setdefault(CLEANING, CleaningSettings())
+    ss.setdefault(SNAPSHOT, None)
+    ss.setdefault(K, None)
+    ss.setdefault(SEED, DEFAULT_SEED)
+
+
+def source() -> Source:
+    return st.session_state[SOURCE]
+
+
+def set_source(new: Source) -> None:
+    """Switch to another file (or sheet): mapping, filters, snapshot and K start afresh."""
+    ss = st.session_state
+    ss[SOURCE] = new
+    ss[OVERRIDES] = {}
+    ss[CLEANING] = CleaningSettings()
+    ss[SNAPSHOT] = None
+    ss[K] = None
+
+
+def use_demo() -> None:
+    set_source(DEMO)
+
+
+def overrides() -> dict[str, str | None]:
+    return dict(st.session_state[OVERRIDES])
+
+
+def set_override(role: str, column: str | None) -> None:
+    new = overrides()
+    new[role] = column
+    st.session_state[OVERRIDES] = new
+
+
+def cleaning() -> CleaningSettings:
+    return st.session_state[CLEANING]
+
+
+def set_cleaning(new: CleaningSettings) -> None:
+    st.session_state[CLEANING] = new
+
+
+def snapshot() -> date | None:
+    return st.session_state[SNAPSHOT]
+
+
+def set_snapshot(value: date | None) -> None:
+    st.session_state[SNAPSHOT] = value
+
+
+def set_k(value: int | None) -> None:
+    st.session_state[K] = None if value is None else int(value)
+
+
+def set_seed(value: int) -> None:
+    st.session_state[SEED] = int(value)
+
+
+def current_spec() -> Spec:
+    return Spec(
+        source=source(),
+        overrides=tuple(sorted(overrides().items())),
+        cleaning=cleaning(),
+        snapshot=snapshot(),
+    )
+
+
+def sync_widget(key: str, value: Any) -> None:
+    """Put the canonical value into a widget's state before the widget is drawn this run."""
+    if st.session_state.get(key, object()) != value:
+        st.session_state[key] = value
+
+
+def on_k_widget(key: str) -> None:
+    """on_change of a K widget: store K and move the other K widgets along."""
+    value = st.session_state[key]
+    set_k(value)
+    for other in K_WIDGETS:
+        if other != key and other in st.session_state:
+            st.session_state[other] = value
+
+
+# ---------------------------------------------------------------------------------------------
+# cached steps
+# ---------------------------------------------------------------------------------------------
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _read(digest: str, sheet: str | None, filename: str, _data: bytes | None) -> LoadedFile:
+    if _data is None:
+        return pipeline.demo_file(DEMO_ROWS, seed=DEMO_SEED)
+    return reading.read_file(_data, filename=filename, sheet=sheet)
+
+
+def read(src: Source) -> LoadedFile:
+    """The file of ``src`` read into Arrow (cached on its digest and sheet)."""
+    return _read(src.digest, src.sheet, src.name, src.data)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _detected(digest: str, sheet: str | None, _loaded: LoadedFile) -> dict[str, str]:
+    return columns.detect_roles(_loaded.table)
+
+
+def detected_roles(src: Source) -> dict[str, str]:
+    return _detected(src.digest, src.sheet, read(src))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _roles(digest: str, sheet: str | None, overrides_: tuple, _loaded: LoadedFile) -> dict[str, str]:
+    return columns.resolve_roles(_loaded.table, dict(overrides_))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _prepare(key: tuple, _loaded: LoadedFile, _roles: dict, _cleaning: CleaningSettings,
+             _snapshot: date | None, _progress: Callable[[str, float], None]) -> Prepared:
+    return pipeline.prepare(_loaded, _roles, cleaning=_cleaning, snapshot=_snapshot, progress=_progress)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _scan(key: tuple, seed: int, _customers: pd.DataFrame) -> tuple[pd.DataFrame, KSuggestion]:
+    scan = model.scan_k(_customers, k_values=range(K_SCAN_RANGE[0], K_SCAN_RANGE[1] + 1), seed=seed)
+    return scan, model.suggest_k(scan, k_range=K_SUGGEST_RANGE)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _segment(key: tuple, k: int, seed: int, _customers: pd.DataFrame) -> Segmentation:
+    return segments.segment_customers(_customers, k=k, seed=seed)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _top_items(key: tuple, k: int, seed: int, _segmented: pd.DataFrame, _products: pd.DataFrame) -> pd.DataFrame:
+    return segments.top_items(_segmented, _products, n=3)
+
+
+# Keys whose cached step has run in this process: a cache hit needs no progress box.
+_DONE: set[tuple] = set()
+_DONE_LOCK = threading.Lock()
+
+
+def _step(label: str, done_key: tuple, fn: Callable[[Callable[[str, float], None]], Any]) -> Any:
+    """Run a cached step; the first time in this process, inside an st.status box with its progress."""
+    with _DONE_LOCK:
+        known = done_key in _DONE
+    if known:
+        return fn(lambda message, fraction: None)
+    steps: list[str] = []
+    started = time.perf_counter()
+    with st.status(label, expanded=False) as status:
+        try:
+            result = fn(lambda message, fraction: steps.append(f"{message} ({fraction:.0%})"))
+        except SegmenterError:
+            status.update(label=f"{label} — stopped", state="error")
+            raise
+        for line in steps:
+            status.write(md(line))
+        status.update(label=f"{label} — done in {time.perf_counter() - started:.1f} s", state="complete")
+    with _DONE_LOCK:
+        _DONE.add(done_key)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# results of one run
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Results:
+    """What the pages show: the customers of ``spec`` (the current settings, or the last that worked)."""
+
+    spec: Spec
+    loaded: LoadedFile
+    roles: dict[str, str]
+    prepared: Prepared
+    scan: pd.DataFrame
+    suggestion: KSuggestion
+    seed: int
+    k: int
+    error: SegmenterError | None = None  # the current settings failed with this; data is the last good
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def stale(self) -> bool:
+        return self.error is not None
+
+    @property
+    def k_values(self) -> list[int]:
+        return [int(k) for k in self.scan["k"]]
+
+    def segmentation(self) -> Segmentation:
+        return _segment(self.spec.key(), self.k, self.seed, self.prepared.customers)
+
+    def top_items(self) -> pd.DataFrame:
+        seg = self.segmentation()
+        return _top_items(self.spec.key(), self.k, self.seed, seg.customers, self.prepared.customer_products)
+
+
+def _results_for(spec: Spec, seed: int, k_wanted: int | None) -> Results:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    loaded = read(spec.source)
+    roles = _roles(spec.source.digest, spec.source.sheet, spec.overrides, loaded)
+    key = spec.key()
+    prepared = _step(
+        "Cleaning the data and computing recency, frequency and monetary value",
+        ("prepare",) + key,
+        lambda progress: _prepare(key, loaded, roles, spec.cleaning, spec.snapshot, progress),
+    )
+    timings["prepare"] = time.perf_counter() - started
+    scan, suggestion = _step(
+        "Comparing segmentations for K = {}–{}".format(*K_SCAN_RANGE),
+        ("scan", seed) + key,
+        lambda progress: _scan(key, seed, prepared.customers),
+    )
+    timings["scan"] = time.perf_counter() - started - timings["prepare"]
+    ks = [int(k) for k in scan["k"]]
+    k = k_wanted if k_wanted in ks else suggestion.k
+    return Results(spec=spec, loaded=loaded, roles=roles, prepared=prepared, scan=scan,
+                   suggestion=suggestion, seed=seed, k=k, timings=timings)
+
+
+def compute() -> Results | SegmenterError:
+    """Results for the current settings; if they fail, the last good results carrying the error.
+
+    Returns the error itself when nothing has ever worked in this session (no data to show).
+    Called once per run by app.py; pages get the outcome from :func:`results`.
+    """
+    init()
+    ss = st.session_state
+    spec = current_spec()
+    seed = int(ss[SEED])
+    try:
+        outcome: Results | SegmenterError = _results_for(spec, seed, ss[K])
+        ss[LAST_GOOD] = spec
+    except SegmenterError as error:
+        outcome = error
+        last = ss.get(LAST_GOOD)
+        if last is not None and last != spec:
+            try:
+                outcome = _results_for(last, seed, ss[K])
+                outcome.error = error
+            except SegmenterError:
+                outcome = error
+    ss[RESULTS] = outcome
+    return outcome
+
+
+def results() -> Results | SegmenterError:
+    """This run's outcome, computed by app.py before the page ran."""
+    if RESULTS not in st.session_state:
+        return compute()
+    return st.session_state[RESULTS]

@@ -1,0 +1,52 @@
+"""Choose K page: the evidence for each number of segments, the suggestion and why, K and seed."""
+from __future__ import annotations
+
+import streamlit as st
+
+from segmentation import charts
+from segmentation.errors import SegmenterError
+from segmentation.settings import K_SCAN_RANGE, K_SUGGEST_RANGE
+from ui import state
+from ui.text import md
+
+st.title("Choose the number of segments")
+outcome = state.results()
+if isinstance(outcome, SegmenterError):
+    st.info("There is no data to segment yet. Load a file and check its columns on the Data page.",
+            icon=":material/info:")
+    st.page_link("views/data.py", label="Go to the Data page", icon=":material/upload_file:")
+    st.stop()
+
+st.markdown(
+    f"K-Means was run for every K from {K_SCAN_RANGE[0]} to {K_SCAN_RANGE[1]} on "
+    f"{len(outcome.prepared.customers):,} customers (recency, frequency and monetary value, log-scaled "
+    f"and standardised). Four measures say how well each K separates customers; a K between "
+    f"{K_SUGGEST_RANGE[0]} and {K_SUGGEST_RANGE[1]} is suggested, as a number of segments a marketing team can act on."
+)
+st.success(f"**Suggested: K = {outcome.suggestion.k}.** {md(outcome.suggestion.reason)}", icon=":material/lightbulb:")
+
+control, seed_col, reset_col = st.columns([3, 1, 1], gap="medium", vertical_alignment="bottom")
+with control:
+    state.sync_widget("w_k_page", outcome.k)
+    st.select_slider("Number of segments (K)", options=outcome.k_values, key="w_k_page",
+                     on_change=state.on_k_widget, args=("w_k_page",),
+                     help="Also in the sidebar. Changing K re-fits only the segments, never re-reads the file.")
+with seed_col:
+    state.sync_widget("w_seed", outcome.seed)
+    st.number_input("Random seed", min_value=0, max_value=2**31 - 1, step=1, key="w_seed",
+                    on_change=lambda: state.set_seed(st.session_state["w_seed"]),
+                    help="K-Means starts from random centres; the same seed always gives the same segments.")
+with reset_col:
+    st.button("Use the suggested K", on_click=state.set_k, args=(None,), disabled=outcome.k == outcome.suggestion.k,
+              icon=":material/restart_alt:")
+
+st.plotly_chart(charts.k_scan_figure(outcome.scan, suggested_k=outcome.suggestion.k, selected_k=outcome.k),
+                key="k_scan_chart")
+with st.expander("How to read these charts"):
+    st.markdown(
+        "- **Inertia** always falls as K grows; the *knee* is where adding segments stops paying off.\n"
+        "- **Silhouette** (−1 to 1): how much closer customers are to their own segment than to the next one.\n"
+        "- **Calinski-Harabasz**: separation between segments relative to spread within them.\n"
+        "- **Davies-Bouldin**: how much segments overlap their nearest neighbour; lower is better."
+    )
+    st.dataframe(outcome.scan, hide_index=True)

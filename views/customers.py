@@ -1,0 +1,80 @@
+"""Customers page: every customer with features, scores and segment; filter, search, download."""
+from __future__ import annotations
+
+import streamlit as st
+
+from segmentation import export
+from segmentation.errors import SegmenterError
+from ui import state
+
+COLUMNS = ["customer_id", "segment_id", "segment", "rfm_segment", "recency", "frequency", "monetary", "tenure",
+           "avg_order_value", "r_score", "f_score", "m_score", "first_purchase", "last_purchase", "country",
+           "action"]
+
+st.title("Customers")
+outcome = state.results()
+if isinstance(outcome, SegmenterError):
+    st.info("There is no data to segment yet. Load a file and check its columns on the Data page.",
+            icon=":material/info:")
+    st.page_link("views/data.py", label="Go to the Data page", icon=":material/upload_file:")
+    st.stop()
+
+seg = outcome.segmentation()
+customers = seg.customers
+names = seg.profiles.sort_values("segment_id")["segment"].tolist()
+
+c = st.columns([3, 2], vertical_alignment="bottom")
+chosen = c[0].multiselect("Segments", names, key="w_customer_segments", placeholder="All segments")
+query = c[1].text_input("Search customer id", key="w_customer_search", placeholder="e.g. 12347")
+
+shown = customers
+if chosen:
+    shown = shown[shown["segment"].isin(chosen)]
+if query.strip():
+    shown = shown[shown["customer_id"].astype(str).str.contains(query.strip(), case=False, regex=False, na=False)]
+shown = shown[[col for col in COLUMNS if col in shown.columns]].sort_values(["segment_id", "monetary"],
+                                                                           ascending=[True, False])
+
+st.caption(f"{len(shown):,} of {len(customers):,} customers")
+st.dataframe(
+    shown,
+    hide_index=True,
+    height=460,
+    column_config={
+        "customer_id": st.column_config.TextColumn("Customer"),
+        "segment_id": st.column_config.NumberColumn("#", width="small"),
+        "segment": "Segment",
+        "rfm_segment": "RFM segment",
+        "recency": st.column_config.NumberColumn("Recency (days)"),
+        "frequency": st.column_config.NumberColumn("Frequency"),
+        "monetary": st.column_config.NumberColumn("Monetary", format="%.2f"),
+        "tenure": st.column_config.NumberColumn("Tenure (days)"),
+        "avg_order_value": st.column_config.NumberColumn("Avg order value", format="%.2f"),
+        "r_score": "R", "f_score": "F", "m_score": "M",
+        "first_purchase": st.column_config.DatetimeColumn("First purchase", format="YYYY-MM-DD"),
+        "last_purchase": st.column_config.DatetimeColumn("Last purchase", format="YYYY-MM-DD"),
+        "country": "Country",
+        "action": "Suggested action",
+    },
+)
+
+st.subheader("Download")
+st.caption("Spreadsheet formulas in the data are neutralised (a leading ' is added), so the files are safe to open.")
+summary = seg.profiles
+base = "segments" if outcome.spec.source.kind == "demo" else outcome.spec.source.name.rsplit(".", 1)[0]
+suffix = f"_k{seg.k}"
+label_rows = "all" if len(shown) == len(customers) else "the filtered"
+d = st.columns(3)
+d[0].download_button(
+    f"Customers — CSV ({len(shown):,})", data=lambda: export.to_csv_bytes(shown),
+    file_name=f"{base}_customers{suffix}.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
+    key="dl_customers_csv", help=f"Downloads {label_rows} customers shown above.")
+d[1].download_button(
+    "Customers + segments — Excel", data=lambda: export.to_xlsx_bytes({"Customers": shown, "Segments": summary}),
+    file_name=f"{base}_customers{suffix}.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore",
+    icon=":material/download:", key="dl_customers_xlsx")
+d[2].download_button(
+    "Segment summary — CSV", data=lambda: export.to_csv_bytes(summary),
+    file_name=f"{base}_segments{suffix}.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
+    key="dl_segments_csv")

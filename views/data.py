@@ -1,0 +1,237 @@
+"""Data page: load a file, check the column roles, choose the cleaning, see what was removed."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from segmentation import charts
+from segmentation.errors import SegmenterError
+from segmentation.settings import CLEANING_RULES, MAX_UPLOAD_MB, ROLES, SWITCHABLE_RULES
+from ui import state
+from ui.errors import show_error
+from ui.text import md
+
+NOT_USED = "— not used —"
+UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "xlsx", "parquet"]
+RULES = {rule.name: rule for rule in CLEANING_RULES}
+
+st.title("Data")
+outcome = state.results()
+src = state.source()
+suffix = f"{src.digest[:12]}_{src.sheet or ''}"  # widgets start afresh for every file/sheet
+
+# --- load -----------------------------------------------------------------------------------
+st.subheader("1. Load transactions")
+left, right = st.columns([3, 2], gap="large")
+with left:
+    uploaded = st.file_uploader(
+        f"Upload a CSV, TSV, Excel (.xlsx) or Parquet file — up to {MAX_UPLOAD_MB} MB",
+        type=UPLOAD_TYPES,
+        key="w_upload",
+        help="One row per purchased line (like the UCI Online Retail file): a customer id, a date and "
+             "money (quantity × unit price, or a line amount). Other columns are optional.",
+    )
+    if uploaded is not None and uploaded.file_id != st.session_state.get("seg_upload_id"):
+        st.session_state["seg_upload_id"] = uploaded.file_id
+        st.session_state["seg_upload_error"] = None
+        data = uploaded.getvalue()
+        candidate = state.Source("upload", uploaded.name, state.digest_of(data), None, data)
+        if candidate != src:
+            try:
+                with st.spinner(f"Reading {uploaded.name}…"):
+                    state.read(candidate)
+            except SegmenterError as error:
+                st.session_state["seg_upload_error"] = (uploaded.file_id, error)
+            else:
+                state.set_source(candidate)
+                st.rerun()
+    failed = st.session_state.get("seg_upload_error")
+    if failed and uploaded is not None and failed[0] == uploaded.file_id:
+        show_error(failed[1], context=f"{uploaded.name} was not loaded — the previous data is still in use")
+with right:
+    loaded = state.read(src)
+    if src.kind == "demo":
+        st.info("Now loaded: the **built-in demo data** — a year of a gift shop's transactions. "
+                "Upload your own file to segment your customers.", icon=":material/info:")
+    else:
+        st.success(f"Now loaded: **{md(src.name)}** ({src.size_mb:,.1f} MB).", icon=":material/check_circle:")
+        st.button("Back to the demo data", on_click=state.use_demo, icon=":material/restart_alt:")
+    details = [f"{loaded.table.num_rows:,} rows × {loaded.table.num_columns} columns", f"format {loaded.file_format}"]
+    if loaded.encoding:
+        details.append(f"encoding {md(loaded.encoding)}")
+    if loaded.delimiter:
+        details.append("delimiter " + {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(
+            loaded.delimiter, md(repr(loaded.delimiter))))
+    st.caption(" · ".join(details))
+    for note in loaded.notes:
+        st.caption(md(note))
+
+if len(loaded.sheets) > 1:
+    sheet_key = f"w_sheet_{src.digest[:12]}"
+    state.sync_widget(sheet_key, loaded.sheet)
+    chosen_sheet = st.selectbox("Sheet with the transactions", loaded.sheets, key=sheet_key,
+                                help="The sheet that looked most like transactions was chosen for you.")
+    if chosen_sheet != loaded.sheet:
+        try:
+            with st.spinner(f"Reading sheet {chosen_sheet}…"):
+                state.read(replace(src, sheet=chosen_sheet))
+        except SegmenterError as error:
+            show_error(error, context=f"Sheet {chosen_sheet} cannot be used")
+        else:
+            state.set_source(replace(src, sheet=chosen_sheet))
+            st.rerun()
+
+with st.expander(f"Raw rows (first 100 of {loaded.table.num_rows:,})", expanded=False):
+    st.dataframe(loaded.table.slice(0, 100).to_pandas(), hide_index=True, height=320)
+
+# --- roles ----------------------------------------------------------------------------------
+st.subheader("2. What each column means")
+st.caption("Detected from the headers and the values. Change a box if a column was missed or taken wrongly; "
+           "customer, date and money (quantity + unit price, or a line amount) are needed.")
+detected = state.detected_roles(src)
+user = state.overrides()
+current = {role.name: detected.get(role.name) for role in ROLES}
+current.update(user)
+column_names = list(loaded.table.column_names)
+
+
+def _set_role(role: str, key: str) -> None:
+    value = st.session_state[key]
+    state.set_override(role, None if value == NOT_USED else value)
+
+
+grid = st.columns(3)
+for index, role in enumerate(ROLES):
+    key = f"w_role_{role.name}_{suffix}"
+    value = current.get(role.name)
+    state.sync_widget(key, value if value in column_names else NOT_USED)
+    need = {"yes": "required", "no": "optional"}.get(role.required, "quantity + price, or amount")
+    grid[index % 3].selectbox(
+        f"{role.label} ({need})",
+        [NOT_USED] + column_names,
+        key=key,
+        on_change=_set_role,
+        args=(role.name, key),
+        help=role.help + (" (detected)" if detected.get(role.name) == value and value else ""),
+    )
+
+mapped = [(role, current.get(role.name)) for role in ROLES if current.get(role.name) in column_names]
+if mapped:
+    preview = loaded.table.select([column for _, column in mapped]).slice(0, 6).to_pandas()
+    preview.columns = [f"{role.label} ← {column}" for role, column in mapped]
+    st.caption("Values of the mapped columns:")
+    st.dataframe(preview, hide_index=True)
+
+# --- cleaning -------------------------------------------------------------------------------
+st.subheader("3. Cleaning")
+settings_now = state.cleaning()
+prepared = None
+if not isinstance(outcome, SegmenterError) and outcome.spec.source == src:
+    prepared = outcome.prepared
+
+
+def _set_rule(rule: str, key: str) -> None:
+    state.set_cleaning(state.cleaning().with_rule(rule, bool(st.session_state[key])))
+
+
+rules_col, filters_col = st.columns(2, gap="large")
+with rules_col:
+    st.markdown("**Rules** — each row is removed by the first rule that applies")
+    for name in SWITCHABLE_RULES:
+        key = f"w_rule_{name}_{suffix}"
+        state.sync_widget(key, name in settings_now.rules)
+        st.toggle(RULES[name].label, key=key, help=RULES[name].help, on_change=_set_rule, args=(name, key))
+
+    def _set_net() -> None:
+        state.set_cleaning(replace(state.cleaning(), net_returns=bool(st.session_state[f"w_net_{suffix}"])))
+
+    state.sync_widget(f"w_net_{suffix}", settings_now.net_returns)
+    st.toggle("Net returns against purchases", key=f"w_net_{suffix}", on_change=_set_net,
+              help="Keep cancellations and returns as negative revenue instead of dropping them; customers "
+                   "whose net revenue is zero or less are then removed.")
+
+with filters_col:
+    st.markdown("**Filters**")
+    if prepared is None or prepared.date_min is None:
+        st.caption("Date and country filters appear once the data can be cleaned.")
+    else:
+        low, high = prepared.date_min, prepared.date_max
+        range_key = f"w_dates_{suffix}"
+        state.sync_widget(range_key, (settings_now.date_from or low, settings_now.date_to or high))
+
+        def _set_dates() -> None:
+            value = st.session_state[range_key]
+            if isinstance(value, (tuple, list)) and len(value) == 2:
+                start, end = value
+                state.set_cleaning(replace(state.cleaning(), date_from=None if start == low else start,
+                                           date_to=None if end == high else end))
+
+        st.date_input("Purchase dates", key=range_key, min_value=low, max_value=high, on_change=_set_dates,
+                      help=f"The file has dates from {low:%d %b %Y} to {high:%d %b %Y}.")
+        if prepared.countries:
+            for which, label, help_text in (
+                ("countries_include", "Only these countries", "Empty: all countries."),
+                ("countries_exclude", "Leave out these countries", "Removed after the include list."),
+            ):
+                key = f"w_{which}_{suffix}"
+                state.sync_widget(key, [c for c in getattr(settings_now, which) if c in prepared.countries])
+
+                def _set_countries(which: str = which, key: str = key) -> None:
+                    state.set_cleaning(replace(state.cleaning(), **{which: tuple(st.session_state[key])}))
+
+                st.multiselect(label, prepared.countries, key=key, on_change=_set_countries, help=help_text)
+        else:
+            st.caption("No country column is mapped, so there is no country filter.")
+
+    snap_key = f"w_snapshot_{suffix}"
+    state.sync_widget(snap_key, state.snapshot())
+
+    def _set_snapshot() -> None:
+        value = st.session_state[snap_key]
+        state.set_snapshot(value if isinstance(value, date) else None)
+
+    default_snapshot = f" (now {prepared.snapshot:%d %b %Y})" if prepared is not None else ""
+    st.date_input(
+        "Snapshot date for recency" + default_snapshot,
+        key=snap_key,
+        min_value=prepared.date_min if prepared is not None and prepared.date_min else None,
+        on_change=_set_snapshot,
+        help="Recency counts days from the last purchase to this date. Empty: the day after the last purchase.",
+    )
+
+# --- audit ----------------------------------------------------------------------------------
+st.subheader("4. What cleaning removed")
+if isinstance(outcome, SegmenterError):
+    st.info("Nothing could be cleaned yet: see the message at the top of the page.", icon=":material/info:")
+else:
+    audit = outcome.prepared.audit
+    if outcome.stale:
+        st.caption("These are the numbers of the last settings that worked.")
+    table = audit.table.copy()
+    cols = st.columns(3)
+    cols[0].metric("Rows in", f"{audit.rows_in:,}")
+    cols[1].metric("Rows kept", f"{audit.rows_kept:,}",
+                   delta=f"{audit.rows_kept / audit.rows_in:.1%} of rows" if audit.rows_in else None,
+                   delta_color="off")
+    cols[2].metric("Customers", f"{len(outcome.prepared.customers):,}")
+    chart_col, table_col = st.columns([1, 1], gap="medium")
+    with chart_col:
+        st.plotly_chart(charts.audit_figure(table, rows_in=audit.rows_in, rows_kept=audit.rows_kept),
+                        key="audit_chart")
+    with table_col:
+        shown = table[["label", "rows", "customers", "revenue"]].rename(
+            columns={"label": "Rule", "rows": "Rows removed", "customers": "Customers affected",
+                     "revenue": "Revenue removed"})
+        st.dataframe(shown, hide_index=True, column_config={
+            "Rows removed": st.column_config.NumberColumn(format="localized"),
+            "Customers affected": st.column_config.NumberColumn(format="localized"),
+            "Revenue removed": st.column_config.NumberColumn(format="%.2f"),
+        })
+        st.caption(f"Snapshot date {outcome.prepared.snapshot:%d %b %Y}; data from "
+                   f"{outcome.prepared.date_min:%d %b %Y} to {outcome.prepared.date_max:%d %b %Y}."
+                   if outcome.prepared.date_min else "")
+    for note in outcome.prepared.notes:
+        st.caption(md(note))

@@ -1,0 +1,90 @@
+"""Segments page: who is in each segment, how they differ, and what to do with them."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from segmentation import charts
+from segmentation.errors import SegmenterError
+from ui import state
+from ui.errors import reporting
+from ui.text import md
+
+st.title("Customer segments")
+outcome = state.results()
+if isinstance(outcome, SegmenterError):
+    st.info("There is no data to segment yet. Load a file and check its columns on the Data page.",
+            icon=":material/info:")
+    st.page_link("views/data.py", label="Go to the Data page", icon=":material/upload_file:")
+    st.stop()
+
+seg = outcome.segmentation()
+profiles = seg.profiles
+customers = seg.customers
+revenue = float(customers["monetary"].sum())
+
+top = st.columns(4)
+top[0].metric("Customers", f"{len(customers):,}")
+top[1].metric("Segments (K)", f"{seg.k}", help=f"Suggested: {outcome.suggestion.k}")
+top[2].metric("Revenue", f"{revenue:,.0f}")
+top[3].metric("Snapshot date", f"{outcome.prepared.snapshot:%d %b %Y}")
+
+# --- profile cards --------------------------------------------------------------------------
+st.subheader("Segment profiles")
+countries = charts.top_countries(customers, n=3)
+products = outcome.top_items()
+per_row = 4 if seg.k in (4, 7, 8) else 3
+cards = st.columns(min(per_row, len(profiles)))
+for index, row in enumerate(profiles.itertuples()):
+    with cards[index % len(cards)].container(border=True, key=f"card_{row.segment_id}"):
+        st.markdown(f"#### {row.segment_id}. {md(row.segment)}")
+        st.caption(f"{row.customers:,} customers · {row.share:.0%} of customers · "
+                   f"**{row.revenue_share:.0%} of revenue**")
+        st.markdown(f"Median recency **{row.recency_median:,.0f} days** · purchases **{row.frequency_median:,.0f}**"
+                    f" · spend **{row.monetary_median:,.0f}**",
+                    help="Medians of the segment's customers: days since the last purchase, number of purchases, "
+                         "total spend.")
+        where = countries[countries["segment_id"] == row.segment_id]
+        if not where.empty:
+            st.markdown("**Top countries:** " + ", ".join(
+                f"{md(c)} ({s:.0%})" for c, s in zip(where["country"], where["share"])))
+        items = products[products["segment_id"] == row.segment_id] if not products.empty else products
+        if not items.empty:
+            st.markdown("**Top products:** " + "; ".join(
+                md(d if isinstance(d, str) and d.strip() else p) for d, p in zip(items["description"], items["product"])))
+        st.markdown(f"**Action:** {md(row.action)}")
+        st.caption(f"Most common RFM segment: {md(row.rfm_segment_top)}")
+
+# --- charts ---------------------------------------------------------------------------------
+st.subheader("How the segments differ")
+tabs = st.tabs(["Scatter", "3D R/F/M", "Compared with average", "Snake plot", "Revenue share", "Segments × RFM names"])
+with tabs[0]:
+    options = list(charts.FEATURES)
+    c = st.columns(4, vertical_alignment="bottom")
+    x = c[0].selectbox("Horizontal axis", options, index=options.index("recency"), key="w_scatter_x",
+                       format_func=charts.FEATURE_LABELS.get)
+    y = c[1].selectbox("Vertical axis", options, index=options.index("monetary"), key="w_scatter_y",
+                       format_func=charts.FEATURE_LABELS.get)
+    log_x = c[2].toggle("Log scale (horizontal)", value=False, key="w_scatter_logx")
+    log_y = c[3].toggle("Log scale (vertical)", value=True, key="w_scatter_logy")
+    with reporting("Scatter plot"):
+        st.plotly_chart(charts.scatter_2d(customers, x=x, y=y, log_x=log_x, log_y=log_y), key="scatter_2d")
+with tabs[1]:
+    log3d = st.toggle("Log scales", value=True, key="w_3d_log")
+    with reporting("3D plot"):
+        st.plotly_chart(charts.scatter_3d(customers, log=log3d), key="scatter_3d")
+with tabs[2]:
+    st.caption("Each segment's average of each feature, as a percentage above (red) or below (blue) the "
+               "average customer. Low recency is good: those customers bought recently.")
+    st.plotly_chart(charts.relative_heatmap(customers), key="relative_heatmap")
+with tabs[3]:
+    st.caption("Average standardised recency, frequency and monetary value per segment (0 = the average customer).")
+    st.plotly_chart(charts.snake_plot(customers), key="snake_plot")
+with tabs[4]:
+    kind = st.segmented_control("Show as", ["bar", "treemap"], default="bar", key="w_revenue_kind",
+                                format_func=str.capitalize, required=True)
+    st.plotly_chart(charts.revenue_share_figure(profiles, kind=kind or "bar"), key="revenue_share")
+with tabs[5]:
+    st.caption("How the K-Means segments line up with the standard named RFM segments (R and F scores 1–5).")
+    normalise = st.toggle("Show shares of each segment (off: customer counts)", value=True, key="w_crosstab_norm")
+    st.plotly_chart(charts.crosstab_heatmap(customers, normalise=normalise), key="crosstab")
