@@ -35,6 +35,10 @@ MONEY_SCALE = 1_000_000
 # A line above this is not a plausible sale; it is treated as an unreadable number
 # (it would also overflow the integer money column).
 MAX_LINE_AMOUNT = 1e12
+# Set (to True) on an Ibis backend whose session is read-only (a user's PostgreSQL database,
+# see sources.py): there the flagged rows cannot be cached as a temp table (PostgreSQL refuses
+# CREATE TEMP TABLE in a read-only transaction), so they stay a query the database recomputes.
+READ_ONLY_ATTRIBUTE = "segmenter_read_only"
 
 
 @dataclass(frozen=True)
@@ -211,9 +215,17 @@ def audit_of(cleaned: Cleaned, roles: Mapping[str, str]) -> Audit:
     return Audit(rows_in=rows_in, rows_kept=rows_kept, table=table)
 
 
+def _materialised(flagged: ir.Table) -> ir.Table:
+    try:
+        read_only = getattr(ibis.get_backend(flagged), READ_ONLY_ATTRIBUTE, False)
+    except Exception:  # noqa: BLE001 - no single backend to ask: cache as before
+        read_only = False
+    return flagged if read_only else flagged.cache()
+
+
 def clean(transactions: ir.Table, roles: Mapping[str, str], settings: CleaningSettings) -> tuple[Cleaned, Audit]:
     """Flag every row once (materialised in the engine), then audit and keep from that."""
     cleaned = flag_rows(transactions, roles, settings)
-    flagged = cleaned.flagged.cache()
+    flagged = _materialised(cleaned.flagged)
     cleaned = Cleaned(kept=_kept_rows(flagged), flagged=flagged, mode=cleaned.mode)
     return cleaned, audit_of(cleaned, roles)

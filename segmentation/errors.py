@@ -11,6 +11,7 @@ __all__ = [
     "MappingError",
     "NoDataLeftError",
     "ParameterError",
+    "SourceError",
 ]
 
 
@@ -40,3 +41,8 @@ class NoDataLeftError(SegmenterError):
 
 class ParameterError(SegmenterError):
     """A setting is out of range or inconsistent (K, snapshot date, seed, ...)."""
+
+
+class SourceError(SegmenterError):
+    """A database or Spark source cannot be used: bad URL, refused login, missing table, no
+    permission, server down. The message never contains the password."""

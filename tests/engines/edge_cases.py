@@ -1,0 +1,67 @@
+"""Raw transactions (as a user's table holds them) with the cases engines tend to get wrong."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pyarrow as pa
+
+ROLES = {"customer": "CustomerID", "date": "InvoiceDate", "quantity": "Quantity", "price": "UnitPrice",
+         "invoice": "InvoiceNo", "product": "StockCode", "description": "Description", "country": "Country"}
+
+# (CustomerID, InvoiceNo, InvoiceDate, Quantity, UnitPrice, StockCode, Description, Country)
+ROWS = [
+    # a plain customer, one duplicated line (counted once under 'duplicate')
+    ("12346", "536365", "2011-01-18 10:01:00", 6, 2.55, "85123A", "WHITE HANGING HEART", "United Kingdom"),
+    ("12346", "536365", "2011-01-18 10:01:00", 6, 2.55, "85123A", "WHITE HANGING HEART", "United Kingdom"),
+    ("12346", "536366", "2011-12-09 12:50:00", 2, 1.85, "22633", "HAND WARMER", "United Kingdom"),
+    # a customer whose every invoice is cancelled: no customer row
+    ("12347", "C536379", "2011-05-02 09:41:00", -1, 27.5, "D", "Discount", "Iceland"),
+    ("12347", "C536383", "2011-05-03 09:49:00", -3, 4.65, "35004C", "SET OF 3 COLOURED FLYING DUCKS", "Iceland"),
+    # zero price (free sample) and a negative-quantity line on an uncancelled invoice
+    ("12348", "536370", "2011-09-25 13:13:00", 24, 0.0, "POST", "POSTAGE", "Finland"),
+    ("12348", "536371", "2011-09-25 13:14:00", 12, 0.85, "22728", "ALARM CLOCK BAKELIKE PINK", "Finland"),
+    ("12348", "536372", "2011-09-26 08:00:00", -2, 0.85, "22728", "ALARM CLOCK BAKELIKE PINK", "Finland"),
+    # missing customer: blank, spaces, null
+    (None, "536414", "2011-12-01 11:52:00", 56, 0.0, "22139", None, "United Kingdom"),
+    ("", "536415", "2011-12-01 11:57:00", 1, 3.75, "22898", "CHILDRENS APRON APPLES DESIGN", "United Kingdom"),
+    ("   ", "536416", "2011-12-01 11:58:00", 1, 3.75, "22898", "  ", "United Kingdom"),
+    # tiny prices: one sums to a positive total, one rounds to 0 units and the customer drops
+    ("12349", "536420", "2011-11-21 09:51:00", 1, 0.001, "PADS", "PADS TO MATCH ALL CUSHIONS", "Italy"),
+    ("12349", "536421", "2011-11-21 09:52:00", 3, 0.001, "PADS", "PADS TO MATCH ALL CUSHIONS", "Italy"),
+    ("12350", "536422", "2011-02-02 16:01:00", 1, 0.0000001, "PADS", "PADS TO MATCH ALL CUSHIONS", "Norway"),
+    # clock-change weekends (UK and EU: 2011-03-27 01:00 → 02:00, 2011-10-30 02:00 → 01:00)
+    ("12351", "536430", "2011-03-26 23:30:00", 1, 10.0, "21730", "GLASS STAR FROSTED T-LIGHT HOLDER", "France"),
+    ("12351", "536431", "2011-03-27 01:30:00", 1, 10.0, "21730", "GLASS STAR FROSTED T-LIGHT HOLDER", "France"),
+    ("12351", "536432", "2011-03-27 02:30:00", 1, 10.0, "21730", "GLASS STAR FROSTED T-LIGHT HOLDER", "France"),
+    ("12352", "536433", "2011-10-30 00:59:00", 2, 5.0, "22752", "SET 7 BABUSHKA NESTING BOXES", "Germany"),
+    ("12352", "536434", "2011-10-30 01:30:00", 2, 5.0, "22752", "SET 7 BABUSHKA NESTING BOXES", "Germany"),
+    ("12352", "536435", "2011-10-30 23:59:59", 2, 5.0, "22752", "SET 7 BABUSHKA NESTING BOXES", "Germany"),
+    # ids as exports write them: float form, padding; same customer 12353 three ways
+    ("12353.0", "536440", "2011-08-01 10:00:00", 1, 1.25, "84879", " ASSORTED COLOUR BIRD ORNAMENT ", " Spain "),
+    (" 12353 ", "536441.0", "2011-08-02 10:00:00", 1, 1.25, "84879", "ASSORTED COLOUR BIRD ORNAMENT", "Spain"),
+    ("12353", "c536442", "2011-08-03 10:00:00", -1, 1.25, "84879", "ASSORTED COLOUR BIRD ORNAMENT", "Spain"),
+    # returns netting a customer to zero
+    ("12354", "536450", "2011-04-04 10:00:00", 5, 2.0, "22423", "REGENCY CAKESTAND 3 TIER", "Belgium"),
+    ("12354", "536451", "2011-04-05 10:00:00", -5, 2.0, "22423", "REGENCY CAKESTAND 3 TIER", "Belgium"),
+    # the last purchase in the data (snapshot = next day), at the last second of the year's last day
+    ("12355", "536460", "2011-12-09 23:59:59", 1, 99.99, "M", "Manual", "Australia"),
+]
+
+
+def raw_table(id_type: str = "text") -> pa.Table:
+    """The rows with typed columns; ``id_type`` 'float' stores CustomerID as float64 (as pandas exports do)."""
+    ids = [row[0] for row in ROWS]
+    if id_type == "float":
+        ids_array = pa.array([float(i) if i and i.strip() else None for i in ids], type=pa.float64())
+    else:
+        ids_array = pa.array(ids, type=pa.string())
+    return pa.table({
+        "InvoiceNo": pa.array([row[1] for row in ROWS], type=pa.string()),
+        "StockCode": pa.array([row[5] for row in ROWS], type=pa.string()),
+        "Description": pa.array([row[6] for row in ROWS], type=pa.string()),
+        "Quantity": pa.array([row[3] for row in ROWS], type=pa.int64()),
+        "InvoiceDate": pa.array([datetime.fromisoformat(row[2]) for row in ROWS], type=pa.timestamp("us")),
+        "UnitPrice": pa.array([row[4] for row in ROWS], type=pa.float64()),
+        "CustomerID": ids_array,
+        "Country": pa.array([row[7] for row in ROWS], type=pa.string()),
+    })

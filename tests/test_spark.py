@@ -1,0 +1,124 @@
+"""The pipeline on Spark (local[2], one shared session): same results as DuckDB on the edge
+cases and on 50,000 real rows, read from Parquet and from CSV text."""
+from __future__ import annotations
+
+import gzip
+import itertools
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from segmentation import columns, parsing, pipeline, reading, sources
+from segmentation.errors import SourceError
+from segmentation.settings import CleaningSettings
+from tests.engines import edge_cases
+from tests.engines.spark import spark, spark_con  # noqa: F401
+from tests.shared_data import shared_file
+
+REAL_ROWS = 50_000
+
+
+def assert_same_as_duckdb(got: pipeline.Prepared, want: pipeline.Prepared) -> None:
+    pd.testing.assert_frame_equal(got.customers, want.customers)
+    pd.testing.assert_frame_equal(got.audit.table, want.audit.table)
+    assert (got.audit.rows_in, got.audit.rows_kept) == (want.audit.rows_in, want.audit.rows_kept)
+    assert (got.snapshot, got.date_min, got.date_max) == (want.snapshot, want.date_min, want.date_max)
+    assert got.countries == want.countries
+
+
+def duckdb_reference(raw: pa.Table, roles, **kwargs) -> pipeline.Prepared:
+    return pipeline.prepare_canonical(parsing.to_canonical(raw, roles).table, roles, with_products=False, **kwargs)
+
+
+@pytest.mark.parametrize("id_type", ["text", "float"])
+def test_edge_cases_from_parquet(spark_con, tmp_path, id_type):
+    raw = edge_cases.raw_table(id_type)
+    path = tmp_path / f"edge_{id_type}.parquet"
+    pq.write_table(raw, path)
+    table = sources.read_spark(spark_con, str(path))
+    got = sources.prepare_table(table, edge_cases.ROLES)
+    want = duckdb_reference(raw, edge_cases.ROLES)
+    assert_same_as_duckdb(got, want)
+    customers = got.customers.set_index("customer_id")
+    assert "12347" not in customers.index  # fully cancelled
+    assert "12350" not in customers.index  # its price rounds to 0 money units
+    assert customers.loc["12349", "monetary"] == 0.004
+    # clock-change weekends: calendar days, whatever the hour
+    assert customers.loc["12351", "recency"] == (pd.Timestamp("2011-12-10") - pd.Timestamp("2011-03-27")).days
+    assert customers.loc["12352", "tenure"] == (pd.Timestamp("2011-12-10") - pd.Timestamp("2011-10-30")).days
+    audit = got.audit.dropped
+    assert (audit["duplicate"], audit["missing_customer"]) == (1, 3)
+
+
+def test_edge_cases_with_filters_and_net_returns(spark_con, tmp_path):
+    raw = edge_cases.raw_table()
+    path = tmp_path / "edge.parquet"
+    pq.write_table(raw, path)
+    settings = CleaningSettings(net_returns=True, countries_exclude=("Finland",),
+                                date_from=pd.Timestamp("2011-02-01").date())
+    got = sources.prepare_table(sources.read_spark(spark_con, str(path)), edge_cases.ROLES, cleaning=settings)
+    assert_same_as_duckdb(got, duckdb_reference(raw, edge_cases.ROLES, cleaning=settings))
+
+
+@pytest.fixture(scope="module")
+def real_rows(tmp_path_factory):
+    """The first 50,000 rows of the real CSV, as written (text), in a temp dir."""
+    source = shared_file("online_retail.csv.gz")
+    path = tmp_path_factory.mktemp("spark_real") / "online_retail_50k.csv"
+    with gzip.open(source, "rt", encoding="utf-8", newline="") as lines, open(path, "w", encoding="utf-8",
+                                                                                 newline="") as out:
+        out.writelines(itertools.islice(lines, REAL_ROWS + 1))  # no quoted newlines in this file
+    loaded = reading.read_file(path)
+    assert loaded.table.num_rows == REAL_ROWS
+    roles = columns.resolve_roles(loaded.table)
+    return path, loaded, roles
+
+
+@pytest.mark.slow
+def test_real_rows_from_csv_text(spark_con, real_rows):
+    path, loaded, roles = real_rows
+    table = sources.read_spark(spark_con, str(path))
+    assert sources.resolve_roles(table) == roles
+    got = sources.prepare_table(table, roles)
+    want = pipeline.prepare(loaded, roles, with_products=False)
+    assert_same_as_duckdb(got, want)
+    assert got.audit.rows_in == REAL_ROWS and len(got.customers) > 900
+
+
+@pytest.mark.slow
+def test_real_rows_from_parquet(spark_con, real_rows, tmp_path):
+    _, loaded, roles = real_rows
+    parsed = parsing.to_canonical(loaded.table, roles).table
+    typed = pa.table({roles[role]: parsed[name] for name, role in [
+        ("customer_id", "customer"), ("invoice", "invoice"), ("invoice_date", "date"), ("quantity", "quantity"),
+        ("price", "price"), ("product", "product"), ("description", "description"), ("country", "country")]})
+    path = tmp_path / "parts"
+    path.mkdir()
+    pq.write_table(typed.slice(0, 20_000), path / "part-0.parquet")
+    pq.write_table(typed.slice(20_000), path / "part-1.parquet")
+    got = sources.prepare_table(sources.read_spark(spark_con, str(path)), roles)
+    assert_same_as_duckdb(got, pipeline.prepare(loaded, roles, with_products=False))
+
+
+def test_spark_table_by_name(spark, spark_con):
+    raw = edge_cases.raw_table()
+    schema = ("InvoiceNo string, StockCode string, Description string, Quantity bigint, "
+              "InvoiceDate timestamp_ntz, UnitPrice double, CustomerID string, Country string")
+    spark.createDataFrame(raw.to_pylist(), schema=schema).createOrReplaceTempView("edge_view")
+    table = sources.read_spark(spark_con, "edge_view")
+    got = sources.prepare_table(table, sources.resolve_roles(table))
+    assert_same_as_duckdb(got, duckdb_reference(raw, edge_cases.ROLES))
+
+
+def test_session_settings(spark):
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
+
+
+def test_missing_path_and_table(spark_con, tmp_path):
+    with pytest.raises(SourceError, match="(?i)path does not exist"):
+        sources.read_spark(spark_con, str(tmp_path / "nothing.parquet"))
+    with pytest.raises(SourceError, match="'no_such_table' was not found"):
+        sources.read_spark(spark_con, "no_such_table")
