@@ -96,7 +96,15 @@ def escape_text(value: object) -> str:
 
 
 def _escape_series(values: pd.Series) -> list[str]:
-    return [escape_text(v) for v in values.tolist()]
+    """escape_text for a whole column, vectorised (scatter plots escape every customer id)."""
+    text = pd.Series(values, copy=False).astype("string")
+    escaped = (
+        text.str.replace("&", "&amp;", regex=False)
+        .str.replace("<", "&lt;", regex=False)
+        .str.replace(">", "&gt;", regex=False)
+        .fillna(_BLANK)
+    )
+    return escaped.astype(object).tolist()
 
 
 def segment_color(segment_id: int) -> str:
@@ -109,7 +117,8 @@ def _require_frame(df: object, name: str, columns: Sequence[str], *, allow_empty
         raise ValueError(f"{name} must be a pandas DataFrame, got {type(df).__name__}.")
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValueError(f"{name} has no column {', '.join(map(repr, missing))} (has: {', '.join(map(str, df.columns))}).")
+        have = ", ".join(map(str, df.columns))
+        raise ValueError(f"{name} has no column {', '.join(map(repr, missing))} (has: {have}).")
     if not allow_empty and df.empty:
         raise ValueError(f"{name} is empty: there is nothing to draw.")
     return df
@@ -137,7 +146,7 @@ def _positive_for_log(customers: pd.DataFrame, features: Sequence[str]) -> tuple
 
 def _segments_in_order(customers: pd.DataFrame) -> list[tuple[int, str]]:
     pairs = customers[["segment_id", "segment"]].drop_duplicates("segment_id").sort_values("segment_id")
-    return [(int(i), str(s)) for i, s in zip(pairs["segment_id"], pairs["segment"])]
+    return [(int(i), str(s)) for i, s in zip(pairs["segment_id"], pairs["segment"], strict=True)]
 
 
 def _sample(customers: pd.DataFrame, max_points: int | None) -> tuple[pd.DataFrame, str]:
@@ -153,17 +162,17 @@ def _sample(customers: pd.DataFrame, max_points: int | None) -> tuple[pd.DataFra
 def _hover_customdata(customers: pd.DataFrame) -> np.ndarray:
     """[escaped id, escaped segment, recency, frequency, monetary, escaped RFM segment] per row."""
     n = len(customers)
+    if not n:
+        return np.empty((0, 6), dtype=object)
     rfm = customers["rfm_segment"] if "rfm_segment" in customers.columns else pd.Series([""] * n, index=customers.index)
-    return np.column_stack(
-        [
-            np.array(_escape_series(customers["customer_id"]), dtype=object),
-            np.array(_escape_series(customers["segment"]), dtype=object),
-            customers["recency"].to_numpy(dtype=object),
-            customers["frequency"].to_numpy(dtype=object),
-            customers["monetary"].astype(float).round(2).to_numpy(dtype=object),
-            np.array(_escape_series(rfm), dtype=object),
-        ]
-    ) if n else np.empty((0, 6), dtype=object)
+    data = np.empty((n, 6), dtype=object)
+    data[:, 0] = _escape_series(customers["customer_id"])
+    data[:, 1] = _escape_series(customers["segment"])
+    data[:, 2] = customers["recency"].to_numpy()
+    data[:, 3] = customers["frequency"].to_numpy()
+    data[:, 4] = customers["monetary"].astype(float).round(2).to_numpy()
+    data[:, 5] = _escape_series(rfm)
+    return data
 
 
 _CUSTOMER_HOVER = (
@@ -278,7 +287,7 @@ def audit_figure(audit_table: pd.DataFrame, *, rows_in: int, rows_kept: int, hid
     custom = [["", ""]] + [
         [f"{int(c):,} customers" if c is not None and not pd.isna(c) else "",
          f"revenue {float(r):,.2f}" if r is not None and not pd.isna(r) else ""]
-        for c, r in zip(customers, revenue)
+        for c, r in zip(customers, revenue, strict=True)
     ] + [["", ""]]
     text = [f"{rows_in:,}"] + [f"−{int(v):,}" if v else "0" for v in table["rows"]] + [f"{rows_kept:,}"]
     fig = go.Figure(
@@ -301,7 +310,7 @@ def audit_figure(audit_table: pd.DataFrame, *, rows_in: int, rows_kept: int, hid
     fig.update_layout(
         title=f"Cleaning: {rows_in:,} rows in → {rows_kept:,} kept ({share:.1%})",
         yaxis=dict(autorange="reversed", type="category"),
-        xaxis=dict(title="rows"),
+        xaxis=dict(title="rows", range=[0, max(rows_in, 1) * 1.22]),  # room for the labels outside the bars
         height=max(320, 34 * len(labels) + 120),
         margin=dict(l=10, r=40, t=60, b=40),
         showlegend=False,

@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-import pandas as pd
 import streamlit as st
 
 from segmentation import charts
@@ -223,12 +222,13 @@ else:
                         key="audit_chart")
     with table_col:
         shown = table[["label", "rows", "customers", "revenue"]].rename(
-            columns={"label": "Rule", "rows": "Rows removed", "customers": "Customers affected",
-                     "revenue": "Revenue removed"})
+            columns={"label": "Removed because", "rows": "Rows", "customers": "Customers", "revenue": "Revenue"})
         st.dataframe(shown, hide_index=True, column_config={
-            "Rows removed": st.column_config.NumberColumn(format="localized"),
-            "Customers affected": st.column_config.NumberColumn(format="localized"),
-            "Revenue removed": st.column_config.NumberColumn(format="%.2f"),
+            "Removed because": st.column_config.TextColumn(width="medium"),
+            "Rows": st.column_config.NumberColumn(format="localized", width="small"),
+            "Customers": st.column_config.NumberColumn(format="localized", width="small",
+                                                       help="Customers with at least one row removed by the rule"),
+            "Revenue": st.column_config.NumberColumn(format="%.0f", width="small", help="Revenue of the removed rows"),
         })
         st.caption(f"Snapshot date {outcome.prepared.snapshot:%d %b %Y}; data from "
                    f"{outcome.prepared.date_min:%d %b %Y} to {outcome.prepared.date_max:%d %b %Y}."

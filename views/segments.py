@@ -1,7 +1,6 @@
 """Segments page: who is in each segment, how they differ, and what to do with them."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from segmentation import charts
@@ -47,11 +46,12 @@ for index, row in enumerate(profiles.itertuples()):
         where = countries[countries["segment_id"] == row.segment_id]
         if not where.empty:
             st.markdown("**Top countries:** " + ", ".join(
-                f"{md(c)} ({s:.0%})" for c, s in zip(where["country"], where["share"])))
+                f"{md(c)} ({s:.0%})" for c, s in zip(where["country"], where["share"], strict=True)))
         items = products[products["segment_id"] == row.segment_id] if not products.empty else products
         if not items.empty:
-            st.markdown("**Top products:** " + "; ".join(
-                md(d if isinstance(d, str) and d.strip() else p) for d, p in zip(items["description"], items["product"])))
+            names = [d if isinstance(d, str) and d.strip() else p
+                     for d, p in zip(items["description"], items["product"], strict=True)]
+            st.markdown("**Top products:** " + "; ".join(md(name) for name in names))
         st.markdown(f"**Action:** {md(row.action)}")
         st.caption(f"Most common RFM segment: {md(row.rfm_segment_top)}")
 
@@ -74,7 +74,7 @@ with tabs[1]:
     with reporting("3D plot"):
         st.plotly_chart(charts.scatter_3d(customers, log=log3d), key="scatter_3d")
 with tabs[2]:
-    st.caption("Each segment's average of each feature, as a percentage above (red) or below (blue) the "
+    st.caption("Each segment's average of each feature, as a percentage above (blue) or below (red) the "
                "average customer. Low recency is good: those customers bought recently.")
     st.plotly_chart(charts.relative_heatmap(customers), key="relative_heatmap")
 with tabs[3]:

@@ -25,7 +25,8 @@ def transactions(n_customers: int = 40, seed: int = 1, *, evil: bool = False) ->
         n_orders = int(rng.integers(1, 12))
         for _ in range(n_orders):
             invoice += 1
-            day = pd.Timestamp("2023-01-01") + pd.Timedelta(days=int(rng.integers(0, 181)), hours=int(rng.integers(8, 18)))
+            offset = pd.Timedelta(days=int(rng.integers(0, 181)), hours=int(rng.integers(8, 18)))
+            day = pd.Timestamp("2023-01-01") + offset
             for line in range(int(rng.integers(1, 4))):
                 rows.append({
                     "InvoiceNo": str(invoice), "StockCode": f"P{line + int(rng.integers(0, 6))}",
@@ -45,7 +46,8 @@ def transactions(n_customers: int = 40, seed: int = 1, *, evil: bool = False) ->
         {**rows[3], "UnitPrice": 0.0},  # free item
     ]
     if evil:
-        extra.append({**rows[4], "CustomerID": "<script>alert(1)</script>", "Description": "[click](javascript:alert(1))",
+        extra.append({**rows[4], "CustomerID": "<script>alert(1)</script>",
+                      "Description": "[click](javascript:alert(1))",
                       "Country": "<img src=x onerror=alert(2)>"})
     return pd.concat([frame, pd.DataFrame(extra)], ignore_index=True)
 

@@ -11,7 +11,6 @@ import pytest
 from segmentation import columns, pipeline, reading
 from segmentation.errors import SegmenterError
 from segmentation.settings import MAX_UPLOAD_MB, SWITCHABLE_RULES, CleaningSettings
-
 from tests.app.app_helpers import REPO, by_key_prefix, results, texts, to_csv, transactions, upload
 
 PAGES = ["views/data.py", "views/choose_k.py", "views/segments.py", "views/customers.py"]
@@ -329,4 +328,4 @@ def test_error_text_is_markdown_escaped():
     from ui.text import md
 
     error = SegmenterError("No column '[x](javascript:alert(1))'", "Use *this*")
-    assert "](" not in md(error.message) and "\\*this\\*" == md(error.hint).split(" ")[1]
+    assert "](" not in md(error.message) and md(error.hint).split(" ")[1] == "\\*this\\*"
