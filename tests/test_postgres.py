@@ -111,9 +111,12 @@ def test_the_session_is_read_only(pg_server):
 
 def test_tables_are_listed_for_a_picker(pg_server):
     pg_server.load_arrow("picker_table", edge_cases.raw_table())
+    with pg_server.admin() as admin:
+        admin.execute('CREATE OR REPLACE VIEW picker_view AS SELECT * FROM "picker_table"')
+        admin.execute("GRANT SELECT ON picker_view TO reader")
     con = sources.connect_postgres(pg_server.url())
     try:
-        assert "picker_table" in sources.list_tables(con)
+        assert {"picker_table", "picker_view"} <= set(sources.list_tables(con))
         table = sources.open_table(con, "public.picker_table")
         assert sources.table_columns(table)["InvoiceDate"].startswith("timestamp")
         assert sources.resolve_roles(table) == edge_cases.ROLES
@@ -196,3 +199,13 @@ def test_redact_url():
     assert sources.redact_url("postgresql://u:p%40ss@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert sources.redact_url("postgresql://h/db") == "postgresql://h/db"
     assert sources.is_database_url("postgres://h/db") and not sources.is_database_url("data/sales.csv")
+
+
+def test_password_from_the_environment(pg_server, monkeypatch):
+    """The password may stay out of the URL (shell history, process list): libpq reads PGPASSWORD."""
+    monkeypatch.setenv("PGPASSWORD", READER_PASSWORD)
+    con = sources.connect_postgres(f"postgresql://reader@127.0.0.1:{pg_server.port}/postgres")
+    try:
+        assert con.raw_sql("SELECT current_user").fetchone()[0] == "reader"
+    finally:
+        con.disconnect()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+from datetime import timezone
 
 import pandas as pd
 import pyarrow as pa
@@ -102,12 +103,17 @@ def test_real_rows_from_parquet(spark_con, real_rows, tmp_path):
     assert_same_as_duckdb(got, pipeline.prepare(loaded, roles, with_products=False))
 
 
-def test_spark_table_by_name(spark, spark_con):
+@pytest.mark.parametrize("timestamp_type", ["timestamp_ntz", "timestamp"])
+def test_spark_table_by_name(spark, spark_con, timestamp_type):
+    """A table (here a temp view) as a lake catalog holds it; TIMESTAMP (session-zone) or TIMESTAMP_NTZ."""
     raw = edge_cases.raw_table()
     schema = ("InvoiceNo string, StockCode string, Description string, Quantity bigint, "
-              "InvoiceDate timestamp_ntz, UnitPrice double, CustomerID string, Country string")
-    spark.createDataFrame(raw.to_pylist(), schema=schema).createOrReplaceTempView("edge_view")
-    table = sources.read_spark(spark_con, "edge_view")
+              f"InvoiceDate {timestamp_type}, UnitPrice double, CustomerID string, Country string")
+    rows = raw.to_pylist()
+    if timestamp_type == "timestamp":  # aware values, so the Python process's zone plays no part
+        rows = [{**row, "InvoiceDate": row["InvoiceDate"].replace(tzinfo=timezone.utc)} for row in rows]
+    spark.createDataFrame(rows, schema=schema).createOrReplaceTempView(f"edge_view_{timestamp_type}")
+    table = sources.read_spark(spark_con, f"edge_view_{timestamp_type}")
     got = sources.prepare_table(table, sources.resolve_roles(table))
     assert_same_as_duckdb(got, duckdb_reference(raw, edge_cases.ROLES))
 

@@ -1,0 +1,101 @@
+"""Time the same cleaning + RFM expressions on DuckDB and on Spark local over one Parquet file.
+
+    python scripts/bench_engines.py --rows 50000000                # generates /tmp/segmenter-engines/demo_50M.parquet
+    python scripts/bench_engines.py --rows 1000000 --engines duckdb spark --master 'local[2]'
+
+Each engine runs in a fresh child process: wall time from start to the per-customer table
+(imports, Spark/JVM start-up and reading included; the K scan is not, it is the same
+scikit-learn code for every engine), peak memory of the child and its children (the JVM),
+and the load average, since the machine may be shared. The data are never written into the repo.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+WORK = Path(os.environ.get("SEGMENTER_ENGINES_DIR", "/tmp/segmenter-engines"))
+
+CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+engine, path, master, memory = sys.argv[1:5]
+from segmentation import sources
+if engine == "duckdb":
+    import ibis
+    con = ibis.duckdb.connect()
+    table = con.read_parquet(path)
+else:
+    session = sources.spark_session(master, driver_memory=memory)
+    con = sources.connect_spark(session)
+    table = sources.read_spark(con, path)
+roles = sources.resolve_roles(table)
+prepared = sources.prepare_table(table, roles)
+elapsed = time.perf_counter() - t0
+print(json.dumps({"seconds": elapsed, "customers": len(prepared.customers), "rows_in": prepared.audit.rows_in,
+                  "monetary": round(float(prepared.customers["monetary"].sum()), 2)}))
+"""
+
+
+def _label(rows: int) -> str:
+    return f"{rows // 1_000_000}M" if rows % 1_000_000 == 0 else str(rows)
+
+
+def ensure_data(rows: int) -> Path:
+    from segmentation.demo import write_demo_parquet
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / f"demo_{_label(rows)}.parquet"
+    if not path.exists():
+        t0 = time.perf_counter()
+        partial = path.with_suffix(".partial")
+        write_demo_parquet(partial, rows)
+        partial.rename(path)
+        print(f"generated {path} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return path
+
+
+def run_child(engine: str, path: Path, master: str, memory: str) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    load = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", CHILD, engine, str(path), master, memory], cwd=REPO,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{engine} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result.update(engine=engine, wall_seconds=round(wall, 1), load_before=round(load, 2),
+                  peak_rss_mb=round(max(peak, before) / 1024), master=master if engine == "spark" else None)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000_000)
+    parser.add_argument("--engines", nargs="+", default=["duckdb", "spark"], choices=["duckdb", "spark"])
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--driver-memory", default="8g")
+    parser.add_argument("--json", type=Path, default=WORK / "engines.json")
+    args = parser.parse_args()
+    path = ensure_data(args.rows)
+    results = []
+    for engine in args.engines:
+        result = run_child(engine, path, args.master, args.driver_memory)
+        result["rows"] = args.rows
+        print(json.dumps(result), flush=True)
+        results.append(result)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
