@@ -70,18 +70,25 @@ with right:
 
 if len(loaded.sheets) > 1:
     sheet_key = f"w_sheet_{src.digest[:12]}"
-    state.sync_widget(sheet_key, loaded.sheet)
-    chosen_sheet = st.selectbox("Sheet with the transactions", loaded.sheets, key=sheet_key,
-                                help="The sheet that looked most like transactions was chosen for you.")
-    if chosen_sheet != loaded.sheet:
+
+    def _choose_sheet() -> None:
+        chosen = st.session_state[sheet_key]
+        candidate = replace(src, sheet=chosen)
         try:
-            with st.spinner(f"Reading sheet {chosen_sheet}…"):
-                state.read(replace(src, sheet=chosen_sheet))
+            state.read(candidate)
         except SegmenterError as error:
-            show_error(error, context=f"Sheet {chosen_sheet} cannot be used")
-        else:
-            state.set_source(replace(src, sheet=chosen_sheet))
-            st.rerun()
+            st.session_state["seg_sheet_error"] = (chosen, error)
+            st.session_state[sheet_key] = loaded.sheet
+            return
+        st.session_state["seg_sheet_error"] = None
+        state.set_source(candidate)
+
+    state.sync_widget(sheet_key, loaded.sheet)
+    st.selectbox("Sheet with the transactions", loaded.sheets, key=sheet_key, on_change=_choose_sheet,
+                 help="The sheet that looked most like transactions was chosen for you.")
+    sheet_error = st.session_state.get("seg_sheet_error")
+    if sheet_error:
+        show_error(sheet_error[1], context=f"Sheet {sheet_error[0]} cannot be read — the previous sheet stays")
 
 with st.expander(f"Raw rows (first 100 of {loaded.table.num_rows:,})", expanded=False):
     st.dataframe(loaded.table.slice(0, 100).to_pandas(), hide_index=True, height=320)

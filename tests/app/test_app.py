@@ -1,6 +1,7 @@
 """The dashboard through streamlit.testing.v1.AppTest: every page, upload, mapping, filters, K, errors."""
 from __future__ import annotations
 
+import io
 import re
 import tomllib
 from datetime import date
@@ -9,10 +10,11 @@ import pandas as pd
 import pytest
 
 from segmentation import columns, pipeline, reading
-from segmentation.errors import SegmenterError
+from segmentation.errors import MappingError, SegmenterError
 from segmentation.settings import MAX_UPLOAD_MB, SWITCHABLE_RULES, CleaningSettings
 from tests.app.app_helpers import REPO, by_key_prefix, results, texts, to_csv, transactions, upload
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGES = ["views/data.py", "views/choose_k.py", "views/segments.py", "views/customers.py"]
 
 
@@ -128,6 +130,40 @@ def test_same_file_twice_does_not_reset_settings(uploaded, small_csv):
 def test_back_to_demo(uploaded):
     uploaded.button[0].click().run()  # "Back to the demo data"
     assert results(uploaded).spec.source.kind == "demo"
+
+
+def workbook(sheets: dict[str, pd.DataFrame]) -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="xlsxwriter") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+    return buffer.getvalue()
+
+
+def test_workbook_sheet_choice(app):
+    lines = transactions()
+    notes = pd.DataFrame({"Note": ["Exported from the shop", "Q1-Q2 2023"], "By": ["Ann", "Bob"]})
+    upload(app, "shop.xlsx", workbook({"Notes": notes, "Orders": lines}), XLSX)
+    assert not app.exception
+    outcome = results(app)
+    assert outcome.spec.source.name == "shop.xlsx" and outcome.loaded.sheet == "Orders"
+    sheet_box = by_key_prefix(app.selectbox, "w_sheet_")
+    assert list(sheet_box.options) == ["Notes", "Orders"] and sheet_box.value == "Orders"
+    # A sheet without transactions: its columns can be mapped on the Data page, a clear error
+    # says what is missing, and every page keeps showing the Orders results meanwhile.
+    sheet_box.set_value("Notes").run()
+    assert not app.exception
+    outcome = results(app)
+    assert outcome.stale and isinstance(outcome.error, MappingError)
+    assert outcome.loaded.sheet == "Orders" and len(outcome.prepared.customers) > 0
+    assert by_key_prefix(app.selectbox, "w_sheet_").value == "Notes"
+    assert by_key_prefix(app.selectbox, "w_role_customer_").options == ["— not used —", "Note", "By"]
+    assert any("did not work" in e.value for e in app.error)
+    app.switch_page("views/segments.py").run()
+    assert not app.exception and results(app).loaded.sheet == "Orders"
+    app.switch_page("views/data.py").run()
+    by_key_prefix(app.selectbox, "w_sheet_").set_value("Orders").run()
+    assert not results(app).stale and not app.error and results(app).loaded.sheet == "Orders"
 
 
 # ------------------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory):
             viewport=VIEWPORT,
             accept_downloads=True,
         )
-        context.set_default_timeout(60_000)
+        context.set_default_timeout(120_000)  # generous: CI runners can be slow
         yield context
         context.close()
 

@@ -48,7 +48,7 @@ def server_seconds(page) -> float:
 
 
 def open_page(page, url: str, title: str) -> None:
-    page.goto(url)
+    page.goto(url, wait_until="commit", timeout=180_000)  # then wait for the content itself
     page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=300_000)
     page.locator(SIDEBAR).get_by_text("customers", exact=False).first.wait_for(timeout=300_000)
     wait_idle(page)
@@ -62,6 +62,13 @@ def nav(page, label: str, title: str) -> None:
 
 def card_titles(page) -> list[str]:
     return [t.strip() for t in page.locator(f"{CARDS} h4").all_inner_texts()]
+
+
+def sidebar_k(page) -> int:
+    """K as the sidebar says it ("K = 4 (suggested: 3), seed 42.")."""
+    match = re.search(r"K = (\d+)", page.locator(SIDEBAR).inner_text())
+    assert match
+    return int(match.group(1))
 
 
 def screenshot(page, name: str) -> None:
@@ -188,6 +195,13 @@ def test_real_customers_page_download_csv(real_page, tmp_path):
     assert len(customers) == REAL_CUSTOMERS
     assert customers["customer_id"].is_unique
     assert {"segment", "rfm_segment", "recency", "frequency", "monetary"} <= set(customers.columns)
+    with real_page.expect_download(timeout=180_000) as info:
+        real_page.get_by_role("button", name=re.compile(r"^Customers \+ segments — Excel")).click()
+    workbook = tmp_path / info.value.suggested_filename
+    info.value.save_as(workbook)
+    sheets = pd.read_excel(workbook, sheet_name=None)
+    assert list(sheets) == ["Customers", "Segments"]
+    assert len(sheets["Customers"]) == REAL_CUSTOMERS and len(sheets["Segments"]) == sidebar_k(real_page)
     # Downloading neither reruns nor resets the page: still the real data, still this page.
     time.sleep(1)
     wait_idle(real_page)
