@@ -218,7 +218,7 @@ def audit_of(cleaned: Cleaned, roles: Mapping[str, str]) -> Audit:
 def _materialised(flagged: ir.Table) -> ir.Table:
     try:
         read_only = getattr(ibis.get_backend(flagged), READ_ONLY_ATTRIBUTE, False)
-    except Exception:  # noqa: BLE001 - no single backend to ask: cache as before
+    except Exception:  # no single backend to ask: cache as before
         read_only = False
     return flagged if read_only else flagged.cache()
 

@@ -15,7 +15,7 @@ PostgreSQL (the app's "Connect to a database" and the CLI's ``--source URL --tab
 
 Spark (the CLI's ``--engine spark [--spark-master URL]``)::
 
-    session = spark_session("local[*]")              # UTC session time zone, small shuffles
+    session = spark_session("local[*]")              # UTC; None: the running session (spark-submit, Databricks)
     con = connect_spark(session)
     table = read_spark(con, "s3a://lake/transactions/")  # Parquet/CSV path(s), or a table name
     prepared = prepare_table(table, resolve_roles(table), ...)
@@ -408,58 +408,71 @@ def java_available() -> bool:
 
 
 def spark_session(
-    master: str = "local[*]",
+    master: str | None = None,
     *,
     app_name: str = "Segmenter",
     shuffle_partitions: int | None = None,
     driver_memory: str | None = None,
     config: Mapping[str, str] | None = None,
 ):
-    """A SparkSession for the pipeline (or the active one, reconfigured, on Databricks/EMR).
+    """A SparkSession for the pipeline, with the session time zone set to UTC.
 
-    Session time zone UTC (timestamps are wall-clock values without zone, and day numbers
-    come from epoch seconds); on ``local[N]`` shuffle partitions default to 2×N instead of 200,
-    and the UI is off. ``config`` adds or overrides Spark settings.
+    ``master`` ``local[N]``/``local[*]``, ``yarn``, ``spark://host:7077``, ``k8s://…``; ``None``
+    takes the session that is already there (Databricks, EMR notebooks, ``spark-submit``,
+    whose ``--master`` then counts) or else starts ``local[*]``. Timestamps are wall-clock
+    values read without zone and day numbers come from epoch seconds, hence UTC. On a local
+    master shuffle partitions default to 2×cores instead of 200, the UI is off and the driver
+    binds to loopback. ``config`` adds or overrides Spark settings.
     """
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise SourceError("The Spark engine needs PySpark, which is not installed.",
                           hint="pip install 'pyspark>=3.5,<4.1'") from None
-    local = master.startswith("local")
-    if local and not java_available():
+    launched_by_spark = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit, Databricks, EMR
+    local = master.startswith("local") if master else not launched_by_spark
+    if local and not launched_by_spark and not java_available():
         raise SourceError("Spark on this machine needs Java (17), which was not found.",
                           hint="Install a JDK 17 (apt-get install openjdk-17-jre-headless) or set JAVA_HOME.")
-    settings = {
-        "spark.sql.session.timeZone": "UTC",
+    runtime = {"spark.sql.session.timeZone": "UTC"}  # settable on a running session too
+    if shuffle_partitions:
+        runtime["spark.sql.shuffle.partitions"] = str(shuffle_partitions)
+    startup = {
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
     }
     if local:
-        cores = _local_cores(master)
-        settings["spark.sql.shuffle.partitions"] = str(shuffle_partitions or max(2, 2 * cores))
-        settings["spark.ui.enabled"] = "false"
-        settings["spark.ui.showConsoleProgress"] = "false"
-        settings["spark.driver.bindAddress"] = "127.0.0.1"  # loopback only, whatever the hostname resolves to
-        settings["spark.driver.host"] = "127.0.0.1"
-        settings["spark.driver.memory"] = driver_memory or "2g"
-    else:
-        if shuffle_partitions:
-            settings["spark.sql.shuffle.partitions"] = str(shuffle_partitions)
-        if driver_memory:
-            settings["spark.driver.memory"] = driver_memory
-    settings.update(config or {})
-    builder = SparkSession.builder.master(master).appName(app_name)
-    for key, value in settings.items():
-        builder = builder.config(key, value)
-    with _source_errors(f"Spark at {master}", []):
-        session = builder.getOrCreate()
-        if local:
-            session.sparkContext.setLogLevel("ERROR")
-        for key in ("spark.sql.session.timeZone", "spark.sql.shuffle.partitions"):
-            if key in settings:  # an already running session keeps its startup settings otherwise
-                session.conf.set(key, settings[key])
+        runtime.setdefault("spark.sql.shuffle.partitions", str(max(2, 2 * _local_cores(master or "local[*]"))))
+        startup.update({
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.driver.bindAddress": "127.0.0.1",  # loopback only, whatever the hostname resolves to
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.memory": driver_memory or "2g",
+        })
+    elif driver_memory:
+        startup["spark.driver.memory"] = driver_memory
+    startup.update(runtime)
+    startup.update(config or {})
+    active = SparkSession.getActiveSession() if master is None else None
+    with _source_errors(f"Spark at {master or 'the active session'}", []):
+        if active is not None:
+            session = active
+        else:
+            builder = SparkSession.builder.appName(app_name)
+            if master:
+                builder = builder.master(master)
+            for key, value in startup.items():
+                builder = builder.config(key, value)
+            session = builder.getOrCreate()
+            if local:
+                session.sparkContext.setLogLevel("ERROR")
+        for key, value in runtime.items():  # a session that was already running keeps its own otherwise
+            session.conf.set(key, value)
+        for key, value in (config or {}).items():
+            if key.startswith("spark.sql."):
+                session.conf.set(key, value)
     return session
 
 
@@ -470,7 +483,7 @@ def _local_cores(master: str) -> int:
     return os.cpu_count() or 2
 
 
-def connect_spark(session=None, *, master: str = "local[*]") -> ibis.BaseBackend:
+def connect_spark(session=None, *, master: str | None = None) -> ibis.BaseBackend:
     """An Ibis PySpark backend on ``session`` (default: :func:`spark_session` on ``master``)."""
     session = session or spark_session(master)
     with _source_errors("Spark", []):
@@ -521,7 +534,7 @@ def read_spark(
 def prepare_spark(
     source: str | Sequence[str],
     *,
-    master: str = "local[*]",
+    master: str | None = None,
     overrides: Mapping[str, str | None] | None = None,
     cleaning: CleaningSettings = CleaningSettings(),
     snapshot=None,
@@ -534,8 +547,9 @@ def prepare_spark(
     table = read_spark(con, source)
     roles = resolve_roles(table, overrides)
     shown = source if isinstance(source, str) else ", ".join(map(str, source))
+    where = con._session.sparkContext.master
     return prepare_table(table, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
-                         notes=(f"Read {shown} on Spark ({master}).",), with_products=with_products)
+                         notes=(f"Read {shown} on Spark ({where}).",), with_products=with_products)
 
 
 # ----------------------------------------------------------------------------- errors
@@ -581,7 +595,7 @@ def _source_errors(target: str, secrets: Sequence[str], *, table: str | None = N
         yield
     except SegmenterError:
         raise
-    except Exception as exc:  # noqa: BLE001 - every engine has its own exception tree
+    except Exception as exc:  # every engine has its own exception tree
         message, hint = _describe(exc, target, table)
         raise SourceError(_scrub(message, secrets), hint=_scrub(hint, secrets) if hint else None) from None
 

@@ -10,8 +10,11 @@ import pytest
 from segmentation import columns, parsing, pipeline, reading, sources
 from segmentation.errors import MappingError, SourceError
 from tests.engines import edge_cases
-from tests.engines.postgres import READER_PASSWORD, STRANGER_PASSWORD, pg_server  # noqa: F401
+from tests.engines import postgres as engine_postgres
+from tests.engines.postgres import READER_PASSWORD, STRANGER_PASSWORD
 from tests.shared_data import shared_file
+
+pg_server = engine_postgres.pg_server  # the session's throwaway server (a fixture)
 
 
 def assert_same_as_duckdb(got: pipeline.Prepared, want: pipeline.Prepared) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
-from datetime import timezone
+from datetime import UTC
 
 import pandas as pd
 import pyarrow as pa
@@ -15,8 +15,10 @@ from segmentation import columns, parsing, pipeline, reading, sources
 from segmentation.errors import SourceError
 from segmentation.settings import CleaningSettings
 from tests.engines import edge_cases
-from tests.engines.spark import spark, spark_con  # noqa: F401
+from tests.engines import spark as engine_spark
 from tests.shared_data import shared_file
+
+spark, spark_con = engine_spark.spark, engine_spark.spark_con  # the worker's one local[2] session (fixtures)
 
 REAL_ROWS = 50_000
 
@@ -111,7 +113,7 @@ def test_spark_table_by_name(spark, spark_con, timestamp_type):
               f"InvoiceDate {timestamp_type}, UnitPrice double, CustomerID string, Country string")
     rows = raw.to_pylist()
     if timestamp_type == "timestamp":  # aware values, so the Python process's zone plays no part
-        rows = [{**row, "InvoiceDate": row["InvoiceDate"].replace(tzinfo=timezone.utc)} for row in rows]
+        rows = [{**row, "InvoiceDate": row["InvoiceDate"].replace(tzinfo=UTC)} for row in rows]
     spark.createDataFrame(rows, schema=schema).createOrReplaceTempView(f"edge_view_{timestamp_type}")
     table = sources.read_spark(spark_con, f"edge_view_{timestamp_type}")
     got = sources.prepare_table(table, sources.resolve_roles(table))
@@ -121,6 +123,17 @@ def test_spark_table_by_name(spark, spark_con, timestamp_type):
 def test_session_settings(spark):
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
+
+
+def test_the_cli_entry_takes_the_running_session(spark, tmp_path):
+    """prepare_spark without a master (spark-submit, Databricks) uses the session already there."""
+    raw = edge_cases.raw_table()
+    pq.write_table(raw, tmp_path / "edge.parquet")
+    assert sources.spark_session().sparkContext.master == "local[2]"
+    got = sources.prepare_spark(str(tmp_path / "edge.parquet"), overrides={"country": None})
+    roles = {role: column for role, column in edge_cases.ROLES.items() if role != "country"}
+    assert_same_as_duckdb(got, duckdb_reference(raw, roles))
+    assert "local[2]" in got.notes[0]
 
 
 def test_missing_path_and_table(spark_con, tmp_path):
