@@ -25,7 +25,7 @@ st.markdown(
 )
 st.success(f"**Suggested: K = {outcome.suggestion.k}.** {md(outcome.suggestion.reason)}", icon=":material/lightbulb:")
 
-control, seed_col, reset_col = st.columns([3, 1, 1], gap="medium", vertical_alignment="bottom")
+control, seed_col, reset_col = st.columns([5, 2, 2], gap="medium", vertical_alignment="bottom")
 with control:
     state.sync_widget("w_k_page", outcome.k)
     st.select_slider("Number of segments (K)", options=outcome.k_values, key="w_k_page",

@@ -57,34 +57,44 @@ for index, row in enumerate(profiles.itertuples()):
 
 # --- charts ---------------------------------------------------------------------------------
 st.subheader("How the segments differ")
-tabs = st.tabs(["Scatter", "3D R/F/M", "Compared with average", "Snake plot", "Revenue share", "Segments × RFM names"])
-with tabs[0]:
-    options = list(charts.FEATURES)
-    c = st.columns(4, vertical_alignment="bottom")
-    x = c[0].selectbox("Horizontal axis", options, index=options.index("recency"), key="w_scatter_x",
-                       format_func=charts.FEATURE_LABELS.get)
-    y = c[1].selectbox("Vertical axis", options, index=options.index("monetary"), key="w_scatter_y",
-                       format_func=charts.FEATURE_LABELS.get)
-    log_x = c[2].toggle("Log scale (horizontal)", value=False, key="w_scatter_logx")
-    log_y = c[3].toggle("Log scale (vertical)", value=True, key="w_scatter_logy")
-    with reporting("Scatter plot"):
-        st.plotly_chart(charts.scatter_2d(customers, x=x, y=y, log_x=log_x, log_y=log_y), key="scatter_2d")
-with tabs[1]:
-    log3d = st.toggle("Log scales", value=True, key="w_3d_log")
-    with reporting("3D plot"):
-        st.plotly_chart(charts.scatter_3d(customers, log=log3d), key="scatter_3d")
-with tabs[2]:
-    st.caption("Each segment's average of each feature, as a percentage above (blue) or below (red) the "
-               "average customer. Low recency is good: those customers bought recently.")
-    st.plotly_chart(charts.relative_heatmap(customers), key="relative_heatmap")
-with tabs[3]:
-    st.caption("Average standardised recency, frequency and monetary value per segment (0 = the average customer).")
-    st.plotly_chart(charts.snake_plot(customers), key="snake_plot")
-with tabs[4]:
-    kind = st.segmented_control("Show as", ["bar", "treemap"], default="bar", key="w_revenue_kind",
-                                format_func=str.capitalize, required=True)
-    st.plotly_chart(charts.revenue_share_figure(profiles, kind=kind or "bar"), key="revenue_share")
-with tabs[5]:
-    st.caption("How the K-Means segments line up with the standard named RFM segments (R and F scores 1–5).")
-    normalise = st.toggle("Show shares of each segment (off: customer counts)", value=True, key="w_crosstab_norm")
-    st.plotly_chart(charts.crosstab_heatmap(customers, normalise=normalise), key="crosstab")
+TABS = ["Scatter", "3D R/F/M", "Compared with average", "Snake plot", "Revenue share", "Segments × RFM names"]
+# Only the open tab is drawn: a K change re-renders one chart, not six.
+scatter, three_d, heatmap, snake, revenue_tab, crosstab = st.tabs(TABS, key="w_segment_tab", on_change="rerun")
+if scatter.open:
+    with scatter:
+        options = list(charts.FEATURES)
+        c = st.columns(4, vertical_alignment="bottom")
+        x = c[0].selectbox("Horizontal axis", options, index=options.index("recency"), key="w_scatter_x",
+                           format_func=charts.FEATURE_LABELS.get)
+        y = c[1].selectbox("Vertical axis", options, index=options.index("monetary"), key="w_scatter_y",
+                           format_func=charts.FEATURE_LABELS.get)
+        log_x = c[2].toggle("Log scale (horizontal)", value=False, key="w_scatter_logx")
+        log_y = c[3].toggle("Log scale (vertical)", value=True, key="w_scatter_logy")
+        with reporting("Scatter plot"):
+            st.plotly_chart(charts.scatter_2d(customers, x=x, y=y, log_x=log_x, log_y=log_y), key="scatter_2d")
+if three_d.open:
+    with three_d:
+        log3d = st.toggle("Log scales", value=True, key="w_3d_log")
+        with reporting("3D plot"):
+            st.plotly_chart(charts.scatter_3d(customers, log=log3d), key="scatter_3d")
+if heatmap.open:
+    with heatmap:
+        st.caption("Each segment's average of each feature, as a percentage above (blue) or below (red) the "
+                   "average customer. Low recency is good: those customers bought recently.")
+        st.plotly_chart(charts.relative_heatmap(customers), key="relative_heatmap")
+if snake.open:
+    with snake:
+        st.caption("Average standardised recency, frequency and monetary value per segment "
+                   "(0 = the average customer).")
+        st.plotly_chart(charts.snake_plot(customers), key="snake_plot")
+if revenue_tab.open:
+    with revenue_tab:
+        kind = st.segmented_control("Show as", ["bar", "treemap"], default="bar", key="w_revenue_kind",
+                                    format_func=str.capitalize, required=True)
+        st.plotly_chart(charts.revenue_share_figure(profiles, kind=kind or "bar"), key="revenue_share")
+if crosstab.open:
+    with crosstab:
+        st.caption("How the K-Means segments line up with the standard named RFM segments (R and F scores 1–5).")
+        normalise = st.toggle("Show shares of each segment (off: customer counts)", value=True,
+                              key="w_crosstab_norm")
+        st.plotly_chart(charts.crosstab_heatmap(customers, normalise=normalise), key="crosstab")

@@ -62,7 +62,7 @@ def test_starts_on_demo_data_showing_segments(app):
     seg = outcome.segmentation()
     cards = [m for m in app.markdown if m.value.startswith("#### ")]
     assert len(cards) == seg.k == outcome.k == outcome.suggestion.k
-    assert len(app.get("plotly_chart")) == 6
+    assert len(app.get("plotly_chart")) == 1  # only the open tab is drawn
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -310,15 +310,26 @@ def test_seed_change(uploaded):
 # ------------------------------------------------------------------------------------------
 # segments page options
 # ------------------------------------------------------------------------------------------
+def open_tab(at, label: str):
+    at.session_state["w_segment_tab"] = label
+    return at.run()
+
+
 def test_segments_chart_options(uploaded):
     uploaded.switch_page("views/segments.py").run()
     uploaded.selectbox(key="w_scatter_x").set_value("frequency").run()
     uploaded.toggle(key="w_scatter_logx").set_value(True).run()
-    uploaded.toggle(key="w_3d_log").set_value(False).run()
+    assert "Frequency (purchases)" in uploaded.get("plotly_chart")[0].proto.spec
+    for label, widget in (("3D R/F/M", "w_3d_log"), ("Segments × RFM names", "w_crosstab_norm")):
+        open_tab(uploaded, label)
+        uploaded.toggle(key=widget).set_value(False).run()
+        assert not uploaded.exception and not uploaded.error
+    open_tab(uploaded, "Revenue share")
     uploaded.segmented_control(key="w_revenue_kind").set_value("treemap").run()
-    uploaded.toggle(key="w_crosstab_norm").set_value(False).run()
-    assert not uploaded.exception and not uploaded.error
-    assert len(uploaded.get("plotly_chart")) == 6
+    assert '"treemap"' in uploaded.get("plotly_chart")[0].proto.spec
+    for label in ("Compared with average", "Snake plot"):
+        open_tab(uploaded, label)
+        assert not uploaded.exception and len(uploaded.get("plotly_chart")) == 1
 
 
 def test_profile_cards_show_countries_products_and_action(uploaded):
