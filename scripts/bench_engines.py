@@ -30,7 +30,7 @@ engine, path, master, memory = sys.argv[1:5]
 from segmentation import sources
 if engine == "duckdb":
     import ibis
-    con = ibis.duckdb.connect()
+    con = ibis.duckdb.connect(memory_limit=memory.upper().replace("G", "GB"))  # same memory as Spark's driver
     table = con.read_parquet(path)
 else:
     session = sources.spark_session(master, driver_memory=memory)
@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000_000)
     parser.add_argument("--engines", nargs="+", default=["duckdb", "spark"], choices=["duckdb", "spark"])
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--driver-memory", default="8g")
+    parser.add_argument("--driver-memory", default="4g", help="Spark driver heap; also DuckDB's memory_limit")
     parser.add_argument("--json", type=Path, default=WORK / "engines.json")
     args = parser.parse_args()
     path = ensure_data(args.rows)
