@@ -12,12 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from .errors import ParameterError
-from .settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, N_INIT, SILHOUETTE_SAMPLE_SIZE
+from .settings import (DEFAULT_SEED, FAST_KMEANS_MIN_CUSTOMERS, K_SCAN_RANGE, K_SUGGEST_RANGE,
+                       KMEANS_SAMPLE_SIZE, MODEL_THREADS, N_INIT, SILHOUETTE_SAMPLE_SIZE)
 
 __all__ = [
     "FEATURES",
@@ -28,6 +30,9 @@ __all__ = [
     "scan_k",
     "suggest_k",
     "max_k",
+    "scan_is_sampled",
+    "scan_labels",
+    "silhouettes",
 ]
 
 FEATURES: tuple[str, ...] = ("recency", "frequency", "monetary")
@@ -81,11 +86,16 @@ def scan_k(
     seed: int = DEFAULT_SEED,
     features: Sequence[str] = FEATURES,
     silhouette_sample: int = SILHOUETTE_SAMPLE_SIZE,
+    fast_above: int = FAST_KMEANS_MIN_CUSTOMERS,
+    fit_sample: int = KMEANS_SAMPLE_SIZE,
 ) -> pd.DataFrame:
     """Fit K-Means for each K and report inertia, silhouette, Calinski-Harabasz, Davies-Bouldin.
 
     K values the data cannot support (K >= number of distinct customers) are left out.
     Silhouette is O(n²): above `silhouette_sample` customers it is computed on a fixed-seed sample.
+    Above `fast_above` customers each K is fitted on a fixed-seed sample of `fit_sample`
+    customers and every customer is assigned to its nearest centre (see settings.py); the other
+    metrics always use every customer. The model runs on MODEL_THREADS threads.
     """
     matrix = feature_matrix(customers, features)
     supported = max_k(customers, features)
@@ -95,29 +105,101 @@ def scan_k(
             f"There are {supported} distinct customer profile(s); at least 3 are needed to compare segmentations.",
             hint="Load more data or relax the cleaning filters.",
         )
-    scaled = make_model(2, seed=seed)[:-1].fit_transform(matrix)
-    sample = _sample_rows(len(scaled), silhouette_sample, seed)
-    rows = []
-    for k in ks:
-        kmeans = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(scaled)
-        labels = kmeans.labels_
+    with threadpool_limits(limits=MODEL_THREADS):
+        scaled = make_model(2, seed=seed)[:-1].fit_transform(matrix).astype(np.float64)
+        sample = _sample_rows(len(scaled), silhouette_sample, seed)
+        fit_rows = _sample_rows(len(scaled), fit_sample, seed) if len(scaled) > fast_above else None
+        rows = []
+        all_labels = []
+        for k in ks:
+            labels, inertia = _fit_for_scan(scaled, fit_rows, k, seed)
+            all_labels.append(labels if sample is None else labels[sample])
+            rows.append(
+                {
+                    "k": k,
+                    "inertia": inertia,
+                    "silhouette": float("nan"),  # filled below, all K in one pass
+                    "calinski_harabasz": float(calinski_harabasz_score(scaled, labels)),
+                    "davies_bouldin": float(davies_bouldin_score(scaled, labels)),
+                }
+            )
         sample_x = scaled if sample is None else scaled[sample]
-        sample_labels = labels if sample is None else labels[sample]
-        silhouette = (
-            float(silhouette_score(sample_x, sample_labels))
-            if len(np.unique(sample_labels)) > 1
-            else float("nan")
-        )
-        rows.append(
-            {
-                "k": k,
-                "inertia": float(kmeans.inertia_),
-                "silhouette": silhouette,
-                "calinski_harabasz": float(calinski_harabasz_score(scaled, labels)),
-                "davies_bouldin": float(davies_bouldin_score(scaled, labels)),
-            }
-        )
+        for row, value in zip(rows, silhouettes(sample_x, all_labels)):
+            row["silhouette"] = value
     return pd.DataFrame(rows, columns=SCAN_COLUMNS)
+
+
+def _fit_for_scan(scaled: np.ndarray, fit_rows: np.ndarray | None, k: int, seed: int) -> tuple[np.ndarray, float]:
+    """Labels of every customer and inertia over all of them, fitted on `fit_rows` (None: all)."""
+    fit_x = scaled if fit_rows is None else scaled[fit_rows]
+    kmeans = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(fit_x)
+    if fit_rows is None:
+        return kmeans.labels_, float(kmeans.inertia_)
+    labels = kmeans.predict(scaled)  # every customer to its nearest centre
+    return labels, float(((scaled - kmeans.cluster_centers_[labels]) ** 2).sum())
+
+
+def scan_labels(customers: pd.DataFrame, k: int, *, seed: int = DEFAULT_SEED, features: Sequence[str] = FEATURES,
+                fast_above: int = FAST_KMEANS_MIN_CUSTOMERS, fit_sample: int = KMEANS_SAMPLE_SIZE) -> pd.Series:
+    """The labels scan_k scores for one K (sampled fit above `fast_above`), indexed like `customers`."""
+    matrix = feature_matrix(customers, features)
+    with threadpool_limits(limits=MODEL_THREADS):
+        scaled = make_model(2, seed=seed)[:-1].fit_transform(matrix).astype(np.float64)
+        fit_rows = _sample_rows(len(scaled), fit_sample, seed) if len(scaled) > fast_above else None
+        labels, _ = _fit_for_scan(scaled, fit_rows, k, seed)
+    return pd.Series(labels, index=matrix.index, name="cluster").reindex(customers.index)
+
+
+def silhouettes(x: np.ndarray, labelings: Sequence[np.ndarray], *, chunk_rows: int = 1024) -> list[float]:
+    """sklearn's silhouette_score for several labelings of the same points, in one pass.
+
+    The pairwise distances do not depend on K: each block of distance rows is computed once and
+    multiplied by the one-hot matrices of every labeling (one BLAS call), instead of recomputing
+    all n² distances per K. NaN for a labeling with a single cluster, like the scan reported.
+    Same definition as sklearn: a = mean distance to the own cluster (self excluded),
+    b = smallest mean distance to another cluster, s = (b - a) / max(a, b), 0 in singletons.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    codes, offsets, sizes = [], [0], []
+    for labels in labelings:
+        _, code, size = np.unique(np.asarray(labels), return_inverse=True, return_counts=True)
+        codes.append(code.ravel())
+        sizes.append(size)
+        offsets.append(offsets[-1] + len(size))
+    width = offsets[-1]
+    onehot = np.zeros((n, width), dtype=np.float64)
+    for j, code in enumerate(codes):
+        onehot[np.arange(n), offsets[j] + code] = 1.0
+    sums = np.empty((n, width), dtype=np.float64)  # per point: sum of distances to each cluster
+    squared = np.einsum("ij,ij->i", x, x)
+    for start in range(0, n, chunk_rows):
+        block = x[start:start + chunk_rows]
+        d2 = squared[start:start + chunk_rows, None] - 2.0 * block @ x.T + squared[None, :]
+        np.maximum(d2, 0.0, out=d2)
+        d2[np.arange(len(block)), np.arange(start, start + len(block))] = 0.0
+        sums[start:start + chunk_rows] = np.sqrt(d2) @ onehot
+    results = []
+    for j, (code, size) in enumerate(zip(codes, sizes)):
+        if len(size) < 2:
+            results.append(float("nan"))
+            continue
+        part = sums[:, offsets[j]:offsets[j + 1]]
+        own = part[np.arange(n), code]
+        own_size = size[code]
+        a = np.divide(own, own_size - 1, out=np.zeros(n), where=own_size > 1)
+        means = part / size[None, :]
+        means[np.arange(n), code] = np.inf
+        b = means.min(axis=1)
+        s = np.where(own_size > 1, (b - a) / np.maximum(np.maximum(a, b), np.finfo(float).tiny), 0.0)
+        results.append(float(np.nan_to_num(s).mean()))
+    return results
+
+
+def scan_is_sampled(n_customers: int, *, fast_above: int = FAST_KMEANS_MIN_CUSTOMERS,
+                    fit_sample: int = KMEANS_SAMPLE_SIZE) -> bool:
+    """Whether scan_k fits K-Means on a sample for this many customers (the fast path)."""
+    return n_customers > fast_above and n_customers > fit_sample
 
 
 def elbow_k(scan: pd.DataFrame) -> int:
@@ -184,5 +266,6 @@ def fit_labels(customers: pd.DataFrame, *, k: int, seed: int = DEFAULT_SEED,
         k = supported
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)  # sklearn's ConvergenceWarning on ties
-        labels = make_model(k, seed=seed).fit_predict(matrix)
+        with threadpool_limits(limits=MODEL_THREADS):
+            labels = make_model(k, seed=seed).fit_predict(matrix)
     return pd.Series(labels, index=matrix.index, name="cluster").reindex(customers.index)

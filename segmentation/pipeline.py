@@ -17,6 +17,7 @@ import pyarrow as pa
 from . import columns, parsing, reading, rfm
 from .cleaning import MONEY_SCALE, Audit, clean
 from .errors import NoDataLeftError, ParameterError
+from .largefile import LargeFile, prepare_large
 from .model import DegenerateClustersWarning, KSuggestion, scan_k, suggest_k
 from .reading import LoadedFile
 from .scoring import add_rfm_scores
@@ -89,8 +90,15 @@ def prepare(
     progress: Progress | None = None,
     with_products: bool = True,
 ) -> Prepared:
-    """Parse, clean and aggregate the file into one scored row per customer."""
+    """Parse, clean and aggregate the file into one scored row per customer.
+
+    A `largefile.LargeFile` (a big Parquet file opened for streaming) is streamed into DuckDB
+    batch by batch instead of being parsed as one table; the result is the same.
+    """
     progress = progress or _no_progress
+    if isinstance(loaded, LargeFile):
+        return prepare_large(loaded, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
+                             with_products=with_products)
     progress("Reading values (dates, numbers, ids)", 0.1)
     parsed = parsing.to_canonical(loaded.table, roles)
     return prepare_canonical(
@@ -211,7 +219,9 @@ def run(
     """The whole pipeline for the command line: mapping, cleaning, features, K scan, segments."""
     progress = progress or _no_progress
     roles = columns.resolve_roles(loaded.table, overrides)
-    prepared = prepare(loaded, roles, cleaning=cleaning, snapshot=snapshot, progress=progress)
+    # The CLI never uses per-product revenue; for a streamed file it is tens of millions of rows.
+    prepared = prepare(loaded, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
+                       with_products=not isinstance(loaded, LargeFile))
     progress("Comparing numbers of segments (K scan)", 0.85)
     scan = scan_k(prepared.customers, k_values=range(K_SCAN_RANGE[0], K_SCAN_RANGE[1] + 1), seed=seed)
     suggestion = suggest_k(scan, k_range=K_SUGGEST_RANGE)

@@ -27,6 +27,12 @@ __all__ = [
     "RFM_SEGMENT_ACTIONS",
     "rfm_segment_name",
     "MAX_UPLOAD_MB",
+    "MODEL_THREADS",
+    "FAST_KMEANS_MIN_CUSTOMERS",
+    "KMEANS_SAMPLE_SIZE",
+    "DUCKDB_MEMORY_LIMIT",
+    "LARGE_FILE_BYTES",
+    "STREAM_BATCH_ROWS",
 ]
 
 
@@ -174,3 +180,23 @@ def rfm_segment_name(r_score: int, f_score: int) -> str:
         if r_score in r_scores and f_score in f_scores:
             return name
     raise ValueError(f"r_score={r_score}, f_score={f_score} is outside the segment map (scores are 1-5).")
+
+# --- performance (see BENCHMARKS.md for the measurements behind these numbers) ---------------
+# scikit-learn's K-Means runs OpenMP threads that busy-wait at every barrier. On a shared or
+# busy machine (other processes on the cores) that makes a K scan 10-50x slower than one thread:
+# 20-30 s instead of 0.4 s for K=2..10 on 4,339 customers, load average 8-10 on 2 cores. One thread is
+# never far from the best and never pathological, so the model runs single-threaded.
+MODEL_THREADS = 1
+# Above this many customers the K scan fits each K on a fixed-seed sample of KMEANS_SAMPLE_SIZE
+# customers (exact K-Means, N_INIT restarts) and assigns every customer to the nearest centre;
+# inertia, Calinski-Harabasz and Davies-Bouldin are then computed on all customers. On planted
+# data the sampled fit agrees with full K-Means (ARI >= 0.95, tests/test_performance_paths.py).
+# MiniBatchKMeans was measured too: slower (15-23 s vs 3 s for K=2..10 on 1M customers) and
+# less faithful (ARI 0.62-0.98 depending on batch size) than this.
+FAST_KMEANS_MIN_CUSTOMERS = 200_000
+KMEANS_SAMPLE_SIZE = 100_000
+# DuckDB limits for the large-file path (segmentation/largefile.py): the engine spills to the
+# temp directory rather than exceed the memory limit.
+DUCKDB_MEMORY_LIMIT = "3GB"
+LARGE_FILE_BYTES = 256 * 1024 * 1024  # a path at least this big is streamed instead of read whole
+STREAM_BATCH_ROWS = 1_000_000

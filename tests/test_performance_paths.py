@@ -1,0 +1,194 @@
+"""Guards for what makes Segmenter fast (see BENCHMARKS.md). No timings here: only the behaviour
+the speed depends on, so that a refactoring cannot quietly fall back to the slow path.
+
+- A large Parquet file is streamed into DuckDB: never read whole, never turned into a pandas
+  frame of raw rows, and the result equals the whole-file path (also when text dates and
+  decimal-comma numbers need one decision for the whole column).
+- The K scan fits on a sample above FAST_KMEANS_MIN_CUSTOMERS and agrees with full K-Means on
+  planted segments (ARI >= 0.95); it runs on MODEL_THREADS threads; the one-pass silhouette
+  equals scikit-learn's.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+from segmentation import columns, largefile, model, pipeline, reading
+from segmentation.demo import demo_transactions, write_demo_parquet
+from segmentation.settings import FAST_KMEANS_MIN_CUSTOMERS, KMEANS_SAMPLE_SIZE, MODEL_THREADS
+
+ROWS = 30_000
+
+
+@pytest.fixture(scope="module")
+def demo_parquet(tmp_path_factory):
+    path = tmp_path_factory.mktemp("perf") / "demo.parquet"
+    write_demo_parquet(path, ROWS, batch_rows=7_000)  # several row groups
+    return path
+
+
+@pytest.fixture(scope="module")
+def text_parquet(tmp_path_factory):
+    """Dates as day/month/year text and prices as decimal-comma text: whole-column decisions."""
+    table = demo_transactions(ROWS, seed=3)
+    dates = pc.strftime(table["InvoiceDate"], format="%d/%m/%Y %H:%M")
+    prices = pc.replace_substring(pc.cast(table["UnitPrice"], pa.string()), ".", ",")
+    table = table.set_column(table.schema.get_field_index("InvoiceDate"), "InvoiceDate", dates)
+    table = table.set_column(table.schema.get_field_index("UnitPrice"), "UnitPrice", prices)
+    path = tmp_path_factory.mktemp("perf") / "text.parquet"
+    pq.write_table(table, path, row_group_size=7_000)
+    return path
+
+
+def _whole_file(path):
+    loaded = reading.read_file(path)
+    roles = columns.resolve_roles(loaded.table, None)
+    return pipeline.prepare(loaded, roles, with_products=False), roles
+
+
+@pytest.mark.parametrize("fixture", ["demo_parquet", "text_parquet"])
+def test_streamed_parquet_equals_whole_file_read(fixture, request):
+    path = request.getfixturevalue(fixture)
+    expected, roles = _whole_file(path)
+    large = largefile.open_file(path)
+    assert isinstance(large, largefile.LargeFile) and large.num_rows == ROWS
+    assert columns.resolve_roles(large.table, None) == roles
+    got = largefile.prepare_large(large, roles, with_products=False, batch_rows=4_000)  # 8 batches
+    pd.testing.assert_frame_equal(got.customers, expected.customers)
+    pd.testing.assert_frame_equal(got.audit.table, expected.audit.table)
+    assert (got.snapshot, got.date_min, got.date_max) == (expected.snapshot, expected.date_min, expected.date_max)
+
+
+def test_streamed_parquet_never_reads_the_file_whole_nor_pulls_raw_rows_into_pandas(demo_parquet, monkeypatch):
+    import ibis.backends.duckdb as duckdb_backend
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the streaming path must not read the whole file")
+
+    monkeypatch.setattr(pq, "read_table", refuse)
+    monkeypatch.setattr(pq.ParquetFile, "read", refuse)
+    monkeypatch.setattr(reading, "read_file", refuse)
+    sizes = []
+    original_execute = duckdb_backend.Backend.execute
+
+    def spy(self, expr, *args, **kwargs):
+        result = original_execute(self, expr, *args, **kwargs)
+        sizes.append(len(result) if hasattr(result, "__len__") else 1)
+        return result
+
+    monkeypatch.setattr(duckdb_backend.Backend, "execute", spy)
+    large = largefile.open_file(demo_parquet)  # small, but any Parquet file can be streamed
+    result = pipeline.run(large, k=3)
+    n_customers = len(result.prepared.customers)
+    assert result.prepared.audit.rows_in == ROWS
+    assert sizes and max(sizes) <= n_customers < ROWS / 10  # only per-customer results came back
+    assert result.prepared.customer_products.empty  # run() skips per-product rows for streamed files
+
+
+def test_large_path_is_chosen_by_size_and_format(demo_parquet, tmp_path):
+    assert largefile.is_large(demo_parquet, threshold=1)
+    assert not largefile.is_large(demo_parquet, threshold=demo_parquet.stat().st_size + 1)
+    assert isinstance(largefile.read_file_or_stream(demo_parquet), reading.LoadedFile)
+    csv = tmp_path / "t.csv"
+    csv.write_text("CustomerID,InvoiceDate,Amount\n1,2011-01-01,3\n")
+    assert not largefile.is_large(csv, threshold=1)  # only Parquet is streamed
+
+
+def test_streaming_duckdb_has_a_memory_limit_and_spill_directory(tmp_path):
+    con = largefile.connect(memory_limit="1GB", temp_directory=str(tmp_path))
+    limit = con.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    spill = con.con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert limit.replace(" ", "").lower().startswith(("1gb", "953.6mib", "1.0gb", "0.9gib", "953"))
+    assert spill == str(tmp_path)
+
+
+# ----------------------------------------------------------------------------- K-Means
+
+
+def planted(n_per_type: int, seed: int = 0) -> pd.DataFrame:
+    centres = {"champions": (5, 40, 8000.0), "loyal": (30, 12, 1500.0), "new": (10, 1, 80.0),
+               "lapsed": (300, 2, 150.0)}
+    rng = np.random.default_rng(seed)
+    frames = []
+    for label, (recency, frequency, monetary) in centres.items():
+        frames.append(pd.DataFrame({
+            "recency": np.maximum(1, np.round(recency * rng.lognormal(0, 0.15, n_per_type))).astype(int),
+            "frequency": np.maximum(1, np.round(frequency * rng.lognormal(0, 0.15, n_per_type))).astype(int),
+            "monetary": monetary * rng.lognormal(0, 0.15, n_per_type),
+            "planted": label,
+        }))
+    customers = pd.concat(frames, ignore_index=True)
+    customers["customer_id"] = [f"{i:07d}" for i in range(len(customers))]
+    return customers
+
+
+def test_fast_scan_path_is_declared_and_bounded():
+    assert FAST_KMEANS_MIN_CUSTOMERS >= KMEANS_SAMPLE_SIZE
+    assert not model.scan_is_sampled(FAST_KMEANS_MIN_CUSTOMERS)
+    assert model.scan_is_sampled(FAST_KMEANS_MIN_CUSTOMERS + 1)
+    assert MODEL_THREADS == 1
+
+
+def test_fast_scan_fits_on_a_sample_and_agrees_with_full_kmeans(monkeypatch):
+    customers = planted(2_500)  # 10,000 customers; thresholds scaled down by the same factor
+    fitted_rows = []
+    original_fit = model.KMeans.fit
+
+    def spy(self, x, *args, **kwargs):
+        fitted_rows.append(len(x))
+        return original_fit(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(model.KMeans, "fit", spy)
+    fast = model.scan_labels(customers, 4, seed=42, fast_above=2_000, fit_sample=1_000)
+    assert fitted_rows == [1_000]  # the fast path fitted the sample, then assigned everyone
+    exact = model.fit_labels(customers, k=4, seed=42)
+    assert adjusted_rand_score(exact, fast) >= 0.95
+    assert adjusted_rand_score(customers["planted"], fast) >= 0.95
+    fitted_rows.clear()
+    scan = model.scan_k(customers, k_values=[3, 4, 5], seed=42, fast_above=2_000, fit_sample=1_000)
+    assert fitted_rows == [1_000] * 3
+    assert scan["k"].tolist() == [3, 4, 5] and scan.notna().all().all()
+
+
+def test_scan_is_exact_below_the_threshold(monkeypatch):
+    customers = planted(100)
+    fitted_rows = []
+    original_fit = model.KMeans.fit
+    monkeypatch.setattr(model.KMeans, "fit", lambda self, x, *a, **k: fitted_rows.append(len(x)) or
+                        original_fit(self, x, *a, **k))
+    model.scan_k(customers, k_values=[4], seed=42)
+    assert fitted_rows == [len(customers)]
+
+
+def test_kmeans_runs_single_threaded(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    original_fit = model.KMeans.fit
+
+    def spy(self, x, *args, **kwargs):
+        seen.extend(info["num_threads"] for info in threadpool_info() if info["user_api"] == "openmp")
+        return original_fit(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(model.KMeans, "fit", spy)
+    customers = planted(50)
+    model.scan_k(customers, k_values=[3], seed=1)
+    model.fit_labels(customers, k=3, seed=1)
+    assert seen and set(seen) == {MODEL_THREADS}
+
+
+def test_one_pass_silhouette_equals_sklearn():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(700, 3))
+    x[:20] = x[0]  # ties: zero distances
+    labelings = [rng.integers(0, k, len(x)) for k in (2, 3, 5)]
+    labelings.append(np.r_[np.zeros(len(x) - 1, int), [1]])  # a singleton cluster
+    expected = [silhouette_score(x, labels) for labels in labelings]
+    got = model.silhouettes(x, labelings, chunk_rows=128)
+    assert np.allclose(got, expected, rtol=0, atol=1e-12)
+    assert np.isnan(model.silhouettes(x, [np.zeros(len(x), int)])[0])
