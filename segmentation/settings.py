@@ -194,7 +194,7 @@ MODEL_THREADS = 1
 # MiniBatchKMeans was measured too: slower (15-23 s vs 3 s for K=2..10 on 1M customers) and
 # less faithful (ARI 0.62-0.98 depending on batch size) than this.
 FAST_KMEANS_MIN_CUSTOMERS = 200_000
-KMEANS_SAMPLE_SIZE = 100_000
+KMEANS_SAMPLE_SIZE = 50_000
 # DuckDB limits for the large-file path (segmentation/largefile.py): the engine spills to the
 # temp directory rather than exceed the memory limit.
 DUCKDB_MEMORY_LIMIT = "3GB"
