@@ -20,6 +20,7 @@ ROLE_ORDER: tuple[str, ...] = tuple(role.name for role in ROLES)
 _ALIASES: dict[str, tuple[str, ...]] = {role.name: role.aliases for role in ROLES}
 _LABELS: dict[str, str] = {role.name: role.label for role in ROLES}
 _CONTENT_SAMPLE = 2000
+_LONGEST_ALIAS = max(len(alias) for aliases in _ALIASES.values() for alias in aliases)
 
 # Aliases too generic to be trusted inside a longer header ("Exchange rate", "Time zone", "Item count").
 _NO_CONTAINMENT = frozenset({"rate", "time", "user", "value", "name", "title", "count", "created", "land",
@@ -53,7 +54,14 @@ def _header_score(role: str, column: str) -> float:
     if norm in aliases:
         return 2.0
     words = _words(column)
-    runs = {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
+    runs = set()  # runs of consecutive words no longer than the longest alias (a long header is not O(n²))
+    for i in range(len(words)):
+        run = ""
+        for j in range(i, len(words)):
+            run += words[j]
+            if len(run) > _LONGEST_ALIAS:
+                break
+            runs.add(run)
     best = 0.0
     for alias in aliases:
         if alias in runs and alias not in _NO_CONTAINMENT and len(alias) >= 4:
@@ -266,5 +274,13 @@ def resolve_roles(table: pa.Table, overrides: Mapping[str, str | None] | None = 
     return {role: roles[role] for role in ROLE_ORDER if role in roles}
 
 
-def _quote(names) -> str:
-    return ", ".join(f"'{n}'" for n in names)
+def _quote(names, limit: int = 20, width: int = 60) -> str:
+    """Names for a message: quoted, each shortened to ``width``, at most ``limit`` of them."""
+    names = list(names)
+
+    def short(name) -> str:
+        text = " ".join(str(name).split())
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    shown = ", ".join(f"'{short(n)}'" for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

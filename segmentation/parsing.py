@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -77,9 +78,9 @@ def to_canonical(table: pa.Table, roles: Mapping[str, str]) -> ParsedTable:
             arrays.append(_parse_text(raw))
         elif field.name == "invoice_date":
             parsed, date_format, note = _parse_dates(raw, column_name)
+            parsed, range_note = _plausible_dates(parsed, raw, column_name)
             arrays.append(parsed)
-            if note:
-                notes.append(note)
+            notes.extend(n for n in (note, range_note) if n)
         else:
             parsed, comma, note = _parse_numbers(raw, column_name)
             decimal_comma = decimal_comma or comma
@@ -240,13 +241,63 @@ _SHAPES = {"iso": "y1", "dmy": "a", "compact": "y2"}
 _US_NOTE = "month/day/year (US)"
 
 
+# Purchase dates outside these years are placeholders ("9999-12-31", "0001-01-01") or typos, not
+# purchases: they count as invalid dates (and would break recency: no day follows 9999-12-31).
+PLAUSIBLE_YEARS = (1900, 2100)  # inclusive
+_EPOCH_LOW_S = int((datetime(PLAUSIBLE_YEARS[0], 1, 1) - datetime(1970, 1, 1)).total_seconds())
+_EPOCH_HIGH_S = int((datetime(PLAUSIBLE_YEARS[1] + 1, 1, 1) - datetime(1970, 1, 1)).total_seconds())
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _in_plausible_range(array: pa.Array) -> pa.Array:
+    """Timestamp or date values (any unit) → null when outside PLAUSIBLE_YEARS, before any cast."""
+    kind = array.type
+    if pa.types.is_timestamp(kind):
+        per_second, ints = _PER_SECOND[kind.unit], array.cast(pa.int64())
+    elif pa.types.is_date32(kind):
+        per_second, ints = 1 / 86_400, array.cast(pa.int32()).cast(pa.int64())
+    else:  # date64: milliseconds
+        per_second, ints = 1_000, array.cast(pa.int64())
+    low, high = int(_EPOCH_LOW_S * per_second), int(_EPOCH_HIGH_S * per_second)
+    ok = pc.fill_null(pc.and_(pc.greater_equal(ints, low), pc.less(ints, high)), False)
+    return pc.if_else(ok, array, pa.scalar(None, kind))
+
+
+def _plausible_dates(parsed: pa.Array, raw: pa.Array, column: str) -> tuple[pa.Array, str | None]:
+    """Null out parsed dates outside PLAUSIBLE_YEARS, with a note (or an error when none is left).
+
+    Timestamp and date columns were already range-checked in their own unit before the cast to
+    microseconds (a cast of year 200000 would overflow); text and numbers are checked here.
+    """
+    if pa.types.is_timestamp(raw.type) or pa.types.is_date(raw.type):
+        kept = parsed
+        outside_mask = pc.and_(pc.is_valid(raw), pc.is_null(_in_plausible_range(raw)))
+    else:
+        kept = _in_plausible_range(parsed)
+        outside_mask = pc.and_(pc.is_valid(parsed), pc.is_null(kept))
+    outside = pc.sum(outside_mask).as_py() or 0
+    if not outside:
+        return kept, None
+    examples = [str(v) for v in pc.filter(raw, outside_mask).slice(0, 2).to_pylist()]
+    low, high = PLAUSIBLE_YEARS
+    if kept.null_count == len(kept):
+        raise MappingError(
+            f"Column '{column}' is mapped as the purchase date, but none of its dates is between {low} and "
+            f"{high} (e.g. {_examples(examples)}).",
+            "Map the column that holds the purchase dates, or export real dates for every line.",
+        )
+    return kept, (f"Column '{column}': {outside:,} date(s) outside {low}–{high} (e.g. {_examples(examples)}); "
+                  "they count as invalid dates.")
+
+
 def _parse_dates(array: pa.Array, column: str) -> tuple[pa.Array, str, str | None]:
     kind = array.type
     n_values = len(array) - array.null_count
     if pa.types.is_timestamp(kind):
-        return _naive_us(array), "Excel dates" if kind.tz is None else "timestamps (converted to UTC)", None
+        return _naive_us(_in_plausible_range(array)), \
+            "Excel dates" if kind.tz is None else "timestamps (converted to UTC)", None
     if pa.types.is_date(kind):
-        return array.cast(pa.timestamp("us")), "dates", None
+        return _in_plausible_range(array).cast(pa.timestamp("us")), "dates", None
     if pa.types.is_null(kind) or n_values == 0:
         return pa.nulls(len(array), pa.timestamp("us")), "empty", None
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):

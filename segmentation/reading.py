@@ -20,8 +20,19 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from .errors import InputFileError
+from .settings import MAX_UPLOAD_MB
 
-__all__ = ["LoadedFile", "read_file", "unique_headers"]
+__all__ = ["LoadedFile", "read_file", "unique_headers", "MAX_DECOMPRESSED_MB", "MAX_PARQUET_CELLS"]
+
+# Bounds on what a small file may expand to (decompression bombs): a gzip stream, the members of
+# a workbook or zip archive together, and the cells of a Parquet file. Real exports stay far
+# below them (the 23 MB UCI workbook expands to 168 MB; ratios of real sheets are 5-20).
+MAX_DECOMPRESSED_MB = 10 * MAX_UPLOAD_MB
+_MAX_ZIP_RATIO = 200  # a member expanding more than this (and above 50 MB) is a bomb, not a sheet
+_RATIO_CHECK_BYTES = 50_000_000
+MAX_PARQUET_CELLS = 500_000_000
+# The csv module refuses fields over 128 KiB by default; a long description must not hide the header.
+csv.field_size_limit(max(csv.field_size_limit(), 256 * 1024 * 1024))
 
 _DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -62,16 +73,24 @@ def read_file(
     *,
     filename: str | None = None,
     sheet: str | None = None,
+    max_upload_mb: float | None = MAX_UPLOAD_MB,
 ) -> LoadedFile:
     """Read ``source`` (a path or the file's bytes) into a :class:`LoadedFile`.
 
     ``filename`` names bytes (its extension is a hint; the content decides). ``sheet`` picks a
     workbook sheet by name; without it the sheet holding the transactions is chosen.
+    Bytes (an upload) larger than ``max_upload_mb`` are refused; paths are not limited.
     Raises :class:`InputFileError` for anything that is not a readable table.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         name = filename or "uploaded file"
+        if max_upload_mb is not None and len(data) > max_upload_mb * 1_000_000:
+            raise InputFileError(
+                f"'{name}' is {len(data) / 1_000_000:,.1f} MB; the upload limit is {max_upload_mb:g} MB.",
+                "Upload it gzip-compressed (.csv.gz) or as .xlsx/.parquet, export a shorter period, "
+                "or run the command line (python -m segmentation FILE), which has no size limit.",
+            )
     else:
         path = Path(source)
         name = filename or path.name
@@ -82,7 +101,7 @@ def read_file(
         except IsADirectoryError as exc:
             raise InputFileError(f"'{path}' is a folder, not a file.", "Give the path of the data file inside it.") from exc
         except OSError as exc:
-            raise InputFileError(f"Cannot open '{path}': {exc.strerror or exc}.",
+            raise InputFileError(f"Cannot open '{path}': {_why(exc.strerror or exc)}.",
                                  "Check that the file exists and that you may read it.") from exc
 
     notes: list[str] = []
@@ -91,11 +110,7 @@ def read_file(
 
     ext = _extension(name)
     if data.startswith(_GZIP_MAGIC):
-        try:
-            data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
-        except zlib.error as exc:
-            raise InputFileError(f"'{name}' is a damaged gzip file: {exc}.",
-                                 "Compress the file again, or upload it uncompressed.") from exc
+        data = _gunzip(data, name)
         if not data:
             raise InputFileError(f"'{name}' is empty once decompressed.", "Export the data again.")
         if ext != "gz":
@@ -153,31 +168,108 @@ def _sniff(data: bytes) -> str:
     return "text"
 
 
-def _unzip(data: bytes, name: str) -> tuple[bytes, str, str | None]:
+def _bomb_error(name: str, what: str) -> InputFileError:
+    return InputFileError(
+        f"'{name}' expands to {what} when decompressed, more than the {MAX_DECOMPRESSED_MB:,} MB "
+        "Segmenter reads; it is refused as a possible decompression bomb.",
+        "Export only the transactions (one sheet, no images), a shorter period, or save it as CSV.",
+    )
+
+
+def _gunzip(data: bytes, name: str) -> bytes:
+    """Decompress gzip (all members), never producing more than MAX_DECOMPRESSED_MB."""
+    limit = MAX_DECOMPRESSED_MB * 1_000_000
+    parts: list[bytes] = []
+    size = 0
+    rest = data
+    try:
+        while rest:
+            stream = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            chunk = stream.decompress(rest, limit - size + 1)
+            while True:
+                parts.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise _bomb_error(name, f"more than {MAX_DECOMPRESSED_MB:,} MB")
+                if stream.eof or not stream.unconsumed_tail:
+                    break
+                chunk = stream.decompress(stream.unconsumed_tail, limit - size + 1)
+            if not stream.eof:
+                raise zlib.error("incomplete or truncated stream")
+            rest = stream.unused_data
+            if rest and not rest.startswith(_GZIP_MAGIC):
+                break  # trailing garbage after the last member, as gzip(1) ignores it
+    except zlib.error as exc:
+        raise InputFileError(f"'{name}' is a damaged gzip file: {_why(exc)}.",
+                             "Compress the file again, or upload it uncompressed.") from exc
+    return b"".join(parts)
+
+
+def _check_zip_sizes(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], name: str) -> None:
+    """Refuse an archive whose members expand beyond MAX_DECOMPRESSED_MB (declared or actual)."""
+    limit = MAX_DECOMPRESSED_MB * 1_000_000
+    declared = sum(m.file_size for m in members)
+    if declared > limit:
+        raise _bomb_error(name, f"{declared / 1_000_000:,.0f} MB")
+    for member in members:
+        if member.file_size > _RATIO_CHECK_BYTES and member.file_size > _MAX_ZIP_RATIO * max(member.compress_size, 1):
+            raise _bomb_error(name, f"{member.file_size / 1_000_000:,.0f} MB ('{member.filename}' alone, "
+                                    f"{member.file_size / max(member.compress_size, 1):,.0f} times its packed size)")
+    # The sizes above are what the archive claims; decompress (discarding the output) to make sure
+    # no member holds more than it declares before a reader that trusts the claim sees it.
+    total = 0
+    chunk_size = 1 << 20
+    member = members[0] if members else None
+    try:
+        for member in members:
+            with archive.open(member) as stream:
+                while chunk := stream.read(chunk_size):
+                    total += len(chunk)
+                    if total > limit:
+                        raise _bomb_error(name, f"more than {MAX_DECOMPRESSED_MB:,} MB")
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, RuntimeError, NotImplementedError,
+            EOFError) as exc:
+        raise InputFileError(
+            f"'{name}' is a damaged or truncated zip/Excel file: "
+            f"'{member.filename if member else '?'}' cannot be unpacked ({_why(exc)}).",
+            "Open it in Excel and save it again, or export the data as CSV.",
+        ) from exc
+
+
+def _unzip(data: bytes, name: str, *, nested: bool = False) -> tuple[bytes, str, str | None]:
     """A zip is a workbook (xlsx/ods) or a zip archive holding one data file."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = [m for m in archive.infolist() if not m.is_dir()]
         names = {m.filename for m in members}
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise InputFileError(
-            f"'{name}' looks like an Excel workbook (zip) but is damaged or truncated: {exc}.",
+            f"'{name}' looks like an Excel workbook (zip) but is damaged or truncated: {_why(exc)}.",
             "Open it in Excel and save it again, or export the data as CSV.",
         ) from exc
     if "xl/workbook.xml" in names or "xl/workbook.bin" in names or "mimetype" in names:
+        _check_zip_sizes(archive, members, name)
         return data, "excel", None
     data_members = [m for m in members if not m.filename.startswith(("__MACOSX/", "."))]
     if len(data_members) == 1:
         member = data_members[0]
+        _check_zip_sizes(archive, [member], name)
         try:
             inner = archive.read(member)
-        except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as exc:
-            raise InputFileError(f"Cannot extract '{member.filename}' from the zip '{name}': {exc}.",
+        except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError, EOFError,
+                zlib.error) as exc:
+            raise InputFileError(f"Cannot extract '{member.filename}' from the zip '{name}': {_why(exc)}.",
                                  "Unzip it yourself and upload the data file.") from exc
+        if inner.startswith(_GZIP_MAGIC):
+            inner = _gunzip(inner, member.filename)
         kind = _sniff(inner)
+        note = f"Read '{member.filename}' from the zip archive '{name}'."
         if kind == "zip":
-            return inner, "excel", f"Read '{member.filename}' from the zip archive '{name}'."
-        return inner, kind, f"Read '{member.filename}' from the zip archive '{name}'."
+            if nested:
+                raise InputFileError(f"'{name}' is a zip archive inside a zip archive.",
+                                     "Unzip it and upload the data file itself.")
+            inner, kind, _ = _unzip(inner, member.filename, nested=True)
+        return inner, kind, note
     listed = ", ".join(f"'{m.filename}'" for m in data_members[:10]) or "nothing"
     raise InputFileError(
         f"'{name}' is a zip archive that is not an Excel workbook; it holds {listed}.",
@@ -209,6 +301,7 @@ def unique_headers(names: list[object]) -> list[str]:
 
 def _decode(data: bytes, name: str) -> tuple[bytes, str, str | None]:
     """Return UTF-8 bytes, the encoding name, and a note if something was converted."""
+    nul_note = None
     if data.startswith(b"\xef\xbb\xbf"):
         body = data[3:]
         try:
@@ -220,22 +313,37 @@ def _decode(data: bytes, name: str) -> tuple[bytes, str, str | None]:
         try:
             text = data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise InputFileError(f"'{name}' starts like UTF-16 text but does not decode as UTF-16: {exc}.",
+            raise InputFileError(f"'{name}' starts like UTF-16 text but does not decode as UTF-16: {_why(exc)}.",
                                  "Export the data again as CSV UTF-8.") from exc
         return text.encode("utf-8"), "utf-16", "The file is UTF-16 text (Excel 'Unicode text'); it was converted."
     else:
         sample = data[:_SAMPLE_BYTES]
-        if b"\x00" in sample:
-            raise InputFileError(
-                f"'{name}' is not a table file: it contains binary data (not text, not an Excel workbook, "
-                "not Parquet).",
-                "Upload a CSV, TSV, XLSX or Parquet export of the transactions.",
-            )
+        if b"\x00" in sample or b"\x00" in data:
+            utf16 = _utf16_without_bom(sample)
+            if utf16:
+                try:
+                    text = data.decode(utf16)
+                except UnicodeDecodeError:
+                    pass
+                else:
+                    return text.encode("utf-8"), utf16, "The file is UTF-16 text without a byte-order mark; " \
+                        "it was converted."
+            nuls = data.count(b"\x00")
+            if sample.count(b"\x00") > len(sample) * 0.01:
+                raise InputFileError(
+                    f"'{name}' is not a table file: it contains binary data (not text, not an Excel workbook, "
+                    "not Parquet).",
+                    "Upload a CSV, TSV, XLSX or Parquet export of the transactions.",
+                )
+            data = data.replace(b"\x00", b"")
+            nul_note = f"Removed {nuls:,} NUL byte(s) (invisible control characters) from the text."
         try:
             data.decode("utf-8")
-            return data, "utf-8", None
         except UnicodeDecodeError:
             pass
+        else:
+            if not _looks_binary(sample.replace(b"\x00", b"")):
+                return data, "utf-8", nul_note
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     if _looks_binary(body[:_SAMPLE_BYTES]):
         raise InputFileError(
@@ -249,8 +357,22 @@ def _decode(data: bytes, name: str) -> tuple[bytes, str, str | None]:
         except UnicodeDecodeError:
             continue
         label = "Windows-1252" if encoding == "cp1252" else "Latin-1"
-        return text.encode("utf-8"), encoding, f"The file is not UTF-8; it was read as {label} text."
+        note = f"The file is not UTF-8; it was read as {label} text."
+        return text.encode("utf-8"), encoding, f"{nul_note} {note}" if nul_note else note
     raise AssertionError("latin-1 decodes every byte string")  # pragma: no cover
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when every other byte is NUL, as in UTF-16 text of Latin letters."""
+    head = sample[: 4096 - 4096 % 2]
+    if len(head) < 8:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
 
 
 def _looks_binary(sample: bytes) -> bool:
@@ -357,7 +479,7 @@ def _read_csv(data: bytes, name: str, notes: list[str]) -> LoadedFile:
                                                   null_values=[""]),
         )
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
-        raise InputFileError(f"'{name}' cannot be read as CSV: {exc}.",
+        raise InputFileError(f"'{name}' cannot be read as CSV: {_why(exc)}.",
                              "Open it in a spreadsheet program and export it again as CSV.") from exc
     table = table.rename_columns(names)
     if skipped:
@@ -382,8 +504,18 @@ def _header_line(sample: str, delimiter: str, n_fields: int, title_lines: int) -
     return title_lines
 
 
-def _list(names: list[str] | tuple[str, ...], limit: int = 12) -> str:
-    shown = ", ".join(f"'{n}'" for n in names[:limit])
+def _why(exc: object, limit: int = 200) -> str:
+    """A library's error text on one line, shortened (some readers add multi-line context)."""
+    text = " ".join(str(exc).split()).rstrip(".")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _list(names: list[str] | tuple[str, ...], limit: int = 12, width: int = 60) -> str:
+    def short(name: str) -> str:
+        text = " ".join(str(name).split())
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    shown = ", ".join(f"'{short(n)}'" for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
@@ -391,9 +523,17 @@ def _list(names: list[str] | tuple[str, ...], limit: int = 12) -> str:
 
 def _read_parquet(data: bytes, name: str, notes: list[str]) -> LoadedFile:
     try:
+        metadata = pq.read_metadata(pa.BufferReader(data))
+        cells = metadata.num_rows * max(metadata.num_columns, 1)
+        if cells > MAX_PARQUET_CELLS:
+            raise InputFileError(
+                f"'{name}' holds {metadata.num_rows:,} rows × {metadata.num_columns:,} columns, more than the "
+                f"{MAX_PARQUET_CELLS:,} cells Segmenter reads.",
+                "Write only the transaction columns, or a shorter period, to the Parquet file.",
+            )
         table = pq.read_table(pa.BufferReader(data))
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise InputFileError(f"'{name}' is a damaged Parquet file: {exc}.",
+    except (pa.ArrowException, OSError, ValueError, TypeError, IndexError, KeyError) as exc:
+        raise InputFileError(f"'{name}' is a damaged Parquet file: {_why(exc)}.",
                              "Write the Parquet file again, or export the data as CSV.") from exc
     table = table.rename_columns(unique_headers(table.column_names))
     if table.num_columns == 0 or table.num_rows == 0:
@@ -404,15 +544,25 @@ def _read_parquet(data: bytes, name: str, notes: list[str]) -> LoadedFile:
 
 # ----------------------------------------------------------------------------- Excel
 
+def _reader_failed(exc: BaseException) -> bool:
+    """An error of the workbook reader: any Exception, or the PanicException of a Rust panic.
+
+    pyo3 derives PanicException from BaseException (and it cannot be imported), so
+    ``except Exception`` would let a panic on a malformed workbook through as a traceback.
+    """
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
 def _read_excel(data: bytes, name: str, sheet: str | None, notes: list[str]) -> LoadedFile:
     import fastexcel
 
     try:
         reader = fastexcel.read_excel(data)
         sheet_names = tuple(reader.sheet_names)
-    except Exception as exc:  # fastexcel/calamine raise their own error classes
+    except BaseException as exc:  # fastexcel/calamine raise their own error classes (or panic)
+        if not _reader_failed(exc):
+            raise
         raise InputFileError(
-            f"'{name}' is not a readable Excel workbook (damaged, truncated or password-protected): {exc}.",
+            f"'{name}' is not a readable Excel workbook (damaged, truncated or password-protected): {_why(exc)}.",
             "Open it in Excel and save it again as .xlsx, or export the data as CSV.",
         ) from exc
     if not sheet_names:
@@ -467,9 +617,11 @@ def _load_sheet(reader, sheet_name: str, name: str) -> tuple[pa.Table, str | Non
                 header_note = (f"Sheet '{sheet_name}': the header is on row {header_row + 1}; "
                                f"the {header_row} line(s) above it were skipped.")
         batch = excel_sheet.to_arrow()
-    except Exception as exc:
+    except BaseException as exc:
+        if not _reader_failed(exc):
+            raise
         raise InputFileError(
-            f"Sheet '{sheet_name}' of '{name}' cannot be read: {exc}.",
+            f"Sheet '{sheet_name}' of '{name}' cannot be read: {_why(exc)}.",
             "Open the workbook in Excel and save it again, or export the sheet as CSV.",
         ) from exc
     table = pa.Table.from_batches([batch])
