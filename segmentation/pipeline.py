@@ -18,7 +18,7 @@ from . import columns, parsing, reading, rfm
 from .cleaning import MONEY_SCALE, Audit, clean
 from .errors import NoDataLeftError, ParameterError
 from .largefile import LargeFile, prepare_large
-from .model import DegenerateClustersWarning, KSuggestion, scan_k, suggest_k
+from .model import SCAN_COLUMNS, DegenerateClustersWarning, KSuggestion, max_k, scan_k, suggest_k
 from .reading import LoadedFile
 from .scoring import add_rfm_scores
 from .segments import Segmentation, segment_customers
@@ -206,6 +206,24 @@ def choose_k(k: int | str, suggestion: KSuggestion, scan: pd.DataFrame) -> int:
         raise ParameterError(f"K={k} is too small: choose 2 or more segments.")
     return k
 
+def _degenerate(customers: pd.DataFrame) -> KSuggestion | None:
+    """K = the number of distinct customer profiles when there are fewer than 3 (no K scan possible)."""
+    profiles = max_k(customers)
+    if profiles >= 3:
+        return None
+    n = len(customers)
+    if n == 1:
+        reason = ("Only one customer is left after cleaning, so there is a single segment and nothing to "
+                  "compare; load more data or relax the cleaning rules for a real segmentation.")
+    elif profiles == 1:
+        reason = (f"All {n:,} customers have the same recency, frequency and monetary value, so they form a "
+                  "single segment; there is nothing to cluster.")
+    else:
+        reason = (f"The {n:,} customers have only {profiles} distinct recency/frequency/monetary profiles, "
+                  f"so K is {profiles} and the K scan was skipped.")
+    return KSuggestion(k=profiles, reason=reason)
+
+
 def run(
     loaded: LoadedFile,
     *,
@@ -223,14 +241,20 @@ def run(
     prepared = prepare(loaded, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
                        with_products=not isinstance(loaded, LargeFile))
     progress("Comparing numbers of segments (K scan)", 0.85)
-    scan = scan_k(prepared.customers, k_values=range(K_SCAN_RANGE[0], K_SCAN_RANGE[1] + 1), seed=seed)
-    suggestion = suggest_k(scan, k_range=K_SUGGEST_RANGE)
+    degenerate = _degenerate(prepared.customers)
+    if degenerate is None:
+        scan = scan_k(prepared.customers, k_values=range(K_SCAN_RANGE[0], K_SCAN_RANGE[1] + 1), seed=seed)
+        suggestion = suggest_k(scan, k_range=K_SUGGEST_RANGE)
+    else:  # too few distinct customers to compare K: one segment per profile, with a warning
+        scan, suggestion = pd.DataFrame(columns=SCAN_COLUMNS), degenerate
     chosen = choose_k(k, suggestion, scan)
     progress(f"Fitting {chosen} segments", 0.95)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DegenerateClustersWarning)
         segmentation = segment_customers(prepared.customers, k=chosen, seed=seed)
     messages = tuple(str(w.message) for w in caught if issubclass(w.category, DegenerateClustersWarning))
+    if degenerate is not None:
+        messages = (degenerate.reason,) + messages
     progress("Done", 1.0)
     return Result(prepared=prepared, scan=scan, suggestion=suggestion, k=segmentation.k,
                   segmentation=segmentation, warnings=messages)

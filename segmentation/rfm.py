@@ -39,6 +39,12 @@ def last_purchase_date(kept: ir.Table) -> date:
 
 def default_snapshot(last_purchase: date) -> date:
     """The day after the last purchase: every customer then has recency >= 1."""
+    if last_purchase >= date.max:  # a placeholder such as 9999-12-31 has no day after it
+        raise ParameterError(
+            f"The last purchase date is {last_purchase.isoformat()}, a placeholder rather than a purchase, "
+            "so no snapshot date can follow it.",
+            hint="Filter the rows to a real date range (--to, or the date range in the app) or fix those dates.",
+        )
     return last_purchase + timedelta(days=1)
 
 
