@@ -212,3 +212,27 @@ def test_password_from_the_environment(pg_server, monkeypatch):
         assert con.raw_sql("SELECT current_user").fetchone()[0] == "reader"
     finally:
         con.disconnect()
+
+
+def test_timestamptz_and_numeric_columns(pg_server):
+    """timestamptz counts as UTC wall time, numeric money and numeric(…,1) ids as their values."""
+    raw = edge_cases.raw_table("float")
+    pg_server.load_arrow("typed_sales", raw)
+    with pg_server.admin() as admin:
+        admin.execute('ALTER TABLE typed_sales ALTER "InvoiceDate" TYPE timestamptz '
+                      "USING \"InvoiceDate\" AT TIME ZONE 'UTC'")
+        admin.execute('ALTER TABLE typed_sales ALTER "UnitPrice" TYPE numeric(18, 7)')
+        admin.execute('ALTER TABLE typed_sales ALTER "CustomerID" TYPE numeric(10, 1)')
+        admin.execute("ALTER ROLE reader SET timezone = 'America/New_York'")  # the user's zone must not matter
+    try:
+        con = sources.connect_postgres(pg_server.url())
+        try:
+            got = sources.prepare_table(sources.open_table(con, "typed_sales"), edge_cases.ROLES)
+        finally:
+            con.disconnect()
+    finally:
+        with pg_server.admin() as admin:
+            admin.execute("ALTER ROLE reader RESET timezone")
+    want = pipeline.prepare_canonical(parsing.to_canonical(raw, edge_cases.ROLES).table, edge_cases.ROLES,
+                                      with_products=False)
+    assert_same_as_duckdb(got, want)
