@@ -5,7 +5,7 @@
 
 Each engine runs in a fresh child process: wall time from start to the per-customer table
 (imports, Spark/JVM start-up and reading included; the K scan is not, it is the same
-scikit-learn code for every engine), peak memory of the child and its children (the JVM),
+scikit-learn code for every engine), peak memory of the child plus the JVM it started (VmHWM),
 and the load average, since the machine may be shared. The data are never written into the repo.
 """
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -39,8 +38,25 @@ else:
 roles = sources.resolve_roles(table)
 prepared = sources.prepare_table(table, roles)
 elapsed = time.perf_counter() - t0
+import os
+def peak_kb(pid):  # VmHWM: the process's peak resident memory
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        return 0
+def children(pid):
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        yield int(entry)
+            except (OSError, IndexError, ValueError):
+                pass
+peak = peak_kb(os.getpid()) + sum(peak_kb(child) for child in children(os.getpid()))  # + the JVM
 print(json.dumps({"seconds": elapsed, "customers": len(prepared.customers), "rows_in": prepared.audit.rows_in,
-                  "monetary": round(float(prepared.customers["monetary"].sum()), 2)}))
+                  "monetary": round(float(prepared.customers["monetary"].sum()), 2), "peak_rss_mb": peak // 1024}))
 """
 
 
@@ -63,7 +79,6 @@ def ensure_data(rows: int) -> Path:
 
 
 def run_child(engine: str, path: Path, master: str, memory: str) -> dict:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", CHILD, engine, str(path), master, memory], cwd=REPO,
@@ -71,10 +86,9 @@ def run_child(engine: str, path: Path, master: str, memory: str) -> dict:
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"{engine} failed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = json.loads(done.stdout.strip().splitlines()[-1])  # peak_rss_mb: the child + the JVM it started
     result.update(engine=engine, wall_seconds=round(wall, 1), load_before=round(load, 2),
-                  peak_rss_mb=round(max(peak, before) / 1024), master=master if engine == "spark" else None)
+                  load_after=round(os.getloadavg()[0], 2), master=master if engine == "spark" else None)
     return result
 
 
