@@ -61,6 +61,30 @@ def seed_corpus() -> list[bytes]:
 
 
 def mutate(data: bytes, corpus: list[bytes], rng: random.Random) -> bytes:
+    if data.startswith(b"PK\x03\x04") and rng.random() < 0.7:
+        return mutate_zip_member(data, corpus, rng)
+    return mutate_bytes(data, corpus, rng)
+
+
+def mutate_zip_member(data: bytes, corpus: list[bytes], rng: random.Random) -> bytes:
+    """Mutate one member of a workbook/zip and zip it again (valid CRCs: the XML parser sees it)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    except Exception:  # noqa: BLE001 - not a readable zip any more: plain byte mutation
+        return mutate_bytes(data, corpus, rng)
+    name = rng.choice(sorted(members))
+    members[name] = mutate_bytes(members[name], corpus, rng)
+    if rng.random() < 0.1:
+        members.pop(rng.choice(sorted(members)), None)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as rebuilt:
+        for member, body in members.items():
+            rebuilt.writestr(member, body)
+    return out.getvalue()
+
+
+def mutate_bytes(data: bytes, corpus: list[bytes], rng: random.Random) -> bytes:
     data = bytearray(data)
     for _ in range(rng.choice([1, 1, 2, 3, 8])):
         op = rng.randrange(8)

@@ -71,6 +71,13 @@ def to_canonical(table: pa.Table, roles: Mapping[str, str]) -> ParsedTable:
         if not column_name:
             arrays.append(pa.nulls(n, field.type))
             continue
+        kind = table.schema.field(column_name).type
+        if _is_nested(kind):
+            raise MappingError(
+                f"Column '{column_name}' (mapped as {_ROLE_OF[field.name]}) holds nested values of type {kind}, "
+                "not single values.",
+                "Map a column with one value per row, or unmap this role.",
+            )
         raw = _flatten(table.column(column_name))
         if field.name in _ID_COLUMNS:
             arrays.append(_parse_ids(raw))
@@ -100,7 +107,34 @@ def _flatten(column: pa.ChunkedArray | pa.Array) -> pa.Array:
         array = array.cast(array.type.value_type)
     if pa.types.is_large_string(array.type) or pa.types.is_string_view(array.type):
         array = array.cast(pa.string())
+    if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type) or \
+            pa.types.is_fixed_size_binary(array.type) or pa.types.is_binary_view(array.type):
+        array = _binary_text(array)
     return array
+
+
+def _binary_text(array: pa.Array) -> pa.Array:
+    """Bytes columns (Parquet BYTE_ARRAY without a UTF-8 annotation) as text; bad UTF-8 replaced."""
+    try:
+        return array.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array([None if v is None else bytes(v).decode("utf-8", errors="replace")
+                         for v in array.to_pylist()], pa.string())
+
+
+def _is_nested(kind: pa.DataType) -> bool:
+    return pa.types.is_nested(kind) or pa.types.is_union(kind)
+
+
+def _example_texts(values: pa.Array, n: int = 2) -> list[str]:
+    """A few values as text for a message (Arrow's own formatting: no Python date range limits)."""
+    head = values.drop_null().slice(0, n)
+    if _is_text(head.type):
+        return head.to_pylist()
+    try:
+        return head.cast(pa.string()).to_pylist()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return [str(v) for v in head]
 
 
 def _is_text(kind: pa.DataType) -> bool:
@@ -169,7 +203,7 @@ def _parse_numbers(array: pa.Array, column: str) -> tuple[pa.Array, bool, str | 
     if pa.types.is_boolean(kind):
         return array.cast(pa.float64()), False, None
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        return array.cast(pa.float64()), False, None
+        return array.cast(pa.float64(), safe=False), False, None  # 2**63 is a (bad) number, not a crash
     if not _is_text(kind):
         return pa.nulls(len(array), pa.float64()), False, (
             f"Column '{column}' holds {kind} values, not numbers; it was left empty.")
@@ -223,8 +257,12 @@ def _decimal_comma(values: pa.Array) -> bool:
     return comma_votes > dot_votes
 
 
-def _examples(values: list) -> str:
-    return " and ".join(f"'{v}'" for v in values)
+def _examples(values: list, width: int = 40) -> str:
+    def short(value) -> str:
+        text = " ".join(str(value).split())
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    return " and ".join(f"'{short(v)}'" for v in values)
 
 
 # ----------------------------------------------------------------------------- dates
@@ -278,7 +316,7 @@ def _plausible_dates(parsed: pa.Array, raw: pa.Array, column: str) -> tuple[pa.A
     outside = pc.sum(outside_mask).as_py() or 0
     if not outside:
         return kept, None
-    examples = [str(v) for v in pc.filter(raw, outside_mask).slice(0, 2).to_pylist()]
+    examples = _example_texts(pc.filter(raw, outside_mask))
     low, high = PLAUSIBLE_YEARS
     if kept.null_count == len(kept):
         raise MappingError(
@@ -301,7 +339,7 @@ def _parse_dates(array: pa.Array, column: str) -> tuple[pa.Array, str, str | Non
     if pa.types.is_null(kind) or n_values == 0:
         return pa.nulls(len(array), pa.timestamp("us")), "empty", None
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        parsed, fmt = _numeric_dates(array.cast(pa.float64()))
+        parsed, fmt = _numeric_dates(array.cast(pa.float64(), safe=False))
     elif _is_text(kind):
         encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(array))
         parsed_distinct, fmt, ambiguity = _text_dates(encoded.dictionary)
@@ -319,7 +357,7 @@ def _parse_dates(array: pa.Array, column: str) -> tuple[pa.Array, str, str | Non
     else:
         parsed, fmt = pa.nulls(len(array), pa.timestamp("us")), "unknown"
     if parsed.null_count == len(parsed):
-        examples = array.drop_null().slice(0, 2).to_pylist() if n_values else []
+        examples = _example_texts(array) if n_values else []
         raise MappingError(
             f"Column '{column}' is mapped as the purchase date, but none of its values reads as a date "
             f"(e.g. {_examples(examples)}).",
@@ -502,7 +540,9 @@ def _pandas_dates(values: pa.Array) -> tuple[pa.Array, str] | None:
     candidates: list[str] = []
     for value in values.drop_null().slice(0, 50).to_pylist():
         for dayfirst in (False, True):
-            fmt = guess_datetime_format(value, dayfirst=dayfirst)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "Parsing dates in %Y-%m-%d format when dayfirst=True..."
+                fmt = guess_datetime_format(value[:200], dayfirst=dayfirst)
             if fmt and fmt not in candidates:
                 candidates.append(fmt)
     if not candidates:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from .errors import InputFileError
 from .settings import MAX_UPLOAD_MB
 
-__all__ = ["LoadedFile", "read_file", "unique_headers", "MAX_DECOMPRESSED_MB", "MAX_PARQUET_CELLS"]
+__all__ = ["LoadedFile", "read_file", "unique_headers", "MAX_DECOMPRESSED_MB", "MAX_PARQUET_CELLS", "MAX_COLUMNS"]
 
 # Bounds on what a small file may expand to (decompression bombs): a gzip stream, the members of
 # a workbook or zip archive together, and the cells of a Parquet file. Real exports stay far
@@ -31,6 +31,7 @@ MAX_DECOMPRESSED_MB = 10 * MAX_UPLOAD_MB
 _MAX_ZIP_RATIO = 200  # a member expanding more than this (and above 50 MB) is a bomb, not a sheet
 _RATIO_CHECK_BYTES = 50_000_000
 MAX_PARQUET_CELLS = 500_000_000
+MAX_COLUMNS = 16_384  # as many as an Excel sheet can have; a header of a million names is an attack
 # The csv module refuses fields over 128 KiB by default; a long description must not hide the header.
 csv.field_size_limit(max(csv.field_size_limit(), 256 * 1024 * 1024))
 
@@ -286,12 +287,16 @@ def unique_headers(names: list[object]) -> list[str]:
         text = "" if raw is None else str(raw).strip()
         stripped.append(text or f"column_{i}")
     seen: set[str] = set()
-    out = []
+    next_suffix: dict[str, int] = {}  # per name, the first suffix that may be free (a header of n
+    out = []                          # copies of one name must not cost n² look-ups)
     for text in stripped:
-        candidate, k = text, 2
-        while candidate in seen:
+        candidate = text
+        if candidate in seen:
+            k = next_suffix.get(text, 2)
+            while f"{text}_{k}" in seen:
+                k += 1
             candidate = f"{text}_{k}"
-            k += 1
+            next_suffix[text] = k + 1
         seen.add(candidate)
         out.append(candidate)
     return out
@@ -455,6 +460,7 @@ def _read_csv(data: bytes, name: str, notes: list[str]) -> LoadedFile:
         notes.append(f"Skipped {title_lines} title line(s) above the header: '{titles[:80]}'.")
     header = header_rows[title_lines]
     n_fields = max(n_fields, len(header))
+    _check_width(n_fields, name)
     header = header + [""] * (n_fields - len(header))
     names = unique_headers(header)
     header_line = _header_line(sample, delimiter or _NO_DELIMITER, n_fields, title_lines)
@@ -493,6 +499,14 @@ def _read_csv(data: bytes, name: str, notes: list[str]) -> LoadedFile:
                       notes=tuple(notes))
 
 
+def _check_width(n_columns: int, name: str) -> None:
+    if n_columns > MAX_COLUMNS:
+        raise InputFileError(
+            f"'{name}' has {n_columns:,} columns; Segmenter reads files of up to {MAX_COLUMNS:,} columns.",
+            "Export only the transaction columns (customer, date, quantity, price, ...).",
+        )
+
+
 def _header_line(sample: str, delimiter: str, n_fields: int, title_lines: int) -> int:
     """Physical line index of the header (pyarrow's skip_rows counts lines, blank ones included)."""
     if not title_lines:
@@ -524,6 +538,7 @@ def _list(names: list[str] | tuple[str, ...], limit: int = 12, width: int = 60) 
 def _read_parquet(data: bytes, name: str, notes: list[str]) -> LoadedFile:
     try:
         metadata = pq.read_metadata(pa.BufferReader(data))
+        _check_width(metadata.num_columns, name)
         cells = metadata.num_rows * max(metadata.num_columns, 1)
         if cells > MAX_PARQUET_CELLS:
             raise InputFileError(
