@@ -47,6 +47,7 @@ CASES = {
     "parquet-10M": (WORK / "demo_10M.parquet", 10_000_000, False),
     "parquet-50M": (WORK / "demo_50M.parquet", 50_000_000, False),
     "parquet-200M": (WORK / "demo_200M.parquet", 200_000_000, False),
+    "kscan-1M": (None, 1_000_000, False),  # the K scan alone on 1M synthetic customers
 }
 QUICK_CASES = ("parquet-q", "csv-q")
 QUICK_ROWS = 50_000
@@ -112,6 +113,28 @@ import sys
 from segmentation import cli, largefile, reading
 reading.read_file = largefile.read_file_or_stream
 sys.exit(cli.main(sys.argv[1:]))
+'''
+
+# The K scan alone on N synthetic customers (skewed RFM like the demo, four planted types).
+KSCAN = r'''
+import json, sys, time
+import numpy as np, pandas as pd
+from segmentation import model
+n = int(sys.argv[1]); rng = np.random.default_rng(0)
+kind = rng.integers(0, 4, n)
+centre = np.array([[5, 40, 8000.0], [30, 12, 1500.0], [10, 1, 80.0], [300, 2, 150.0]])[kind]
+noise = rng.lognormal(0, 0.3, (n, 3))
+customers = pd.DataFrame({"customer_id": [f"{i:08d}" for i in range(n)],
+                          "recency": np.maximum(1, np.round(centre[:, 0] * noise[:, 0])).astype(int),
+                          "frequency": np.maximum(1, np.round(centre[:, 1] * noise[:, 1])).astype(int),
+                          "monetary": centre[:, 2] * noise[:, 2]})
+t = time.perf_counter()
+scan = model.scan_k(customers)
+scan_s = time.perf_counter() - t
+t = time.perf_counter()
+model.fit_labels(customers, k=int(model.suggest_k(scan).k))
+print(json.dumps({"phases": {"k scan": scan_s, "final fit": time.perf_counter() - t}, "rows": 0, "customers": n,
+                  "k": int(model.suggest_k(scan).k), "sampled_scan": model.scan_is_sampled(n)}))
 '''
 
 # Arrow alone parsing the same file (the "within 3x of pyarrow" reference for CSV).
@@ -187,6 +210,27 @@ def ensure_data(name: str, path: Path, rows: int | None) -> Path | None:
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
+
+
+def run_kscan(name: str, n: int, args) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    entries = []
+    for rep in range(args.runs):
+        r = child([sys.executable, "-c", KSCAN, str(n)], env=env)
+        entry = {k: r[k] for k in ("wall_s", "peak_mib", "rc", "load_before")}
+        if r["rc"] == 0:
+            entry.update(json.loads(r["stdout"].strip().splitlines()[-1]))
+        else:
+            entry["stderr"] = r["stderr"]
+        entries.append(entry)
+        print(f"  {name:13s} k scan run {rep + 1}/{args.runs}: "
+              f"{entry.get('phases', {}).get('k scan', float('nan')):7.2f} s, load {r['load_before']}", flush=True)
+    ok = [e for e in entries if e["rc"] == 0]
+    phases = {p: median([e["phases"][p] for e in ok]) for p in (ok[0]["phases"] if ok else {})}
+    summary = {"cli": {"wall_s": None, "peak_mib": max([e["peak_mib"] for e in ok], default=None), "ok_runs": len(ok)},
+               "phases": {"phases": phases, "rows": None, "customers": n, "ok_runs": len(ok),
+                          "sampled_scan": ok[0]["sampled_scan"] if ok else None}}
+    return {"case": name, "file": None, "runs": {"kscan": entries}, "summary": summary}
 
 
 def run_case(name: str, path: Path, args, out_dir: Path) -> dict:
@@ -335,6 +379,9 @@ def main(argv=None) -> int:
         selected = []
         for name in names:
             path, rows, _ = CASES[name]
+            if path is None:
+                selected.append((name, rows))
+                continue
             ready = ensure_data(name, path, rows)
             if ready is not None:
                 selected.append((name, ready))
@@ -355,8 +402,11 @@ def main(argv=None) -> int:
     print(f"{meta['date']}  {meta['cpus']} CPUs, {meta['mem_gib']} GiB, load {meta['load_at_start']}", flush=True)
     results = []
     for name, path in selected:
-        print(f"case {name}: {path}", flush=True)
-        results.append(run_case(name, path, args, out_dir))
+        print(f"case {name}: {path if not isinstance(path, int) else f'{path:,} synthetic customers'}", flush=True)
+        if isinstance(path, int):
+            results.append(run_kscan(name, path, args))
+        else:
+            results.append(run_case(name, path, args, out_dir))
     meta["load_at_end"] = load_average()
     print_table(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,8 @@ import pyarrow.parquet as pq
 from . import parsing
 from .errors import InputFileError
 from .reading import LoadedFile, read_file, unique_headers
-from .settings import DUCKDB_MEMORY_LIMIT, LARGE_FILE_BYTES, STREAM_BATCH_ROWS, CleaningSettings
+from .settings import (DUCKDB_MEMORY_LIMIT, LARGE_FILE_BYTES, LARGE_PARQUET_ROWS, STREAM_BATCH_ROWS,
+                       CleaningSettings)
 
 __all__ = ["LargeFile", "is_large", "open_file", "canonical_batches", "load_into_duckdb", "prepare_large",
            "read_file_or_stream"]
@@ -58,12 +59,14 @@ def _kind(path: Path) -> str | None:
     return "parquet" if head == _PARQUET_MAGIC else None
 
 
-def is_large(path: str | os.PathLike, *, threshold: int = LARGE_FILE_BYTES) -> bool:
-    """A Parquet file of at least `threshold` bytes (other formats are read whole)."""
+def is_large(path: str | os.PathLike, *, threshold: int = LARGE_FILE_BYTES, rows: int = LARGE_PARQUET_ROWS) -> bool:
+    """A Parquet file of at least `threshold` bytes or `rows` rows (other formats are read whole)."""
     path = Path(path)
     try:
-        return path.is_file() and path.stat().st_size >= threshold and _kind(path) == "parquet"
-    except OSError:
+        if not path.is_file() or _kind(path) != "parquet":
+            return False
+        return path.stat().st_size >= threshold or pq.ParquetFile(path).metadata.num_rows >= rows
+    except (OSError, pa.ArrowException):
         return False
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "KMEANS_SAMPLE_SIZE",
     "DUCKDB_MEMORY_LIMIT",
     "LARGE_FILE_BYTES",
+    "LARGE_PARQUET_ROWS",
     "STREAM_BATCH_ROWS",
 ]
 
@@ -198,5 +199,8 @@ KMEANS_SAMPLE_SIZE = 50_000
 # DuckDB limits for the large-file path (segmentation/largefile.py): the engine spills to the
 # temp directory rather than exceed the memory limit.
 DUCKDB_MEMORY_LIMIT = "3GB"
-LARGE_FILE_BYTES = 256 * 1024 * 1024  # a path at least this big is streamed instead of read whole
+LARGE_FILE_BYTES = 256 * 1024 * 1024  # a Parquet path at least this big is streamed instead of read whole
+# ... and so is one with at least this many rows (Parquet compresses to ~6 bytes a row: 10M rows
+# are a 63 MB file but 7 GB once read whole and parsed; streamed they stay within DUCKDB_MEMORY_LIMIT).
+LARGE_PARQUET_ROWS = 2_000_000
 STREAM_BATCH_ROWS = 1_000_000
