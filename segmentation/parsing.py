@@ -302,7 +302,7 @@ def _in_plausible_range(array: pa.Array) -> pa.Array:
 
 
 def _plausible_dates(parsed: pa.Array, raw: pa.Array, column: str) -> tuple[pa.Array, str | None]:
-    """Null out parsed dates outside PLAUSIBLE_YEARS, with a note (or an error when none is left).
+    """Null out parsed dates outside PLAUSIBLE_YEARS, with a note saying how many and which.
 
     Timestamp and date columns were already range-checked in their own unit before the cast to
     microseconds (a cast of year 200000 would overflow); text and numbers are checked here.
@@ -318,12 +318,8 @@ def _plausible_dates(parsed: pa.Array, raw: pa.Array, column: str) -> tuple[pa.A
         return kept, None
     examples = _example_texts(pc.filter(raw, outside_mask))
     low, high = PLAUSIBLE_YEARS
-    if kept.null_count == len(kept):
-        raise MappingError(
-            f"Column '{column}' is mapped as the purchase date, but none of its dates is between {low} and "
-            f"{high} (e.g. {_examples(examples)}).",
-            "Map the column that holds the purchase dates, or export real dates for every line.",
-        )
+    # No error even when no date is left: large files are parsed batch by batch, and one batch of
+    # placeholders must not stop the whole file; cleaning counts the rows as invalid dates.
     return kept, (f"Column '{column}': {outside:,} date(s) outside {low}–{high} (e.g. {_examples(examples)}); "
                   "they count as invalid dates.")
 

@@ -47,7 +47,7 @@ VARIANTS = [
     ("yyyymmdd-integers", {"InvoiceDate": pa.array([20110101 + i % 28 for i in range(N)])}, OK, None),
     ("float-date-1e300", {"InvoiceDate": pa.array([1e300] * N)}, ERROR, r"none of its values reads as a date"),
     ("timestamp-year-33658", {"InvoiceDate": pa.array([10**12 * (i + 1) for i in range(N)], pa.timestamp("s"))},
-     ERROR, r"none of its dates is between 1900 and 2100"),
+     ERROR, r"invalid_date \(30 rows\)"),
     ("some-timestamps-far", {"InvoiceDate": pa.array([10**12 if i < 3 else 1_300_000_000 + i * 86400
                                                       for i in range(N)], pa.timestamp("s"))}, OK, None),
     ("date32-year-9999", {"InvoiceDate": pa.array([dt.date(9999, 12, 31) if i == 0 else dt.date(2011, 5, 1 + i % 28)
