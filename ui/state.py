@@ -126,6 +126,7 @@ class Spec:
     def key(self) -> tuple:
         return (
             self.source.digest,
+            self.source.name,  # the prepared notes quote the file name: never another session's
             self.source.sheet,
             self.overrides,
             _cleaning_key(self.cleaning),

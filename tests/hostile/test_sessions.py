@@ -172,3 +172,18 @@ def test_two_browser_contexts_never_see_each_others_upload(tmp_path):
             browser.close()
     finally:
         stop_server(server)
+
+
+def test_same_bytes_under_another_name_never_show_the_first_uploaders_file_name():
+    """Notes quote the file name; a session uploading identical bytes must see its own name only."""
+    from tests.hostile.cases import good_rows, xlsx_bytes
+
+    workbook = xlsx_bytes(good_rows(70))  # an .xlsx sent as .csv: the note quotes the name
+    a, b = new_session(), new_session()
+    upload(a, "acme_secret_clients.csv", workbook)
+    upload(b, "mine.csv", workbook)
+    assert "acme_secret_clients.csv" in everything_shown(a)
+    for page in PAGES:
+        b.switch_page(page).run()
+        assert not b.exception
+        assert "acme_secret_clients" not in everything_shown(b), page
