@@ -13,7 +13,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from . import pipeline, reading
+from . import largefile, pipeline, reading
 from .errors import ParameterError, SegmenterError
 from .export import write_atomic, write_table
 from .settings import DEFAULT_SEED, ROLE_NAMES, SWITCHABLE_RULES, CleaningSettings
@@ -112,6 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep only these countries; repeatable")
     parser.add_argument("--exclude-country", action="append", default=[], metavar="NAME",
                         help="drop these countries; repeatable")
+    parser.add_argument("--source", metavar="postgresql://USER@HOST/DB",
+                        help="read from a PostgreSQL database instead of a file (with --table); the password "
+                        "comes from the URL or PGPASSWORD and is never printed")
+    parser.add_argument("--table", metavar="NAME", help="table or view to read with --source (schema.name allowed)")
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                        help="where cleaning and RFM run: embedded DuckDB (default) or Spark; with spark, INPUT "
+                        "is a Parquet/CSV path (local or a lake URI) or a Spark table name")
+    parser.add_argument("--spark-master", metavar="URL",
+                        help="Spark master for --engine spark (default local[*], or the running session "
+                        "under spark-submit/Databricks/EMR)")
     parser.add_argument("--demo-rows", type=_positive_int, default=50_000, metavar="N",
                         help="size of the demo data when no INPUT is given (default 50000)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -140,7 +150,7 @@ class _StderrProgress:
             print(f"[{fraction:4.0%} {elapsed:5.1f}s] {step}", file=sys.stderr, flush=True)
 
 
-def report_of(result: pipeline.Result, source: str) -> dict:
+def report_of(result: pipeline.Result, source: str, *, seed: int = DEFAULT_SEED) -> dict:
     prepared = result.prepared
     audit = prepared.audit
     profiles = result.segmentation.profiles
@@ -156,7 +166,7 @@ def report_of(result: pipeline.Result, source: str) -> dict:
         "k": result.k,
         "k_suggested": result.suggestion.k,
         "k_reason": result.suggestion.reason,
-        "seed": None,
+        "seed": seed,
         "k_scan": [
             {key: (None if value != value else value) for key, value in row.items()}  # NaN → null
             for row in result.scan.to_dict(orient="records")
@@ -199,22 +209,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.date_from and args.date_to and args.date_from > args.date_to:
         raise ParameterError(f"--from {args.date_from} is after --to {args.date_to}.",
                              hint="Swap the two dates.")
-    if args.input is None:
-        progress("Generating the demo data", 0.0)
-        loaded = pipeline.demo_file(args.demo_rows)
-        source = loaded.source_name
-    else:
-        path = Path(args.input)
-        if not path.is_file():
-            raise ParameterError(f"Input file {args.input} does not exist.", hint="Check the path and the name.")
-        progress(f"Reading {path.name}", 0.0)
-        loaded = reading.read_file(path, sheet=args.sheet)
-        source = str(path)
     overrides = {role: (column or None) for role, column in args.map}
-    result = pipeline.run(loaded, overrides=overrides, cleaning=cleaning, snapshot=args.snapshot,
-                          k=args.k, seed=args.seed, progress=progress)
-    report = report_of(result, source)
-    report["seed"] = args.seed
+    if args.source is not None or args.engine == "spark":
+        result, source = _run_in_engine(args, overrides, cleaning, progress)
+    else:
+        loaded, source = _load_file(args, progress)
+        result = pipeline.run(loaded, overrides=overrides, cleaning=cleaning, snapshot=args.snapshot,
+                              k=args.k, seed=args.seed, progress=progress)
+    report = report_of(result, source, seed=args.seed)
     # Both outputs are rendered before either is written, so a failure leaves no partial output.
     customers = result.segmentation.customers[OUTPUT_COLUMNS]
     report_bytes = (json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n").encode()
@@ -230,6 +232,42 @@ def _run(args: argparse.Namespace) -> int:
         print(f"warning: {message}", file=sys.stderr)
     _print_summary(result)
     return 0
+
+
+def _load_file(args: argparse.Namespace, progress: _StderrProgress) -> tuple[reading.LoadedFile, str]:
+    if args.input is None:
+        progress("Generating the demo data", 0.0)
+        loaded = pipeline.demo_file(args.demo_rows)
+        return loaded, loaded.source_name
+    path = Path(args.input)
+    if not path.is_file():
+        raise ParameterError(f"Input file {args.input} does not exist.", hint="Check the path and the name.")
+    progress(f"Reading {path.name}", 0.0)
+    # A large Parquet file is opened for streaming into DuckDB instead of being read whole.
+    return largefile.read_file_or_stream(path, sheet=args.sheet), str(path)
+
+
+def _run_in_engine(args, overrides, cleaning, progress) -> tuple[pipeline.Result, str]:
+    """--source (PostgreSQL) or --engine spark: clean and aggregate where the data lives."""
+    from . import sources  # only these paths need the database and Spark clients
+
+    options = {"overrides": overrides, "cleaning": cleaning, "snapshot": args.snapshot, "progress": progress}
+    if args.source is not None:
+        if args.input is not None or args.engine == "spark":
+            raise ParameterError("--source reads from a database: give no INPUT file and no --engine spark.",
+                                 hint="Use either INPUT, or --source URL --table NAME.")
+        if not args.table:
+            raise ParameterError("--source needs --table NAME: the table or view holding the transactions.",
+                                 hint="Add e.g. --table sales.transactions.")
+        prepared = sources.prepare_postgres(args.source, args.table, **options)
+        shown = f"{sources.redact_url(args.source)} table {args.table}"
+    else:
+        if args.input is None:
+            raise ParameterError("--engine spark needs INPUT: a Parquet/CSV path or a Spark table name.",
+                                 hint="e.g. python -m segmentation s3a://lake/transactions/ --engine spark")
+        prepared = sources.prepare_spark(args.input, master=args.spark_master, **options)
+        shown = str(args.input)
+    return pipeline.run_prepared(prepared, k=args.k, seed=args.seed, progress=progress), shown
 
 
 def _print_summary(result: pipeline.Result) -> None:

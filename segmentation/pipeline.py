@@ -24,7 +24,8 @@ from .scoring import add_rfm_scores
 from .segments import Segmentation, segment_customers
 from .settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, CleaningSettings
 
-__all__ = ["Progress", "Prepared", "Result", "demo_file", "connect", "prepare", "run", "choose_k"]
+__all__ = ["Progress", "Prepared", "Result", "demo_file", "connect", "prepare", "prepare_canonical",
+           "prepare_expr", "run", "run_prepared", "choose_k"]
 
 Progress = Callable[[str, float], None]  # (what is happening, fraction done 0..1)
 
@@ -240,6 +241,18 @@ def run(
     # The CLI never uses per-product revenue; for a streamed file it is tens of millions of rows.
     prepared = prepare(loaded, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
                        with_products=not isinstance(loaded, LargeFile))
+    return run_prepared(prepared, k=k, seed=seed, progress=progress)
+
+
+def run_prepared(
+    prepared: Prepared,
+    *,
+    k: int | str = "auto",
+    seed: int = DEFAULT_SEED,
+    progress: Progress | None = None,
+) -> Result:
+    """K scan and segments for customers already prepared (from a file, a database or Spark)."""
+    progress = progress or _no_progress
     progress("Comparing numbers of segments (K scan)", 0.85)
     degenerate = _degenerate(prepared.customers)
     if degenerate is None:
