@@ -15,6 +15,9 @@ from tests.engines.postgres import READER_PASSWORD, STRANGER_PASSWORD
 from tests.shared_data import shared_file
 
 pg_server = engine_postgres.pg_server  # the session's throwaway server (a fixture)
+# One server/JVM per worker is costly on 2 cores: with `pytest -n 2 --dist loadgroup` (.ci/run) all of
+# this module runs on one worker; with other --dist modes the mark does nothing.
+pytestmark = pytest.mark.xdist_group("postgres")
 
 
 def assert_same_as_duckdb(got: pipeline.Prepared, want: pipeline.Prepared) -> None:

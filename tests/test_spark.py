@@ -19,6 +19,9 @@ from tests.engines import spark as engine_spark
 from tests.shared_data import shared_file
 
 spark, spark_con = engine_spark.spark, engine_spark.spark_con  # the worker's one local[2] session (fixtures)
+# One server/JVM per worker is costly on 2 cores: with `pytest -n 2 --dist loadgroup` (.ci/run) all of
+# this module runs on one worker; with other --dist modes the mark does nothing.
+pytestmark = pytest.mark.xdist_group("spark")
 
 REAL_ROWS = 50_000
 
