@@ -385,7 +385,10 @@ def main(argv=None) -> int:
             ready = ensure_data(name, path, rows)
             if ready is not None:
                 selected.append((name, ready))
-    import duckdb, pandas, pyarrow, sklearn  # noqa: E401 - versions for the record
+    import duckdb
+    import pandas
+    import pyarrow
+    import sklearn
 
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

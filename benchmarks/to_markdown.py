@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 
 def fmt(value, spec: str, suffix: str = "") -> str:
@@ -18,7 +19,7 @@ def main(paths: list[str]) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     phase_lines = []
     for path in paths:
-        data = json.load(open(path))
+        data = json.loads(Path(path).read_text())
         for r in data["results"]:
             s = r["summary"]
             ph = s.get("phases", {})

@@ -34,8 +34,7 @@ import pyarrow.parquet as pq
 from . import parsing
 from .errors import InputFileError
 from .reading import LoadedFile, read_file, unique_headers
-from .settings import (DUCKDB_MEMORY_LIMIT, LARGE_FILE_BYTES, LARGE_PARQUET_ROWS, STREAM_BATCH_ROWS,
-                       CleaningSettings)
+from .settings import DUCKDB_MEMORY_LIMIT, LARGE_FILE_BYTES, LARGE_PARQUET_ROWS, STREAM_BATCH_ROWS, CleaningSettings
 
 __all__ = ["LargeFile", "is_large", "open_file", "canonical_batches", "load_into_duckdb", "prepare_large",
            "read_file_or_stream"]

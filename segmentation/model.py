@@ -18,8 +18,16 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from .errors import ParameterError
-from .settings import (DEFAULT_SEED, FAST_KMEANS_MIN_CUSTOMERS, K_SCAN_RANGE, K_SUGGEST_RANGE,
-                       KMEANS_SAMPLE_SIZE, MODEL_THREADS, N_INIT, SILHOUETTE_SAMPLE_SIZE)
+from .settings import (
+    DEFAULT_SEED,
+    FAST_KMEANS_MIN_CUSTOMERS,
+    K_SCAN_RANGE,
+    K_SUGGEST_RANGE,
+    KMEANS_SAMPLE_SIZE,
+    MODEL_THREADS,
+    N_INIT,
+    SILHOUETTE_SAMPLE_SIZE,
+)
 
 __all__ = [
     "FEATURES",

@@ -14,7 +14,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from . import columns, parsing, reading, rfm
+from . import columns, parsing, rfm
 from .cleaning import MONEY_SCALE, Audit, clean
 from .errors import NoDataLeftError, ParameterError
 from .largefile import LargeFile, prepare_large

@@ -100,7 +100,8 @@ def read_file(
         except FileNotFoundError as exc:
             raise InputFileError(f"File not found: '{path}'.", "Check the path and the file name.") from exc
         except IsADirectoryError as exc:
-            raise InputFileError(f"'{path}' is a folder, not a file.", "Give the path of the data file inside it.") from exc
+            raise InputFileError(f"'{path}' is a folder, not a file.",
+                                 "Give the path of the data file inside it.") from exc
         except OSError as exc:
             raise InputFileError(f"Cannot open '{path}': {_why(exc.strerror or exc)}.",
                                  "Check that the file exists and that you may read it.") from exc
@@ -454,7 +455,8 @@ def _read_csv(data: bytes, name: str, notes: list[str]) -> LoadedFile:
         notes.append(f"Columns are separated by {_DELIMITER_NAMES[delimiter]}s.")
     header_rows = _records(sample, delimiter or _NO_DELIMITER)
     if len(header_rows) <= title_lines:
-        raise InputFileError(f"'{name}' has no header row.", "Export the data again with column names in the first row.")
+        raise InputFileError(f"'{name}' has no header row.",
+                             "Export the data again with column names in the first row.")
     if title_lines:
         titles = "; ".join(" ".join(c.strip() for c in row if c.strip()) for row in header_rows[:title_lines])
         notes.append(f"Skipped {title_lines} title line(s) above the header: '{titles[:80]}'.")

@@ -133,7 +133,7 @@ class CleaningSettings:
     countries_exclude: tuple[str, ...] = ()
     net_returns: bool = False  # keep cancellations/returns as negative revenue instead of dropping them
 
-    def with_rule(self, name: str, enabled: bool) -> "CleaningSettings":
+    def with_rule(self, name: str, enabled: bool) -> CleaningSettings:
         rules = set(self.rules)
         (rules.add if enabled else rules.discard)(name)
         return replace(self, rules=frozenset(rules))

@@ -5,8 +5,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from segmentation.errors import ParameterError
-from segmentation.model import (DegenerateClustersWarning, elbow_k, fit_labels, make_model, scan_k,
-                                suggest_k)
+from segmentation.model import DegenerateClustersWarning, elbow_k, fit_labels, make_model, scan_k, suggest_k
 
 PLANTED = {  # (recency days, invoices, revenue) centres of four planted customer types
     "champions": (5, 40, 8000.0),

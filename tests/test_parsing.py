@@ -178,7 +178,8 @@ def test_iso_with_offset_is_converted_to_utc():
 
 
 def test_date_column_where_nothing_parses_is_a_mapping_error():
-    with pytest.raises(MappingError, match=r"Column 'd' .*none of its values reads as a date .*'Mug' and 'Cup'") as info:
+    message = r"Column 'd' .*none of its values reads as a date .*'Mug' and 'Cup'"
+    with pytest.raises(MappingError, match=message) as info:
         parse_dates(["Mug", "Cup", "Mug"])
     assert "another column" in info.value.hint
 

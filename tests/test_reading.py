@@ -256,7 +256,8 @@ def _truncated_xlsx() -> bytes:
     [
         (b"", "empty.csv", r"'empty.csv' is empty \(0 bytes\)"),
         (b"\n\n  \n", "blank.csv", r"is empty \(only blank lines\)"),
-        (b"customer,date,amount\n", "header.csv", r"has a header row \('customer', 'date', 'amount'\) but no data rows"),
+        (b"customer,date,amount\n", "header.csv",
+         r"has a header row \('customer', 'date', 'amount'\) but no data rows"),
         (bytes(range(256)) * 40, "garbage.csv", r"binary data"),
         (b"\x89PNG\r\n\x1a\n" + bytes(1000), "photo.csv", r"binary data"),
         (_truncated_xlsx(), "broken.xlsx", r"damaged or truncated"),

@@ -6,10 +6,10 @@ Outside CI a missing browser or data file skips the tests with the reason; with 
 from __future__ import annotations
 
 import os
-import tempfile
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
