@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -41,8 +40,9 @@ import pyarrow as pa
 from . import columns
 from .cleaning import CANONICAL_COLUMNS, READ_ONLY_ATTRIBUTE
 from .errors import SegmenterError, SourceError
-from .pipeline import Prepared, Progress, Result, choose_k, prepare_expr
-from .settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, CleaningSettings
+from .pipeline import Prepared, Progress, Result, prepare_expr
+from .pipeline import run_prepared as pipeline_run_prepared
+from .settings import DEFAULT_SEED, CleaningSettings
 
 __all__ = [
     "POSTGRES_SCHEMES",
@@ -370,31 +370,8 @@ def run_prepared(
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
 ) -> Result:
-    """K scan and segments on prepared customers: what pipeline.run does after prepare.
-
-    Delegates to ``pipeline.run_prepared`` when the pipeline has one (the tail of ``run``
-    split out), so the CLI and the app get the same K rules for a file and a database.
-    """
-    from . import pipeline
-
-    if hasattr(pipeline, "run_prepared"):
-        return pipeline.run_prepared(prepared, k=k, seed=seed, progress=progress)
-    from .model import DegenerateClustersWarning, scan_k, suggest_k
-    from .segments import segment_customers
-
-    progress = progress or (lambda step, fraction: None)
-    progress("Comparing numbers of segments (K scan)", 0.85)
-    scan = scan_k(prepared.customers, k_values=range(K_SCAN_RANGE[0], K_SCAN_RANGE[1] + 1), seed=seed)
-    suggestion = suggest_k(scan, k_range=K_SUGGEST_RANGE)
-    chosen = choose_k(k, suggestion, scan)
-    progress(f"Fitting {chosen} segments", 0.95)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DegenerateClustersWarning)
-        segmentation = segment_customers(prepared.customers, k=chosen, seed=seed)
-    messages = tuple(str(w.message) for w in caught if issubclass(w.category, DegenerateClustersWarning))
-    progress("Done", 1.0)
-    return Result(prepared=prepared, scan=scan, suggestion=suggestion, k=segmentation.k,
-                  segmentation=segmentation, warnings=messages)
+    """K scan and segments on prepared customers: the same K rules as for a file."""
+    return pipeline_run_prepared(prepared, k=k, seed=seed, progress=progress)
 
 
 # ----------------------------------------------------------------------------- Spark
