@@ -38,6 +38,8 @@ __all__ = [
     "scan_k",
     "suggest_k",
     "max_k",
+    "elbow_k",
+    "fit_labels",
     "scan_is_sampled",
     "scan_labels",
     "silhouettes",

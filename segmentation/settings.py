@@ -113,7 +113,8 @@ CLEANING_RULES: tuple[Rule, ...] = (
     Rule("outside_date_range", "Outside the chosen date range", "User filter: purchase date outside the range."),
     Rule("country_filtered", "Country filtered out", "User filter: country not included, or excluded."),
     Rule("non_positive_customer_total", "Customer's net revenue zero or negative",
-         "Only with netting of returns: customers whose returns cancel their purchases."),
+         "Customers whose kept lines add up to zero or less: returns netted against purchases, "
+         "or only free lines when the zero-price rule is off."),
 )
 RULE_NAMES = tuple(rule.name for rule in CLEANING_RULES)
 # Rules a user can switch off. The first three always run: a row without a readable date,
