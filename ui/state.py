@@ -12,6 +12,9 @@ Every expensive step is cached across sessions and reruns:
 * roles, ``pipeline.prepare`` (parse → clean → RFM) — ``st.cache_data`` keyed on the file
   digest, sheet, role overrides, cleaning settings and snapshot;
 * the K scan — keyed on that plus the seed; one segmentation — keyed on that plus K.
+* a database table ("Connect to a database"): the connection stays in this session's
+  ``st.session_state``; its first rows and ``sources.prepare_table`` are cached on a SHA-256
+  of URL and table, so the URL (and its password) is in no cache key, log or screen.
 
 So changing K (or a chart option) never re-reads or re-cleans the file.
 """
@@ -28,8 +31,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from segmentation import columns, model, pipeline, reading, segments
-from segmentation.errors import SegmenterError
+from segmentation import columns, model, pipeline, reading, segments, sources
+from segmentation.errors import SegmenterError, SourceError
 from segmentation.model import KSuggestion
 from segmentation.pipeline import Prepared
 from segmentation.reading import LoadedFile
@@ -63,6 +66,10 @@ __all__ = [
     "results",
     "sync_widget",
     "digest_of",
+    "connect_database",
+    "database",
+    "database_error",
+    "use_table",
 ]
 
 DEMO_ROWS = 50_000
@@ -77,6 +84,11 @@ K = "seg_k"  # None: use the suggested K
 SEED = "seg_seed"
 LAST_GOOD = "seg_last_good"
 RESULTS = "seg_results"
+# A database connection lives only in this session's memory: the URL itself is never stored,
+# logged or put in a cache key (only its SHA-256 and the redacted form are kept).
+DATABASE = "seg_database"  # {"con", "hash", "where", "tables"} of the last successful connect
+DATABASE_CONS = "seg_database_cons"  # Source.digest -> connection, for each table picked
+DATABASE_ERROR = "seg_database_error"
 # Widgets bound to K (sidebar and Choose K page): changing one moves the other.
 K_WIDGETS = ("w_k_sidebar", "w_k_page")
 
@@ -85,11 +97,12 @@ K_WIDGETS = ("w_k_sidebar", "w_k_page")
 class Source:
     """Where the data comes from. Equality (and cache keys) use the digest, never the bytes."""
 
-    kind: str  # "demo" | "upload"
+    kind: str  # "demo" | "upload" | "database"
     name: str
-    digest: str
+    digest: str  # a database's: SHA-256 of URL and table, so no cache key holds the URL
     sheet: str | None = None  # None: let the reader choose the transactions sheet
     data: bytes | None = field(default=None, compare=False, repr=False, hash=False)
+    table: str | None = None  # the table or view of a database source
 
     @property
     def size_mb(self) -> float:
@@ -166,6 +179,45 @@ def use_demo() -> None:
     set_source(DEMO)
 
 
+def database() -> dict | None:
+    """The current database connection: its tables and redacted URL (``where``), or None."""
+    return st.session_state.get(DATABASE)
+
+
+def database_error() -> SegmenterError | None:
+    return st.session_state.get(DATABASE_ERROR)
+
+
+def connect_database(url: str) -> None:
+    """Connect read-only and list the tables; on failure keep the previous connection and data."""
+    ss = st.session_state
+    ss[DATABASE_ERROR] = None
+    try:
+        con = sources.connect_postgres(url.strip())
+        tables = sources.list_tables(con)
+    except SegmenterError as error:
+        ss[DATABASE_ERROR] = error
+        return
+    ss[DATABASE] = {"con": con, "hash": digest_of(url.strip().encode()), "where": sources.redact_url(url.strip()),
+                    "tables": tables}
+
+
+def use_table(name: str) -> None:
+    """Switch to a table of the connected database, if its first rows can be read."""
+    ss = st.session_state
+    db = ss[DATABASE]
+    ss[DATABASE_ERROR] = None
+    digest = digest_of(f"{db['hash']}\0{name}".encode())
+    candidate = Source("database", f"{name} in {db['where']}", digest, table=name)
+    ss.setdefault(DATABASE_CONS, {})[digest] = db["con"]
+    try:
+        read(candidate)
+    except SegmenterError as error:
+        ss[DATABASE_ERROR] = error
+        return
+    set_source(candidate)
+
+
 def overrides() -> dict[str, str | None]:
     return dict(st.session_state[OVERRIDES])
 
@@ -234,8 +286,26 @@ def _read(digest: str, sheet: str | None, filename: str, _data: bytes | None) ->
     return reading.read_file(_data, filename=filename, sheet=sheet)
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _read_table(digest: str, name: str, table: str, _con) -> LoadedFile:
+    rows = sources.sample(sources.open_table(_con, table))
+    return LoadedFile(rows, name, "postgresql",
+                      notes=(f"Shown and detected from the first {rows.num_rows:,} rows; the cleaning runs "
+                             "in the database on the whole table.",))
+
+
+def _connection(src: Source):
+    con = st.session_state.get(DATABASE_CONS, {}).get(src.digest)
+    if con is None:
+        raise SourceError("The database connection of this session is gone.",
+                          hint="Connect again on the Data page.")
+    return con
+
+
 def read(src: Source) -> LoadedFile:
-    """The file of ``src`` read into Arrow (cached on its digest and sheet)."""
+    """The file of ``src`` read into Arrow (cached on its digest and sheet); a table: its first rows."""
+    if src.kind == "database":
+        return _read_table(src.digest, src.name, src.table, _connection(src))
     return _read(src.digest, src.sheet, src.name, src.data)
 
 
@@ -257,6 +327,13 @@ def _roles(digest: str, sheet: str | None, overrides_: tuple, _loaded: LoadedFil
 def _prepare(key: tuple, _loaded: LoadedFile, _roles: dict, _cleaning: CleaningSettings,
              _snapshot: date | None, _progress: Callable[[str, float], None]) -> Prepared:
     return pipeline.prepare(_loaded, _roles, cleaning=_cleaning, snapshot=_snapshot, progress=_progress)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _prepare_table(key: tuple, _con, _table: str, _roles: dict, _cleaning: CleaningSettings,
+                   _snapshot: date | None, _progress: Callable[[str, float], None]) -> Prepared:
+    return sources.prepare_table(sources.open_table(_con, _table), _roles, cleaning=_cleaning, snapshot=_snapshot,
+                                 progress=_progress, with_products=True)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -345,7 +422,10 @@ def _results_for(spec: Spec, seed: int, k_wanted: int | None) -> Results:
     prepared = _step(
         "Cleaning the data and computing recency, frequency and monetary value",
         ("prepare",) + key,
-        lambda progress: _prepare(key, loaded, roles, spec.cleaning, spec.snapshot, progress),
+        (lambda progress: _prepare_table(key, _connection(spec.source), spec.source.table, roles, spec.cleaning,
+                                         spec.snapshot, progress))
+        if spec.source.kind == "database" else
+        (lambda progress: _prepare(key, loaded, roles, spec.cleaning, spec.snapshot, progress)),
     )
     timings["prepare"] = time.perf_counter() - started
     scan, suggestion = _step(

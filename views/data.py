@@ -1,4 +1,4 @@
-"""Data page: load a file, check the column roles, choose the cleaning, see what was removed."""
+"""Data page: load a file or a database table, check the column roles, choose the cleaning, see what was removed."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -50,13 +50,15 @@ with left:
     failed = st.session_state.get("seg_upload_error")
     if failed and uploaded is not None and failed[0] == uploaded.file_id:
         show_error(failed[1], context=f"{uploaded.name} was not loaded — the previous data is still in use")
+
 with right:
     loaded = state.read(src)
     if src.kind == "demo":
         st.info("Now loaded: the **built-in demo data** — a year of a gift shop's transactions. "
                 "Upload your own file to segment your customers.", icon=":material/info:")
     else:
-        st.success(f"Now loaded: **{md(src.name)}** ({src.size_mb:,.1f} MB).", icon=":material/check_circle:")
+        size = "" if src.kind == "database" else f" ({src.size_mb:,.1f} MB)"
+        st.success(f"Now loaded: **{md(src.name)}**{size}.", icon=":material/check_circle:")
         st.button("Back to the demo data", on_click=state.use_demo, icon=":material/restart_alt:")
     details = [f"{loaded.table.num_rows:,} rows × {loaded.table.num_columns} columns", f"format {loaded.file_format}"]
     if loaded.encoding:
@@ -67,6 +69,30 @@ with right:
     st.caption(" · ".join(details))
     for note in loaded.notes:
         st.caption(md(note))
+
+
+def _connect() -> None:
+    state.connect_database(st.session_state["w_db_url"])
+    if state.database_error() is None:
+        st.session_state["w_db_url"] = ""  # the URL is not kept once connected
+
+
+with st.expander("Or connect to a database (PostgreSQL)",
+                 expanded=src.kind == "database" or state.database_error() is not None):
+    st.text_input("Connection URL", type="password", key="w_db_url",
+                  placeholder="postgresql://user:password@host:5432/database",
+                  help="Read-only session. The URL stays in this session's memory only: it is never shown, "
+                       "logged or cached.")
+    st.button("Connect", key="w_db_connect", on_click=_connect, icon=":material/database:")
+    db = state.database()
+    if db is not None:
+        st.caption(f"Connected to {md(db['where'])}: {len(db['tables']):,} tables and views.")
+        if db["tables"]:
+            st.selectbox("Table or view with the transactions", db["tables"], key="w_db_table")
+            st.button("Use this table", key="w_db_use", icon=":material/table:",
+                      on_click=lambda: state.use_table(st.session_state["w_db_table"]))
+    if state.database_error() is not None:
+        show_error(state.database_error(), context="The database was not used — the previous data is still in use")
 
 if len(loaded.sheets) > 1:
     sheet_key = f"w_sheet_{src.digest[:12]}"
