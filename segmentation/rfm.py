@@ -62,11 +62,14 @@ def customer_features(kept: ir.Table, snapshot: date, *, has_invoice: bool) -> i
     """One row per customer: recency, frequency, monetary, tenure, first/last purchase.
 
     Recency and tenure are calendar days from the last/first purchase day to `snapshot`.
-    Frequency counts distinct invoices with positive revenue (without an invoice column:
-    distinct purchase timestamps). Monetary is the sum of line revenue.
+    Frequency counts distinct invoices with positive revenue (without an invoice column, or for a
+    line whose invoice is blank: distinct purchase timestamps). Monetary is the sum of line revenue.
     """
     snapshot_day = _epoch_day_of(snapshot)
-    purchase_key = kept.invoice if has_invoice else kept.invoice_date.cast("string")
+    purchase_time = kept.invoice_date.cast("string")
+    # A line whose invoice cell is blank is still a purchase: it counts by its time (else a customer
+    # with only such lines would get frequency 0, and an average order value of infinity).
+    purchase_key = ibis.coalesce(kept.invoice, purchase_time) if has_invoice else purchase_time
     day = _epoch_day(kept.invoice_date)
     return kept.group_by("customer_id").agg(
         recency=snapshot_day - day.max(),

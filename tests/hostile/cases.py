@@ -282,6 +282,8 @@ ACCEPTED_CASES: list[Case] = [
                           country=lambda i: ["עברית", "Österreich", "🇫🇷 France", "日本"][i % 4],
                           description=lambda i: "Tasse à café ☕ \u200f"),
          r"Columns are separated by commas", rows_in=28, customers=5),
+    Case("blank-invoice-numbers", "export.csv", lambda: good_csv(invoice=lambda i: "" if i % 7 == 3 else None),
+         r"Columns are separated by commas", rows_in=28, customers=7),
     Case("single-customer", "export.csv", lambda: good_csv(customer=lambda i: "17850"),
          r"Only one customer is left after cleaning", rows_in=28, customers=1, where="warnings"),
     Case("all-customers-identical", "export.csv",

@@ -26,7 +26,7 @@ from segmentation.segments import segment_customers
 from segmentation.settings import CleaningSettings
 from tests.canonical import COLUMNS, ROLES_AMOUNT, ROLES_QP, TYPES
 
-FAST = settings(max_examples=25, deadline=None, derandomize=True,
+FAST = settings(max_examples=20, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 START = datetime(2010, 12, 1, 8, 0)
@@ -49,9 +49,23 @@ def canonical(lines) -> pa.Table:
                      for i, (name, kind) in enumerate(zip(COLUMNS, TYPES))})
 
 
+_CON = None
+
+
+def con():
+    """One DuckDB for the whole module: a connection per example would dominate the run time."""
+    global _CON
+    if _CON is None:
+        _CON = pipeline.connect()
+    return _CON
+
+
 def cleaned(table: pa.Table, roles, settings_=CleaningSettings()):
-    con = pipeline.connect()
-    return clean(con.create_table("t", table, temp=True), roles, settings_)
+    return clean(con().create_table("t", table, temp=True, overwrite=True), roles, settings_)
+
+
+def prepared_of(table: pa.Table, roles=ROLES_QP):
+    return pipeline.prepare_canonical(table, roles, backend=con())
 
 
 @FAST
@@ -71,7 +85,7 @@ def test_every_row_is_kept_or_dropped_by_exactly_one_rule(lines, roles, net_retu
 @given(tables)
 def test_default_rules_give_recency_frequency_at_least_1_and_positive_money(lines):
     try:
-        prepared = pipeline.prepare_canonical(canonical(lines), ROLES_QP)
+        prepared = prepared_of(canonical(lines))
     except NoDataLeftError:
         _, audit = cleaned(canonical(lines), ROLES_QP)
         assert audit.rows_kept == 0
@@ -91,12 +105,12 @@ def test_shuffling_rows_changes_nothing(lines, random):
     shuffled = list(lines)
     random.shuffle(shuffled)
     try:
-        first = pipeline.prepare_canonical(canonical(lines), ROLES_QP)
+        first = prepared_of(canonical(lines))
     except SegmenterError as error:
         with pytest.raises(type(error)):
-            pipeline.prepare_canonical(canonical(shuffled), ROLES_QP)
+            prepared_of(canonical(shuffled))
         return
-    second = pipeline.prepare_canonical(canonical(shuffled), ROLES_QP)
+    second = prepared_of(canonical(shuffled))
     pd.testing.assert_frame_equal(first.customers, second.customers)
     pd.testing.assert_frame_equal(first.audit.table, second.audit.table)
 
