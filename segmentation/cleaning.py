@@ -13,7 +13,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from .settings import CLEANING_RULES, SWITCHABLE_RULES, CleaningSettings
+from .settings import CLEANING_RULES, RULE_NAMES, SWITCHABLE_RULES, CleaningSettings
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -64,7 +64,9 @@ class Audit:
 @dataclass(frozen=True)
 class Cleaned:
     kept: ir.Table  # canonical columns + line_units, rows that passed every rule
-    flagged: ir.Table  # every input row + drop_reason (null when kept)
+    # one row per line + line_units, drop_reason (null when kept) and duplicates (identical
+    # rows dropped under `duplicate`); rows in = lines + sum(duplicates)
+    flagged: ir.Table
     mode: str  # "quantity_price" or "amount"
 
 
@@ -86,51 +88,78 @@ def _is_bad_number(value: ir.FloatingValue) -> ir.BooleanValue:
 
 
 def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: CleaningSettings) -> Cleaned:
-    """Give every row a `drop_reason` (null when kept) and its money in integer units.
+    """Give every line a `drop_reason` (null when kept), its money in integer units and `duplicates`.
 
     `transactions` has the canonical columns (see docs/ARCHITECTURE.md); `roles` says which
     roles the file had, which decides how money is computed and which rules apply.
+
+    With the duplicate rule on, the rows that pass the first three rules are grouped on all
+    canonical columns (a hash aggregate, not a sorted window): each group is one line whose
+    `duplicates` = copies - 1 rows are counted under `duplicate` and whose one remaining row
+    goes through the later rules. Otherwise every input row is one line with `duplicates` = 0.
+    So every input row is counted once: rows in = lines + sum(duplicates).
     """
     t = transactions.select(*CANONICAL_COLUMNS)
     t = t.mutate(description=t.description.fill_null("Unknown"))
     mode = _money_mode(roles)
     on = settings.rules
-    has_invoice = "invoice" in roles
+    names = rule_names_for(roles)
+    name_of = dict(zip(RULE_NAMES, names))
+    dedupe = "duplicate" in on or "duplicate" not in SWITCHABLE_RULES
 
-    if mode == "quantity_price":
-        line_total = t.quantity * t.price
-        bad_number = _is_bad_number(t.quantity) | _is_bad_number(t.price) | _is_bad_number(line_total)
-    else:
-        line_total = t.amount
-        bad_number = _is_bad_number(t.amount)
-    safe_total = ibis.cases((bad_number, 0.0), else_=line_total)
-    t = t.mutate(line_units=(safe_total * MONEY_SCALE).round().cast("int64"))
+    def line_money(rows: ir.Table) -> tuple[ir.BooleanValue, ir.IntegerValue]:
+        if mode == "quantity_price":
+            line_total = rows.quantity * rows.price
+            bad = _is_bad_number(rows.quantity) | _is_bad_number(rows.price) | _is_bad_number(line_total)
+        else:
+            line_total = rows.amount
+            bad = _is_bad_number(rows.amount)
+        safe_total = ibis.cases((bad, 0.0), else_=line_total)
+        return bad, (safe_total * MONEY_SCALE).round().cast("int64")
 
-    customer_missing = t.customer_id.isnull() | (t.customer_id.strip() == "")
-    duplicate_rank = ibis.row_number().over(
-        group_by=list(CANONICAL_COLUMNS), order_by=list(CANONICAL_COLUMNS)
+    # The first three rules look at one row's own values only, so identical rows share them.
+    bad_number, line_units = line_money(t)
+    early = [
+        ("invalid_date", t.invoice_date.isnull()),
+        ("invalid_number", bad_number),
+        ("missing_customer", t.customer_id.isnull() | (t.customer_id.strip() == "")),
+    ]
+    early_reason = ibis.cases(
+        *[(check.fill_null(False), ibis.literal(name_of[rule])) for rule, check in early],
+        else_=ibis.null("string"),
     )
-    if has_invoice:
-        is_cancelled = t.invoice.strip().upper().startswith("C").fill_null(False)
+    rows = t.mutate(line_units=line_units, drop_reason=early_reason)
+    if dedupe:
+        dropped_early = rows.filter(rows.drop_reason.notnull()).mutate(duplicates=ibis.literal(0, "int64"))
+        passed = rows.filter(rows.drop_reason.isnull()).select(*CANONICAL_COLUMNS)
+        lines = passed.group_by(list(CANONICAL_COLUMNS)).agg(duplicates=passed.count() - 1)
+        lines = lines.mutate(line_units=line_money(lines)[1], drop_reason=ibis.null("string"))
+    else:
+        dropped_early = None
+        lines = rows.mutate(duplicates=ibis.literal(0, "int64"))
+    lines = lines.select(*CANONICAL_COLUMNS, "line_units", "duplicates", "drop_reason")
+
+    if "invoice" in roles:
+        is_cancelled = lines.invoice.strip().upper().startswith("C").fill_null(False)
     else:
         is_cancelled = ibis.literal(False)
     if mode == "quantity_price":
-        non_positive_quantity = (t.quantity <= 0).fill_null(False)
-        non_positive_money = (t.price <= 0).fill_null(False)
+        non_positive_quantity = (lines.quantity <= 0).fill_null(False)
+        non_positive_money = (lines.price <= 0).fill_null(False)
     else:
         non_positive_quantity = ibis.literal(False)
-        non_positive_money = (t.amount <= 0).fill_null(False)
+        non_positive_money = (lines.amount <= 0).fill_null(False)
     if settings.net_returns:
         # Returns and cancellations stay in as negative revenue; only zero/negative prices go.
         is_cancelled_rule = ibis.literal(False)
         non_positive_quantity_rule = ibis.literal(False)
         if mode == "amount":
-            non_positive_money = (t.amount == 0).fill_null(False)
+            non_positive_money = (lines.amount == 0).fill_null(False)
     else:
         is_cancelled_rule = is_cancelled
         non_positive_quantity_rule = non_positive_quantity
 
-    day = t.invoice_date.date()
+    day = lines.invoice_date.date()
     outside_range = ibis.literal(False)
     if settings.date_from is not None:
         outside_range = outside_range | (day < settings.date_from)
@@ -138,16 +167,11 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
         outside_range = outside_range | (day > settings.date_to)
     country_filtered = ibis.literal(False)
     if settings.countries_include:
-        country_filtered = country_filtered | ~t.country.isin(list(settings.countries_include)).fill_null(False)
+        country_filtered = country_filtered | ~lines.country.isin(list(settings.countries_include)).fill_null(False)
     if settings.countries_exclude:
-        country_filtered = country_filtered | t.country.isin(list(settings.countries_exclude)).fill_null(False)
+        country_filtered = country_filtered | lines.country.isin(list(settings.countries_exclude)).fill_null(False)
 
-    names = rule_names_for(roles)
-    checks = {
-        "invalid_date": t.invoice_date.isnull(),
-        "invalid_number": bad_number,
-        "missing_customer": customer_missing,
-        "duplicate": duplicate_rank > 0,
+    later = {
         "cancelled": is_cancelled_rule,
         "non_positive_quantity": non_positive_quantity_rule,
         "non_positive_price": non_positive_money,
@@ -157,39 +181,54 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
     # Rules that are not switchable (a row without a readable date, number or customer has
     # no place in RFM; filters apply when set) always run; the others when switched on.
     branches = [
-        (checks[rule.name].fill_null(False), ibis.literal(name))
-        for rule, name in zip(CLEANING_RULES, names)
-        if rule.name in checks and (rule.name in on or rule.name not in SWITCHABLE_RULES)
+        (later[rule.name].fill_null(False), ibis.literal(name_of[rule.name]))
+        for rule in CLEANING_RULES
+        if rule.name in later and (rule.name in on or rule.name not in SWITCHABLE_RULES)
     ]
-    reason = ibis.cases(*branches, else_=ibis.null("string"))
-    flagged = t.mutate(drop_reason=reason)
+    reason = ibis.coalesce(lines.drop_reason, ibis.cases(*branches, else_=ibis.null("string")))
+    lines = lines.mutate(drop_reason=reason)
 
     # Customer-level rule: a customer whose kept lines sum to zero or less has no positive
     # revenue to segment on (returns netted against purchases, or prices that round to 0).
-    kept_units = ibis.cases((flagged.drop_reason.isnull(), flagged.line_units), else_=0)
-    customer_total = kept_units.sum().over(group_by=flagged.customer_id)
-    flagged = flagged.mutate(
+    # Each kept line is one kept row (its duplicates are dropped), so a plain sum counts them.
+    kept_units = ibis.cases((lines.drop_reason.isnull(), lines.line_units), else_=0)
+    customer_total = kept_units.sum().over(group_by=lines.customer_id)
+    lines = lines.mutate(
         drop_reason=ibis.coalesce(
-            flagged.drop_reason,
+            lines.drop_reason,
             ibis.cases((customer_total <= 0, ibis.literal(names[-1])), else_=ibis.null("string")),
         )
     )
+    flagged = lines if dropped_early is None else lines.union(dropped_early.select(*lines.columns))
     return Cleaned(kept=_kept_rows(flagged), flagged=flagged, mode=mode)
 
 
 def _kept_rows(flagged: ir.Table) -> ir.Table:
-    return flagged.filter(flagged.drop_reason.isnull()).drop("drop_reason")
+    return flagged.filter(flagged.drop_reason.isnull()).drop("drop_reason", "duplicates")
 
 
 def audit_of(cleaned: Cleaned, roles: Mapping[str, str]) -> Audit:
-    """Count rows, customers and revenue per drop reason (one small query)."""
+    """Count rows, customers and revenue per drop reason (one small query).
+
+    A line stands for one row under its `drop_reason` plus `duplicates` rows under `duplicate`.
+    """
     f = cleaned.flagged
+    own = f.select(
+        reason=f.drop_reason.fill_null("__kept__"), customer_id=f.customer_id,
+        line_units=f.line_units, weight=ibis.literal(1, "int64"),
+    )
+    repeated = f.filter(f.duplicates > 0)
+    copies = repeated.select(
+        reason=ibis.literal("duplicate"), customer_id=repeated.customer_id,
+        line_units=repeated.line_units, weight=repeated.duplicates.cast("int64"),
+    )
+    rows = own.union(copies)
     per_reason = (
-        f.group_by(reason=f.drop_reason.fill_null("__kept__"))
+        rows.group_by("reason")
         .agg(
-            rows=f.count(),
-            customers=f.customer_id.nunique(),
-            revenue_units=f.line_units.sum(),
+            rows=rows.weight.sum(),
+            customers=rows.customer_id.nunique(),
+            revenue_units=(rows.weight * rows.line_units).sum(),
         )
         .execute()
     )
