@@ -42,7 +42,7 @@ VARIANTS = [
     ("time-as-date", {"InvoiceDate": pa.array([dt.time(10, i % 60) for i in range(N)])}, ERROR,
      r"none of its values reads as a date"),
     ("date32", {"InvoiceDate": pa.array([dt.date(2011, 1 + i % 12, 1) for i in range(N)])}, OK, None),
-    ("timestamp-utc", {"InvoiceDate": pa.array([dt.datetime(2011, 1 + i % 12, 1, tzinfo=dt.timezone.utc)
+    ("timestamp-utc", {"InvoiceDate": pa.array([dt.datetime(2011, 1 + i % 12, 1, tzinfo=dt.UTC)
                                                 for i in range(N)])}, OK, None),
     ("yyyymmdd-integers", {"InvoiceDate": pa.array([20110101 + i % 28 for i in range(N)])}, OK, None),
     ("float-date-1e300", {"InvoiceDate": pa.array([1e300] * N)}, ERROR, r"none of its values reads as a date"),
