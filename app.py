@@ -50,15 +50,16 @@ with st.sidebar:
         if outcome.stale:
             st.warning("The latest settings did not work; showing the last results that did.",
                        icon=":material/history:")
-        state.sync_widget("w_k_sidebar", outcome.k)
-        st.select_slider(
-            "Number of segments (K)",
-            options=outcome.k_values,
-            key="w_k_sidebar",
-            on_change=state.on_k_widget,
-            args=("w_k_sidebar",),
-            help=f"Suggested: K={outcome.suggestion.k}. See the Choose K page for the evidence.",
-        )
+        if not outcome.degenerate:
+            state.sync_widget("w_k_sidebar", outcome.k)
+            st.select_slider(
+                "Number of segments (K)",
+                options=outcome.k_values,
+                key="w_k_sidebar",
+                on_change=state.on_k_widget,
+                args=("w_k_sidebar",),
+                help=f"Suggested: K={outcome.suggestion.k}. See the Choose K page for the evidence.",
+            )
         suggested = " (suggested)" if outcome.k == outcome.suggestion.k else f" (suggested: {outcome.suggestion.k})"
         st.caption(f"K = {outcome.k}{suggested}, seed {outcome.seed}.")
 
@@ -66,6 +67,8 @@ if isinstance(outcome, SegmenterError):
     show_error(outcome, context="The data cannot be segmented")
 elif outcome.error is not None:
     show_error(outcome.error, context="Your latest change did not work — the previous results stay on screen")
+elif outcome.degenerate:  # too few distinct customers to compare K: segments shown, with a warning
+    st.warning(md(outcome.suggestion.reason), icon=":material/warning:")
 
 page.run()
 

@@ -25,7 +25,7 @@ from .segments import Segmentation, segment_customers
 from .settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, CleaningSettings
 
 __all__ = ["Progress", "Prepared", "Result", "demo_file", "connect", "prepare", "prepare_canonical",
-           "prepare_expr", "run", "run_prepared", "choose_k"]
+           "prepare_expr", "run", "run_prepared", "scan_for", "choose_k"]
 
 Progress = Callable[[str, float], None]  # (what is happening, fraction done 0..1)
 
@@ -225,6 +225,16 @@ def _degenerate(customers: pd.DataFrame) -> KSuggestion | None:
     return KSuggestion(k=profiles, reason=reason)
 
 
+def scan_for(customers: pd.DataFrame, *, seed: int = DEFAULT_SEED) -> tuple[pd.DataFrame, KSuggestion]:
+    """The K scan and the suggested K; with fewer than 3 distinct customer profiles the scan is
+    empty and the suggestion (K = number of profiles) carries the warning to show."""
+    degenerate = _degenerate(customers)
+    if degenerate is not None:
+        return pd.DataFrame(columns=SCAN_COLUMNS), degenerate
+    scan = scan_k(customers, k_values=range(K_SCAN_RANGE[0], K_SCAN_RANGE[1] + 1), seed=seed)
+    return scan, suggest_k(scan, k_range=K_SUGGEST_RANGE)
+
+
 def run(
     loaded: LoadedFile,
     *,
@@ -254,12 +264,8 @@ def run_prepared(
     """K scan and segments for customers already prepared (from a file, a database or Spark)."""
     progress = progress or _no_progress
     progress("Comparing numbers of segments (K scan)", 0.85)
-    degenerate = _degenerate(prepared.customers)
-    if degenerate is None:
-        scan = scan_k(prepared.customers, k_values=range(K_SCAN_RANGE[0], K_SCAN_RANGE[1] + 1), seed=seed)
-        suggestion = suggest_k(scan, k_range=K_SUGGEST_RANGE)
-    else:  # too few distinct customers to compare K: one segment per profile, with a warning
-        scan, suggestion = pd.DataFrame(columns=SCAN_COLUMNS), degenerate
+    scan, suggestion = scan_for(prepared.customers, seed=seed)
+    degenerate = suggestion if scan.empty else None
     chosen = choose_k(k, suggestion, scan)
     progress(f"Fitting {chosen} segments", 0.95)
     with warnings.catch_warnings(record=True) as caught:

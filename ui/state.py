@@ -31,13 +31,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from segmentation import columns, model, pipeline, reading, segments, sources
+from segmentation import columns, pipeline, reading, segments, sources
 from segmentation.errors import SegmenterError, SourceError
 from segmentation.model import KSuggestion
 from segmentation.pipeline import Prepared
 from segmentation.reading import LoadedFile
 from segmentation.segments import Segmentation
-from segmentation.settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, CleaningSettings
+from segmentation.settings import DEFAULT_SEED, K_SCAN_RANGE, CleaningSettings
 
 from .text import md
 
@@ -338,8 +338,7 @@ def _prepare_table(key: tuple, _con, _table: str, _roles: dict, _cleaning: Clean
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _scan(key: tuple, seed: int, _customers: pd.DataFrame) -> tuple[pd.DataFrame, KSuggestion]:
-    scan = model.scan_k(_customers, k_values=range(K_SCAN_RANGE[0], K_SCAN_RANGE[1] + 1), seed=seed)
-    return scan, model.suggest_k(scan, k_range=K_SUGGEST_RANGE)
+    return pipeline.scan_for(_customers, seed=seed)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -403,7 +402,12 @@ class Results:
 
     @property
     def k_values(self) -> list[int]:
-        return [int(k) for k in self.scan["k"]]
+        # Too few distinct customers to compare K: the one K the data supports (see `degenerate`).
+        return [int(k) for k in self.scan["k"]] or [self.suggestion.k]
+
+    @property
+    def degenerate(self) -> bool:
+        return self.scan.empty
 
     def segmentation(self) -> Segmentation:
         return _segment(self.spec.key(), self.k, self.seed, self.prepared.customers)

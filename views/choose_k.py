@@ -16,6 +16,9 @@ if isinstance(outcome, SegmenterError):
             icon=":material/info:")
     st.page_link("views/data.py", label="Go to the Data page", icon=":material/upload_file:")
     st.stop()
+if outcome.degenerate:  # too few distinct customers: the warning above the page says why
+    st.info("There is nothing to compare: the data supports only one number of segments.", icon=":material/info:")
+    st.stop()
 
 st.markdown(
     f"K-Means was run for every K from {K_SCAN_RANGE[0]} to {K_SCAN_RANGE[1]} on "
