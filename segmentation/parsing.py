@@ -29,12 +29,12 @@ CANONICAL_SCHEMA = pa.schema([
     ("country", pa.string()),
 ])
 # canonical column → role that fills it
-_ROLE_OF = {"customer_id": "customer", "invoice": "invoice", "invoice_date": "date", "quantity": "quantity",
+ROLE_OF_COLUMN = {"customer_id": "customer", "invoice": "invoice", "invoice_date": "date", "quantity": "quantity",
             "price": "price", "amount": "amount", "product": "product", "description": "description",
             "country": "country"}
-_ID_COLUMNS = ("customer_id", "invoice", "product")
-_TEXT_COLUMNS = ("description", "country")
-_NUMBER_COLUMNS = ("quantity", "price", "amount")
+ID_COLUMNS = ("customer_id", "invoice", "product")
+TEXT_COLUMNS = ("description", "country")
+NUMBER_COLUMNS = ("quantity", "price", "amount")
 
 
 @dataclass(frozen=True)
@@ -67,21 +67,21 @@ def to_canonical(table: pa.Table, roles: Mapping[str, str]) -> ParsedTable:
     date_format = "not mapped"
     decimal_comma = False
     for field in CANONICAL_SCHEMA:
-        column_name = roles.get(_ROLE_OF[field.name])
+        column_name = roles.get(ROLE_OF_COLUMN[field.name])
         if not column_name:
             arrays.append(pa.nulls(n, field.type))
             continue
         kind = table.schema.field(column_name).type
         if _is_nested(kind):
             raise MappingError(
-                f"Column '{column_name}' (mapped as {_ROLE_OF[field.name]}) holds nested values of type {kind}, "
+                f"Column '{column_name}' (mapped as {ROLE_OF_COLUMN[field.name]}) holds nested values of type {kind}, "
                 "not single values.",
                 "Map a column with one value per row, or unmap this role.",
             )
         raw = _flatten(table.column(column_name))
-        if field.name in _ID_COLUMNS:
+        if field.name in ID_COLUMNS:
             arrays.append(_parse_ids(raw))
-        elif field.name in _TEXT_COLUMNS:
+        elif field.name in TEXT_COLUMNS:
             arrays.append(_parse_text(raw))
         elif field.name == "invoice_date":
             parsed, date_format, note = _parse_dates(raw, column_name)

@@ -40,6 +40,7 @@ import pyarrow as pa
 from . import columns
 from .cleaning import CANONICAL_COLUMNS, READ_ONLY_ATTRIBUTE
 from .errors import SegmenterError, SourceError
+from .parsing import ID_COLUMNS, ROLE_OF_COLUMN, TEXT_COLUMNS
 from .pipeline import Prepared, Progress, Result, prepare_expr
 from .pipeline import run_prepared as pipeline_run_prepared
 from .settings import DEFAULT_SEED, CleaningSettings
@@ -67,12 +68,6 @@ __all__ = [
 
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 SAMPLE_ROWS = 2_000  # rows read for column detection and the mapping preview
-_ROLE_OF = {"customer_id": "customer", "invoice": "invoice", "invoice_date": "date", "quantity": "quantity",
-            "price": "price", "amount": "amount", "product": "product", "description": "description",
-            "country": "country"}
-_ID_COLUMNS = ("customer_id", "invoice", "product")
-_TEXT_COLUMNS = ("description", "country")
-_NUMBER_COLUMNS = ("quantity", "price", "amount")
 _TYPES = {"customer_id": dt.string, "invoice": dt.string, "invoice_date": dt.Timestamp(),
           "quantity": dt.float64, "price": dt.float64, "amount": dt.float64, "product": dt.string,
           "description": dt.string, "country": dt.string}
@@ -245,14 +240,14 @@ def canonical(table: ir.Table, roles: Mapping[str, str]) -> ir.Table:
                            "Map the roles to columns of this table.")
     values = {}
     for name in CANONICAL_COLUMNS:
-        column_name = roles.get(_ROLE_OF[name])
+        column_name = roles.get(ROLE_OF_COLUMN[name])
         if not column_name:
             values[name] = ibis.null(_TYPES[name])
             continue
         column = table[column_name]
-        if name in _ID_COLUMNS:
+        if name in ID_COLUMNS:
             values[name] = _id_text(column)
-        elif name in _TEXT_COLUMNS:
+        elif name in TEXT_COLUMNS:
             values[name] = _blank_to_null(_as_text(column).strip())
         elif name == "invoice_date":
             values[name] = _timestamp(column, column_name)

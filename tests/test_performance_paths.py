@@ -21,6 +21,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from segmentation import columns, largefile, model, pipeline, reading
 from segmentation.demo import demo_transactions, write_demo_parquet
 from segmentation.settings import FAST_KMEANS_MIN_CUSTOMERS, KMEANS_SAMPLE_SIZE, MODEL_THREADS
+from tests.test_model import planted_customers
 
 ROWS = 30_000
 
@@ -110,23 +111,6 @@ def test_streaming_duckdb_has_a_memory_limit_and_spill_directory(tmp_path):
 # ----------------------------------------------------------------------------- K-Means
 
 
-def planted(n_per_type: int, seed: int = 0) -> pd.DataFrame:
-    centres = {"champions": (5, 40, 8000.0), "loyal": (30, 12, 1500.0), "new": (10, 1, 80.0),
-               "lapsed": (300, 2, 150.0)}
-    rng = np.random.default_rng(seed)
-    frames = []
-    for label, (recency, frequency, monetary) in centres.items():
-        frames.append(pd.DataFrame({
-            "recency": np.maximum(1, np.round(recency * rng.lognormal(0, 0.15, n_per_type))).astype(int),
-            "frequency": np.maximum(1, np.round(frequency * rng.lognormal(0, 0.15, n_per_type))).astype(int),
-            "monetary": monetary * rng.lognormal(0, 0.15, n_per_type),
-            "planted": label,
-        }))
-    customers = pd.concat(frames, ignore_index=True)
-    customers["customer_id"] = [f"{i:07d}" for i in range(len(customers))]
-    return customers
-
-
 def test_fast_scan_path_is_declared_and_bounded():
     assert FAST_KMEANS_MIN_CUSTOMERS >= KMEANS_SAMPLE_SIZE
     assert not model.scan_is_sampled(FAST_KMEANS_MIN_CUSTOMERS)
@@ -135,7 +119,7 @@ def test_fast_scan_path_is_declared_and_bounded():
 
 
 def test_fast_scan_fits_on_a_sample_and_agrees_with_full_kmeans(monkeypatch):
-    customers = planted(2_500)  # 10,000 customers; thresholds scaled down by the same factor
+    customers = planted_customers(2_500)  # 10,000 customers; thresholds scaled down by the same factor
     fitted_rows = []
     original_fit = model.KMeans.fit
 
@@ -156,7 +140,7 @@ def test_fast_scan_fits_on_a_sample_and_agrees_with_full_kmeans(monkeypatch):
 
 
 def test_scan_is_exact_below_the_threshold(monkeypatch):
-    customers = planted(100)
+    customers = planted_customers(100)
     fitted_rows = []
     original_fit = model.KMeans.fit
     monkeypatch.setattr(model.KMeans, "fit", lambda self, x, *a, **k: fitted_rows.append(len(x)) or
@@ -176,7 +160,7 @@ def test_kmeans_runs_single_threaded(monkeypatch):
         return original_fit(self, x, *args, **kwargs)
 
     monkeypatch.setattr(model.KMeans, "fit", spy)
-    customers = planted(50)
+    customers = planted_customers(50)
     model.scan_k(customers, k_values=[3], seed=1)
     model.fit_labels(customers, k=3, seed=1)
     assert seen and set(seen) == {MODEL_THREADS}

@@ -470,6 +470,17 @@ def compute() -> Results | SegmenterError:
     return outcome
 
 
+def results_or_empty_state() -> Results:
+    """This run's results; with no data yet, the empty-state note and a link to the Data page, then stop."""
+    outcome = results()
+    if isinstance(outcome, SegmenterError):
+        st.info("There is no data to segment yet. Load a file and check its columns on the Data page.",
+                icon=":material/info:")
+        st.page_link("views/data.py", label="Go to the Data page", icon=":material/upload_file:")
+        st.stop()
+    return outcome
+
+
 def results() -> Results | SegmenterError:
     """This run's outcome, computed by app.py before the page ran."""
     if RESULTS not in st.session_state:

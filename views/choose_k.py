@@ -4,18 +4,12 @@ from __future__ import annotations
 import streamlit as st
 
 from segmentation import charts
-from segmentation.errors import SegmenterError
 from segmentation.settings import K_SCAN_RANGE, K_SUGGEST_RANGE
 from ui import state
 from ui.text import md
 
 st.title("Choose the number of segments")
-outcome = state.results()
-if isinstance(outcome, SegmenterError):
-    st.info("There is no data to segment yet. Load a file and check its columns on the Data page.",
-            icon=":material/info:")
-    st.page_link("views/data.py", label="Go to the Data page", icon=":material/upload_file:")
-    st.stop()
+outcome = state.results_or_empty_state()
 if outcome.degenerate:  # too few distinct customers: the warning above the page says why
     st.info("There is nothing to compare: the data supports only one number of segments.", icon=":material/info:")
     st.stop()

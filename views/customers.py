@@ -4,7 +4,6 @@ from __future__ import annotations
 import streamlit as st
 
 from segmentation import export
-from segmentation.errors import SegmenterError
 from ui import state
 
 COLUMNS = ["customer_id", "segment_id", "segment", "rfm_segment", "recency", "frequency", "monetary", "tenure",
@@ -12,12 +11,7 @@ COLUMNS = ["customer_id", "segment_id", "segment", "rfm_segment", "recency", "fr
            "action"]
 
 st.title("Customers")
-outcome = state.results()
-if isinstance(outcome, SegmenterError):
-    st.info("There is no data to segment yet. Load a file and check its columns on the Data page.",
-            icon=":material/info:")
-    st.page_link("views/data.py", label="Go to the Data page", icon=":material/upload_file:")
-    st.stop()
+outcome = state.results_or_empty_state()
 
 seg = outcome.segmentation()
 customers = seg.customers
