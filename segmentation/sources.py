@@ -41,9 +41,13 @@ from . import columns
 from .cleaning import CANONICAL_COLUMNS, READ_ONLY_ATTRIBUTE
 from .errors import SegmenterError, SourceError
 from .parsing import ID_COLUMNS, ROLE_OF_COLUMN, TEXT_COLUMNS
-from .pipeline import Prepared, Progress, Result, prepare_expr
-from .pipeline import run_prepared as pipeline_run_prepared
-from .settings import DEFAULT_SEED, CleaningSettings
+from .pipeline import (
+    Prepared,
+    Progress,
+    prepare_expr,
+    run_prepared,  # K scan and segments: the same K rules as for a file
+)
+from .settings import CleaningSettings
 
 __all__ = [
     "POSTGRES_SCHEMES",
@@ -356,17 +360,6 @@ def prepare_postgres(
                              with_products=with_products)
     finally:
         con.disconnect()
-
-
-def run_prepared(
-    prepared: Prepared,
-    *,
-    k: int | str = "auto",
-    seed: int = DEFAULT_SEED,
-    progress: Progress | None = None,
-) -> Result:
-    """K scan and segments on prepared customers: the same K rules as for a file."""
-    return pipeline_run_prepared(prepared, k=k, seed=seed, progress=progress)
 
 
 # ----------------------------------------------------------------------------- Spark

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import traceback
 
-import pandas as pd
 import pytest
 
 from segmentation import columns, parsing, pipeline, reading, sources
 from segmentation.errors import MappingError, SourceError
 from tests.engines import edge_cases
 from tests.engines import postgres as engine_postgres
+from tests.engines.compare import assert_same_as_duckdb
 from tests.engines.postgres import READER_PASSWORD, STRANGER_PASSWORD
 from tests.shared_data import shared_file
 
@@ -20,12 +20,6 @@ pg_server = engine_postgres.pg_server  # the session's throwaway server (a fixtu
 pytestmark = pytest.mark.xdist_group("postgres")
 
 
-def assert_same_as_duckdb(got: pipeline.Prepared, want: pipeline.Prepared) -> None:
-    pd.testing.assert_frame_equal(got.customers, want.customers)
-    pd.testing.assert_frame_equal(got.audit.table, want.audit.table)
-    assert (got.audit.rows_in, got.audit.rows_kept) == (want.audit.rows_in, want.audit.rows_kept)
-    assert (got.snapshot, got.date_min, got.date_max) == (want.snapshot, want.date_min, want.date_max)
-    assert got.countries == want.countries
 
 
 def _secret_free(error: BaseException, *secrets: str) -> None:

@@ -16,6 +16,7 @@ from segmentation.errors import SourceError
 from segmentation.settings import CleaningSettings
 from tests.engines import edge_cases
 from tests.engines import spark as engine_spark
+from tests.engines.compare import assert_same_as_duckdb
 from tests.shared_data import shared_file
 
 spark, spark_con = engine_spark.spark, engine_spark.spark_con  # the worker's one local[2] session (fixtures)
@@ -26,12 +27,6 @@ pytestmark = pytest.mark.xdist_group("spark")
 REAL_ROWS = 50_000
 
 
-def assert_same_as_duckdb(got: pipeline.Prepared, want: pipeline.Prepared) -> None:
-    pd.testing.assert_frame_equal(got.customers, want.customers)
-    pd.testing.assert_frame_equal(got.audit.table, want.audit.table)
-    assert (got.audit.rows_in, got.audit.rows_kept) == (want.audit.rows_in, want.audit.rows_kept)
-    assert (got.snapshot, got.date_min, got.date_max) == (want.snapshot, want.date_min, want.date_max)
-    assert got.countries == want.countries
 
 
 def duckdb_reference(raw: pa.Table, roles, **kwargs) -> pipeline.Prepared:
