@@ -63,11 +63,29 @@ class Audit:
 
 @dataclass(frozen=True)
 class Cleaned:
+    """The cleaning, at two grains.
+
+    `purchases` is what the audit and RFM read: one row per (drop_reason, customer_id, country,
+    purchase) with the lines' counts, money and dates, materialised in the engine where it can
+    be. It is one pass over the rows and a fraction of their size (a purchase is one invoice,
+    or one timestamp without invoices), so a 50M-row file becomes a few million rows.
+    `lines` (one row per distinct line before the customer-level rule) and `kept` (the kept
+    rows) are queries over the transactions, run only when asked (per-product revenue, tests).
+    """
+
+    purchases: ir.Table  # PURCHASE_COLUMNS
+    lines: ir.Table  # canonical columns + line_units, duplicates, drop_reason, purchase
     kept: ir.Table  # canonical columns + line_units, rows that passed every rule
-    # one row per line + line_units, drop_reason (null when kept) and duplicates (identical
-    # rows dropped under `duplicate`); rows in = lines + sum(duplicates)
-    flagged: ir.Table
     mode: str  # "quantity_price" or "amount"
+
+
+# One row per (drop_reason, customer_id, country, purchase): `lines` rows under drop_reason,
+# `copies` more rows under `duplicate`, their money in integer units (`copy_units` for the
+# copies), `positive_lines` with revenue > 0, and the first/last timestamp.
+PURCHASE_COLUMNS = (
+    "drop_reason", "customer_id", "country", "purchase", "lines", "copies", "units", "copy_units",
+    "positive_lines", "first_date", "last_date",
+)
 
 
 def _money_mode(roles: Mapping[str, str]) -> str:
@@ -88,7 +106,9 @@ def _is_bad_number(value: ir.FloatingValue) -> ir.BooleanValue:
 
 
 def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: CleaningSettings) -> Cleaned:
-    """Give every line a `drop_reason` (null when kept), its money in integer units and `duplicates`.
+    """Give every line a `drop_reason` (null when kept), its money in integer units, `duplicates`
+    and its `purchase`; sum the lines up per purchase (`Cleaned.purchases`), where the
+    customer-level rule (`non_positive_customer_total`) is applied.
 
     `transactions` has the canonical columns (see docs/ARCHITECTURE.md); `roles` says which
     roles the file had, which decides how money is computed and which rules apply.
@@ -188,48 +208,70 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
     reason = ibis.coalesce(lines.drop_reason, ibis.cases(*branches, else_=ibis.null("string")))
     lines = lines.mutate(drop_reason=reason)
 
-    # Customer-level rule: a customer whose kept lines sum to zero or less has no positive
-    # revenue to segment on (returns netted against purchases, or prices that round to 0).
-    # Each kept line is one kept row (its duplicates are dropped), so a plain sum counts them.
-    kept_units = ibis.cases((lines.drop_reason.isnull(), lines.line_units), else_=0)
-    customer_total = kept_units.sum().over(group_by=lines.customer_id)
-    lines = lines.mutate(
-        drop_reason=ibis.coalesce(
-            lines.drop_reason,
-            ibis.cases((customer_total <= 0, ibis.literal(names[-1])), else_=ibis.null("string")),
-        )
+    lines = lines.mutate(purchase=purchase_of(lines, roles))
+    if dropped_early is not None:
+        lines = lines.union(dropped_early.mutate(purchase=purchase_of(dropped_early, roles)).select(*lines.columns))
+    return Cleaned(purchases=_customer_rule(_purchases(lines), names[-1]), lines=lines,
+                   kept=_kept_rows(lines, None), mode=mode)
+
+
+def purchase_of(rows: ir.Table, roles: Mapping[str, str]) -> ir.StringValue:
+    """What one purchase is: the invoice, or the timestamp for a blank invoice or a file without invoices
+    (a line whose invoice cell is blank is still a purchase, counted by its time)."""
+    at = rows.invoice_date.cast("string")
+    return ibis.coalesce(rows.invoice, at) if "invoice" in roles else at
+
+
+def _purchases(lines: ir.Table) -> ir.Table:
+    """Lines → one row per (drop_reason, customer_id, country, purchase); see PURCHASE_COLUMNS."""
+    return lines.group_by(["drop_reason", "customer_id", "country", "purchase"]).agg(
+        lines=lines.count(),
+        copies=lines.duplicates.sum().cast("int64"),
+        units=lines.line_units.sum().cast("int64"),
+        copy_units=(lines.duplicates * lines.line_units).sum().cast("int64"),
+        positive_lines=lines.count(where=lines.line_units > 0),
+        first_date=lines.invoice_date.min(),
+        last_date=lines.invoice_date.max(),
     )
-    flagged = lines if dropped_early is None else lines.union(dropped_early.select(*lines.columns))
-    return Cleaned(kept=_kept_rows(flagged), flagged=flagged, mode=mode)
 
 
-def _kept_rows(flagged: ir.Table) -> ir.Table:
-    return flagged.filter(flagged.drop_reason.isnull()).drop("drop_reason", "duplicates")
+def _customer_rule(purchases: ir.Table, rule_name: str) -> ir.Table:
+    """A customer whose kept lines sum to zero or less has no positive revenue to segment on
+    (returns netted against purchases, or prices that round to 0): all their kept lines go."""
+    kept = purchases.filter(purchases.drop_reason.isnull())
+    totals = kept.group_by("customer_id").agg(customer_units=kept.units.sum())
+    joined = purchases.left_join(totals, "customer_id")
+    reason = ibis.coalesce(
+        joined.drop_reason,
+        ibis.cases((joined.customer_units <= 0, ibis.literal(rule_name)), else_=ibis.null("string")),
+    )
+    return joined.mutate(drop_reason=reason).select(*PURCHASE_COLUMNS)
+
+
+def _kept_rows(lines: ir.Table, purchases: ir.Table | None) -> ir.Table:
+    """Rows that passed every rule: lines without a reason, of customers the customer rule kept."""
+    if purchases is None:
+        purchases = _customer_rule(_purchases(lines), "dropped")
+    customers = purchases.filter(purchases.drop_reason.isnull()).select("customer_id").distinct()
+    kept = lines.filter(lines.drop_reason.isnull(), lines.customer_id.isin(customers.customer_id))
+    return kept.drop("drop_reason", "duplicates", "purchase")
 
 
 def audit_of(cleaned: Cleaned, roles: Mapping[str, str]) -> Audit:
-    """Count rows, customers and revenue per drop reason (one small query).
+    """Count rows, customers and revenue per drop reason (one small query over the purchases).
 
-    A line stands for one row under its `drop_reason` plus `duplicates` rows under `duplicate`.
+    A purchase row stands for `lines` rows under its `drop_reason` and `copies` rows under `duplicate`.
     """
-    f = cleaned.flagged
-    own = f.select(
-        reason=f.drop_reason.fill_null("__kept__"), customer_id=f.customer_id,
-        line_units=f.line_units, weight=ibis.literal(1, "int64"),
-    )
-    repeated = f.filter(f.duplicates > 0)
-    copies = repeated.select(
-        reason=ibis.literal("duplicate"), customer_id=repeated.customer_id,
-        line_units=repeated.line_units, weight=repeated.duplicates.cast("int64"),
-    )
+    p = cleaned.purchases
+    own = p.select(reason=p.drop_reason.fill_null("__kept__"), customer_id=p.customer_id,
+                   rows=p.lines.cast("int64"), units=p.units)
+    repeated = p.filter(p.copies > 0)
+    copies = repeated.select(reason=ibis.literal("duplicate"), customer_id=repeated.customer_id,
+                             rows=repeated.copies, units=repeated.copy_units)
     rows = own.union(copies)
     per_reason = (
         rows.group_by("reason")
-        .agg(
-            rows=rows.weight.sum(),
-            customers=rows.customer_id.nunique(),
-            revenue_units=(rows.weight * rows.line_units).sum(),
-        )
+        .agg(rows=rows.rows.sum(), customers=rows.customer_id.nunique(), revenue_units=rows.units.sum())
         .execute()
     )
     counts = {row.reason: row for row in per_reason.itertuples()}
@@ -254,17 +296,19 @@ def audit_of(cleaned: Cleaned, roles: Mapping[str, str]) -> Audit:
     return Audit(rows_in=rows_in, rows_kept=rows_kept, table=table)
 
 
-def _materialised(flagged: ir.Table) -> ir.Table:
+def _materialised(table: ir.Table) -> ir.Table:
     try:
-        read_only = getattr(ibis.get_backend(flagged), READ_ONLY_ATTRIBUTE, False)
+        read_only = getattr(ibis.get_backend(table), READ_ONLY_ATTRIBUTE, False)
     except Exception:  # no single backend to ask: cache as before
         read_only = False
-    return flagged if read_only else flagged.cache()
+    return table if read_only else table.cache()
 
 
 def clean(transactions: ir.Table, roles: Mapping[str, str], settings: CleaningSettings) -> tuple[Cleaned, Audit]:
-    """Flag every row once (materialised in the engine), then audit and keep from that."""
+    """Flag every row and sum them up per purchase once (materialised in the engine); the audit
+    and RFM read those purchases, never the rows again."""
     cleaned = flag_rows(transactions, roles, settings)
-    flagged = _materialised(cleaned.flagged)
-    cleaned = Cleaned(kept=_kept_rows(flagged), flagged=flagged, mode=cleaned.mode)
+    purchases = _materialised(cleaned.purchases)
+    cleaned = Cleaned(purchases=purchases, lines=cleaned.lines, kept=_kept_rows(cleaned.lines, purchases),
+                      mode=cleaned.mode)
     return cleaned, audit_of(cleaned, roles)

@@ -138,25 +138,21 @@ def prepare_expr(
     """Clean and aggregate an Ibis table in the canonical schema, on whatever engine holds it."""
     progress = progress or _no_progress
     progress("Cleaning rows", 0.3)
-    overview = transactions.aggregate(
-        date_min=transactions.invoice_date.min(), date_max=transactions.invoice_date.max()
-    ).execute()
-    countries = tuple(sorted(
-        str(c) for c in transactions.select("country").distinct().execute()["country"].dropna()
-    )) if "country" in roles else ()
     cleaned, audit = clean(transactions, roles, cleaning)
     if audit.rows_kept == 0:
         raise NoDataLeftError(_nothing_left_message(audit), hint=_nothing_left_hint(audit))
-    kept = cleaned.kept
+    purchases = cleaned.purchases
 
     progress("Computing recency, frequency and monetary value", 0.6)
-    last_purchase = rfm.last_purchase_date(kept)
+    countries, date_min, date_max, last_purchase = rfm.summary(purchases)
+    if "country" not in roles:
+        countries = ()
     if snapshot is None:
         snapshot = rfm.default_snapshot(last_purchase)
     rfm.check_snapshot(snapshot, last_purchase)
-    features = rfm.customer_features(kept, snapshot, has_invoice="invoice" in roles)
+    features = rfm.customer_features(purchases, snapshot)
     if "country" in roles:
-        features = features.left_join(rfm.customer_main_country(kept), "customer_id").drop("customer_id_right")
+        features = features.left_join(rfm.customer_main_country(purchases), "customer_id").drop("customer_id_right")
     else:
         features = features.mutate(country=ibis.null("string"))
     customers = features.order_by("customer_id").execute()
@@ -170,7 +166,7 @@ def prepare_expr(
 
     products = pd.DataFrame(columns=["customer_id", "product", "description", "revenue"])
     if with_products and "product" in roles:
-        products = rfm.customer_products(kept).execute()
+        products = rfm.customer_products(cleaned.kept).execute()
         products["revenue"] = products.pop("revenue_units").astype("float64") / MONEY_SCALE
     progress("Customers ready", 0.8)
     return Prepared(
@@ -180,8 +176,8 @@ def prepare_expr(
         roles=dict(roles),
         notes=notes,
         countries=countries,
-        date_min=_as_date(overview["date_min"].iloc[0]),
-        date_max=_as_date(overview["date_max"].iloc[0]),
+        date_min=_as_date(date_min),
+        date_max=_as_date(date_max),
         customer_products=products,
     )
 

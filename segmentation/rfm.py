@@ -5,15 +5,16 @@ date-diff functions disagree between DuckDB, PostgreSQL and Spark.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from .cleaning import MONEY_SCALE
 from .errors import NoDataLeftError, ParameterError
 
-__all__ = ["last_purchase_date", "default_snapshot", "check_snapshot", "customer_features",
+__all__ = ["summary", "default_snapshot", "check_snapshot", "customer_features",
            "customer_main_country", "customer_products"]
 
 SECONDS_PER_DAY = 86_400
@@ -27,14 +28,24 @@ def _epoch_day_of(day: date) -> int:
     return (day - date(1970, 1, 1)).days
 
 
-def last_purchase_date(kept: ir.Table) -> date:
-    """Date of the last kept purchase; NoDataLeftError when nothing was kept."""
-    last = kept.invoice_date.max().execute()
-    if last is None or (hasattr(last, "year") is False):
+def summary(purchases: ir.Table) -> tuple[tuple[str, ...], object, object, date]:
+    """(countries, first date, last date, last kept purchase day) in one small query.
+
+    Countries and the date range cover every row read (the filters offer them); the last kept
+    purchase decides the default snapshot. NoDataLeftError when nothing was kept.
+    """
+    kept = purchases.drop_reason.isnull()
+    per_country = purchases.group_by("country").agg(
+        first=purchases.first_date.min(),
+        last=purchases.last_date.max(),
+        last_kept=purchases.last_date.max(where=kept),
+    ).execute()
+    countries = tuple(sorted(str(c) for c in per_country["country"].dropna()))
+    last = per_country["last_kept"].dropna()
+    if last.empty:
         raise NoDataLeftError("No transactions are left after cleaning.")
-    if isinstance(last, datetime):
-        return last.date()
-    return date(last.year, last.month, last.day)
+    last = pd.Timestamp(last.max())
+    return countries, per_country["first"].min(), per_country["last"].max(), date(last.year, last.month, last.day)
 
 
 def default_snapshot(last_purchase: date) -> date:
@@ -58,32 +69,29 @@ def check_snapshot(snapshot: date, last_purchase: date) -> None:
         )
 
 
-def customer_features(kept: ir.Table, snapshot: date, *, has_invoice: bool) -> ir.Table:
-    """One row per customer: recency, frequency, monetary, tenure, first/last purchase.
+def customer_features(purchases: ir.Table, snapshot: date) -> ir.Table:
+    """One row per kept customer: recency, frequency, monetary, tenure, first/last purchase.
 
     Recency and tenure are calendar days from the last/first purchase day to `snapshot`.
-    Frequency counts distinct invoices with positive revenue (without an invoice column, or for a
-    line whose invoice is blank: distinct purchase timestamps). Monetary is the sum of line revenue.
+    Frequency counts distinct purchases (invoices; see cleaning.purchase_of) with positive
+    revenue. Monetary is the sum of line revenue, in integer units (`monetary_units`).
     """
+    kept = purchases.filter(purchases.drop_reason.isnull())
     snapshot_day = _epoch_day_of(snapshot)
-    purchase_time = kept.invoice_date.cast("string")
-    # A line whose invoice cell is blank is still a purchase: it counts by its time (else a customer
-    # with only such lines would get frequency 0, and an average order value of infinity).
-    purchase_key = ibis.coalesce(kept.invoice, purchase_time) if has_invoice else purchase_time
-    day = _epoch_day(kept.invoice_date)
     return kept.group_by("customer_id").agg(
-        recency=snapshot_day - day.max(),
-        frequency=purchase_key.nunique(where=kept.line_units > 0),
-        monetary_units=kept.line_units.sum(),
-        tenure=snapshot_day - day.min(),
-        first_purchase=kept.invoice_date.min(),
-        last_purchase=kept.invoice_date.max(),
+        recency=snapshot_day - _epoch_day(kept.last_date.max()),
+        frequency=kept.purchase.nunique(where=kept.positive_lines > 0),
+        monetary_units=kept.units.sum(),
+        tenure=snapshot_day - _epoch_day(kept.first_date.min()),
+        first_purchase=kept.first_date.min(),
+        last_purchase=kept.last_date.max(),
     )
 
 
-def customer_main_country(kept: ir.Table) -> ir.Table:
-    """The country each customer bought from most often (ties: alphabetical), for profiles."""
-    lines = kept.filter(kept.country.notnull()).group_by(["customer_id", "country"]).agg(lines=ibis._.count())
+def customer_main_country(purchases: ir.Table) -> ir.Table:
+    """The country each customer bought from most often (most kept lines; ties: alphabetical)."""
+    kept = purchases.filter(purchases.drop_reason.isnull(), purchases.country.notnull())
+    lines = kept.group_by(["customer_id", "country"]).agg(lines=kept.lines.sum())
     rank = ibis.row_number().over(group_by=lines.customer_id, order_by=[ibis.desc(lines.lines), lines.country])
     return lines.filter(rank == 0).select("customer_id", "country")
 
