@@ -252,12 +252,29 @@ def canonical(table: ir.Table, roles: Mapping[str, str]) -> ir.Table:
         if name in ID_COLUMNS:
             values[name] = _id_text(column)
         elif name in TEXT_COLUMNS:
-            values[name] = _blank_to_null(_as_text(column).strip())
+            values[name] = _blank_to_null(_strip(_as_text(column)))
         elif name == "invoice_date":
             values[name] = _timestamp(column, column_name)
         else:
             values[name] = _float(column)
     return table.select(**values)
+
+
+@ibis.udf.scalar.builtin(name="trim")
+def _trim_spaces(text: str) -> str:  # SQL TRIM(x): spaces only, and much cheaper than TRIM(x, chars)
+    ...
+
+
+_OTHER_WHITESPACE = ("\t", "\n", "\r", "\v", "\f")
+
+
+def _strip(text: ir.StringValue) -> ir.StringValue:
+    """`text.strip()` (spaces, tabs, line breaks), computed as a plain space trim unless the text
+    holds another whitespace character: on DuckDB this is half the cost on a 50M-row file."""
+    unusual = text.contains(_OTHER_WHITESPACE[0])
+    for character in _OTHER_WHITESPACE[1:]:
+        unusual = unusual | text.contains(character)
+    return ibis.cases((unusual, text.strip()), else_=_trim_spaces(text))
 
 
 def _as_text(column: ir.Value) -> ir.StringValue:
@@ -280,8 +297,10 @@ def _id_text(column: ir.Value) -> ir.StringValue:
             (finite.fill_null(False), column.cast("string")),
             else_=ibis.null("string"),
         )
-    text = _as_text(column).strip()
-    text = ibis.cases((text.re_search(_WHOLE_FLOAT_TEXT), text.re_replace(r"\.0+$", "")), else_=text)
+    text = _strip(_as_text(column))
+    # (the cheap `contains` first: the regular expression is the expensive part on large tables)
+    whole_float = text.contains(".") & text.re_search(_WHOLE_FLOAT_TEXT)
+    text = ibis.cases((whole_float, text.re_replace(r"\.0+$", "")), else_=text)
     return _blank_to_null(text)
 
 
@@ -291,7 +310,7 @@ def _float(column: ir.Value) -> ir.FloatingValue:
         return column.cast("float64")
     if kind.is_boolean():
         return ibis.null("float64")
-    text = _as_text(column).strip()
+    text = _strip(_as_text(column))
     return ibis.cases((text.re_search(_NUMBER_TEXT), text.cast("float64")), else_=ibis.null("float64"))
 
 
@@ -304,7 +323,7 @@ def _timestamp(column: ir.Value, column_name: str) -> ir.TimestampValue:
     if kind.is_date():
         return column.cast(dt.Timestamp())
     if kind.is_string():
-        text = column.strip()
+        text = _strip(column)
         return ibis.cases((text.re_search(_ISO_DATE_TEXT), text.cast(dt.Timestamp())),
                           else_=ibis.null(dt.Timestamp()))
     from .errors import MappingError
