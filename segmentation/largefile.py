@@ -36,8 +36,8 @@ from .errors import InputFileError
 from .reading import LoadedFile, read_file, unique_headers
 from .settings import DUCKDB_MEMORY_LIMIT, LARGE_FILE_BYTES, LARGE_PARQUET_ROWS, STREAM_BATCH_ROWS, CleaningSettings
 
-__all__ = ["LargeFile", "is_large", "open_file", "canonical_batches", "load_into_duckdb", "prepare_large",
-           "read_file_or_stream"]
+__all__ = ["LargeFile", "is_large", "open_file", "canonical_batches", "load_into_duckdb", "reads_directly",
+           "read_directly", "prepare_large", "read_file_or_stream"]
 
 _SAMPLE_ROWS = 50_000
 _PARQUET_MAGIC = b"PAR1"
@@ -202,14 +202,59 @@ def load_into_duckdb(large: LargeFile, roles: Mapping[str, str], *, con=None,
     return con.table(_STREAM_TABLE), notes
 
 
+_DIRECT_KINDS = {
+    "ids": (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer),
+    "date": (pa.types.is_timestamp, pa.types.is_date),
+    "number": (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal),
+}
+
+
+def _direct_role_kind(role: str) -> str:
+    if role == "date":
+        return "date"
+    if role in ("quantity", "price", "amount"):
+        return "number"
+    return "ids"
+
+
+def reads_directly(large: LargeFile, roles: Mapping[str, str]) -> bool:
+    """Whether DuckDB can read the file itself: every mapped column already has its type
+    (text or whole-number ids and text, timestamp or date dates, numeric numbers). Dates or
+    numbers held as text need the whole-column decisions of parsing.py: those are streamed."""
+    schema = pq.ParquetFile(large.path).schema_arrow
+    kinds = dict(zip(unique_headers(schema.names), schema.types))
+    return all(
+        any(check(kinds[column]) for check in _DIRECT_KINDS[_direct_role_kind(role)])
+        for role, column in roles.items() if column
+    )
+
+
+def read_directly(large: LargeFile, roles: Mapping[str, str], *, con=None):
+    """The file as a DuckDB query in the canonical schema (`sources.canonical`, the Ibis form of
+    parsing.to_canonical for typed columns): DuckDB reads the row groups in parallel and the
+    cleaning runs in the same pass; nothing is loaded first."""
+    from .sources import canonical
+
+    con = con or connect()
+    raw = con.read_parquet(large.path)
+    names = unique_headers(raw.columns)
+    if list(names) != list(raw.columns):
+        raw = raw.rename(dict(zip(names, raw.columns)))
+    return canonical(raw, roles)
+
+
 def prepare_large(large: LargeFile, roles: Mapping[str, str], *, cleaning: CleaningSettings = CleaningSettings(),
                   snapshot: date | None = None, progress=None, with_products: bool = True,
                   batch_rows: int = STREAM_BATCH_ROWS):
-    """`pipeline.prepare` for a LargeFile: stream into DuckDB, then the same Ibis cleaning and RFM."""
+    """`pipeline.prepare` for a LargeFile: DuckDB reads it (typed columns) or it is streamed into
+    DuckDB (dates or numbers as text), then the same Ibis cleaning and RFM."""
     from .pipeline import prepare_expr
 
-    if progress is not None:
-        progress("Streaming rows into DuckDB (dates, numbers, ids)", 0.1)
-    transactions, notes = load_into_duckdb(large, roles, batch_rows=batch_rows)
+    if reads_directly(large, roles):
+        transactions, notes = read_directly(large, roles), ()
+    else:
+        if progress is not None:
+            progress("Streaming rows into DuckDB (dates, numbers, ids)", 0.1)
+        transactions, notes = load_into_duckdb(large, roles, batch_rows=batch_rows)
     return prepare_expr(transactions, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
                         notes=tuple(large.notes) + tuple(notes), with_products=with_products)

@@ -139,6 +139,26 @@ def test_fast_scan_fits_on_a_sample_and_agrees_with_full_kmeans(monkeypatch):
     assert scan["k"].tolist() == [3, 4, 5] and scan.notna().all().all()
 
 
+def test_final_fit_restarts_on_the_sample_above_the_threshold_and_agrees_with_full_kmeans(monkeypatch):
+    customers = planted_customers(2_500)  # 10,000 customers; thresholds scaled down as above
+    fitted_rows = []
+    original_fit = model.KMeans.fit
+
+    def spy(self, x, *args, **kwargs):
+        fitted_rows.append((len(x), self.n_init))
+        return original_fit(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(model.KMeans, "fit", spy)
+    fast = model.fit_labels(customers, k=4, seed=42, fast_above=2_000, fit_sample=1_000)
+    # the restarts on the sample, then one K-Means on every customer from the best centres
+    assert fitted_rows == [(1_000, model.N_INIT), (len(customers), 1)]
+    fitted_rows.clear()
+    exact = model.fit_labels(customers, k=4, seed=42)
+    assert fitted_rows == [(len(customers), model.N_INIT)]
+    assert adjusted_rand_score(exact, fast) >= 0.95
+    assert adjusted_rand_score(customers["planted"], fast) >= 0.95
+
+
 def test_scan_is_exact_below_the_threshold(monkeypatch):
     customers = planted_customers(100)
     fitted_rows = []
