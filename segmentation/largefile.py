@@ -176,9 +176,9 @@ def canonical_batches(large: LargeFile, roles: Mapping[str, str], *, batch_rows:
 
 def connect(*, memory_limit: str = DUCKDB_MEMORY_LIMIT, temp_directory: str | None = None):
     """A DuckDB (Ibis) connection that spills to disk instead of exceeding `memory_limit`."""
-    import ibis
+    from ibis.backends.duckdb import Backend
 
-    con = ibis.duckdb.connect()
+    con = Backend().connect()
     spill = temp_directory or tempfile.mkdtemp(prefix="segmenter-duckdb-")
     raw = con.con
     raw.execute(f"SET memory_limit = '{memory_limit}'")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ from .settings import (
     KMEANS_SAMPLE_SIZE,
     MODEL_THREADS,
     N_INIT,
+    SCAN_THREADS,
     SILHOUETTE_SAMPLE_SIZE,
     SILHOUETTE_THREADS,
 )
@@ -106,7 +108,8 @@ def scan_k(
     Silhouette is O(n²): above `silhouette_sample` customers it is computed on a fixed-seed sample.
     Above `fast_above` customers each K is fitted on a fixed-seed sample of `fit_sample`
     customers and every customer is assigned to its nearest centre (see settings.py); the other
-    metrics always use every customer. The model runs on MODEL_THREADS threads.
+    metrics always use every customer. The K values are fitted side by side on SCAN_THREADS
+    threads, each K-Means on MODEL_THREADS (OpenMP) threads.
     """
     matrix = feature_matrix(customers, features)
     supported = max_k(customers, features)
@@ -120,20 +123,24 @@ def scan_k(
         scaled = make_model(2, seed=seed)[:-1].fit_transform(matrix).astype(np.float64)
         sample = _sample_rows(len(scaled), silhouette_sample, seed)
         fit_rows = _sample_rows(len(scaled), fit_sample, seed) if len(scaled) > fast_above else None
-        rows = []
-        all_labels = []
-        for k in ks:
-            labels, inertia = _fit_for_scan(scaled, fit_rows, k, seed)
-            all_labels.append(labels if sample is None else labels[sample])
-            rows.append(
-                {
+
+        def one_k(k: int) -> tuple[dict, np.ndarray]:
+            # Each K on its own thread (K-Means releases the GIL); OpenMP limits are per thread.
+            with threadpool_limits(limits=MODEL_THREADS):
+                labels, inertia = _fit_for_scan(scaled, fit_rows, k, seed)
+                row = {
                     "k": k,
                     "inertia": inertia,
                     "silhouette": float("nan"),  # filled below, all K in one pass
                     "calinski_harabasz": float(calinski_harabasz_score(scaled, labels)),
                     "davies_bouldin": float(davies_bouldin_score(scaled, labels)),
                 }
-            )
+            return row, labels if sample is None else labels[sample]
+
+        with ThreadPoolExecutor(max_workers=SCAN_THREADS) as pool:
+            results = list(pool.map(one_k, ks))  # in K order whatever the threads' timing
+        rows = [row for row, _ in results]
+        all_labels = [labels for _, labels in results]
         sample_x = scaled if sample is None else scaled[sample]
     # The silhouette is a few large matrix products (no K-Means barriers): BLAS may use the cores.
     with threadpool_limits(limits=SILHOUETTE_THREADS, user_api="blas"):

@@ -13,6 +13,7 @@ from datetime import date
 import ibis
 import pandas as pd
 import pyarrow as pa
+from ibis.backends.duckdb import Backend as DuckDBBackend  # direct: `ibis.duckdb` scans package metadata
 
 from . import columns, parsing, rfm
 from .cleaning import MONEY_SCALE, Audit, clean
@@ -75,7 +76,7 @@ def demo_file(n_rows: int = 50_000, *, seed: int = 0) -> LoadedFile:
 
 def connect() -> ibis.BaseBackend:
     """A fresh in-process DuckDB: one per call, so sessions never share tables."""
-    return ibis.duckdb.connect()
+    return DuckDBBackend().connect()
 
 def _as_date(value) -> date | None:
     if value is None or pd.isna(value):
@@ -121,7 +122,13 @@ def prepare_canonical(
     """Clean and aggregate a table already in the canonical schema (see docs/ARCHITECTURE.md)."""
     progress = progress or _no_progress
     con = backend or connect()
-    transactions = con.create_table("transactions", canonical, temp=True, overwrite=True)
+    if con.name == "duckdb":
+        # DuckDB scans the Arrow table in place (in parallel): copying it into a table first
+        # took 0.4 s of a 1 s cleaning on the real 541,909 rows.
+        con.con.register("transactions", canonical)
+        transactions = con.table("transactions")
+    else:
+        transactions = con.create_table("transactions", canonical, temp=True, overwrite=True)
     return prepare_expr(transactions, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
                         notes=notes, with_products=with_products)
 

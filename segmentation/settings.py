@@ -30,6 +30,7 @@ __all__ = [
     "MAX_UPLOAD_MB",
     "MODEL_THREADS",
     "SILHOUETTE_THREADS",
+    "SCAN_THREADS",
     "FAST_KMEANS_MIN_CUSTOMERS",
     "KMEANS_SAMPLE_SIZE",
     "DUCKDB_MEMORY_LIMIT",
@@ -194,6 +195,9 @@ MODEL_THREADS = 1
 # The one-pass silhouette (model.silhouettes) is large matrix products: there BLAS threads pay
 # (0.55 s instead of 1.06 s on its 10,000-customer sample with 2 cores).
 SILHOUETTE_THREADS = max(1, min(4, os.cpu_count() or 1))
+# The K scan fits its K values side by side on this many threads, each K-Means on MODEL_THREADS
+# (independent fits, each with its own seed: the scan is the same whatever the thread timing).
+SCAN_THREADS = max(1, min(4, os.cpu_count() or 1))
 # Above this many customers the K scan fits each K on a fixed-seed sample of KMEANS_SAMPLE_SIZE
 # customers (exact K-Means, N_INIT restarts) and assigns every customer to the nearest centre;
 # inertia, Calinski-Harabasz and Davies-Bouldin are then computed on all customers. On planted
