@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 from .errors import InputFileError
 from .settings import MAX_UPLOAD_MB
 
-__all__ = ["LoadedFile", "read_file", "unique_headers", "MAX_DECOMPRESSED_MB", "MAX_PARQUET_CELLS", "MAX_COLUMNS"]
+__all__ = ["LoadedFile", "CsvLayout", "csv_layout", "read_file", "unique_headers", "MAX_DECOMPRESSED_MB",
+           "MAX_PARQUET_CELLS", "MAX_COLUMNS"]
 
 # Bounds on what a small file may expand to (decompression bombs): a gzip stream, the members of
 # a workbook or zip archive together, and the cells of a Parquet file. Real exports stay far
@@ -439,14 +440,40 @@ def _sniff_delimiter(sample: str) -> tuple[str | None, int, int]:
     return best[1], best[2], best[3]
 
 
-def _read_csv(data: bytes, name: str, notes: list[str]) -> LoadedFile:
-    if not data.strip():
+@dataclass(frozen=True)
+class CsvLayout:
+    """How a CSV file is laid out, decided from its first bytes (see `csv_layout`)."""
+
+    encoding: str
+    delimiter: str | None  # None: one column
+    header_line: int  # lines before the header (title lines), 0-based line of the header
+    names: list[str]  # unique header names
+    notes: tuple[str, ...]
+
+
+def csv_layout(head: bytes, name: str) -> CsvLayout:
+    """Encoding, delimiter and header of a CSV file from its first bytes (whole lines): what a
+    whole-file read decides, for readers that take the rest from there (largefile.py)."""
+    notes: list[str] = []
+    if not head.strip():
         raise InputFileError(f"'{name}' is empty (only blank lines).", "Export the data again; the file has no rows.")
+    data, encoding = _decoded(head, name, notes)
+    delimiter, header_line, names = _layout(data, name, notes)
+    return CsvLayout(encoding=encoding, delimiter=delimiter, header_line=header_line, names=names,
+                     notes=tuple(notes))
+
+
+def _decoded(data: bytes, name: str, notes: list[str]) -> tuple[bytes, str]:
     data, encoding, note = _decode(data, name)
     if note:
         notes.append(note)
     if encoding == "utf-8-sig":
         notes.append("The file is UTF-8 with a byte-order mark (as Excel saves 'CSV UTF-8').")
+    return data, encoding
+
+
+def _layout(data: bytes, name: str, notes: list[str]) -> tuple[str | None, int, list[str]]:
+    """(delimiter, 0-based line of the header, unique header names) of UTF-8 CSV text."""
     sample = _sample_text(data)
     delimiter, n_fields, title_lines = _sniff_delimiter(sample)
     if delimiter is None:
@@ -464,8 +491,15 @@ def _read_csv(data: bytes, name: str, notes: list[str]) -> LoadedFile:
     n_fields = max(n_fields, len(header))
     _check_width(n_fields, name)
     header = header + [""] * (n_fields - len(header))
-    names = unique_headers(header)
-    header_line = _header_line(sample, delimiter or _NO_DELIMITER, n_fields, title_lines)
+    return delimiter, _header_line(sample, delimiter or _NO_DELIMITER, n_fields, title_lines), unique_headers(header)
+
+
+def _read_csv(data: bytes, name: str, notes: list[str]) -> LoadedFile:
+    if not data.strip():
+        raise InputFileError(f"'{name}' is empty (only blank lines).", "Export the data again; the file has no rows.")
+    data, encoding = _decoded(data, name, notes)
+    delimiter, header_line, names = _layout(data, name, notes)
+    n_fields = len(names)
     placeholders = [f"f{i}" for i in range(n_fields)]
 
     skipped = 0
