@@ -1,29 +1,34 @@
-"""Files too big to hold in memory: stream them into DuckDB in record batches.
+"""Files too big to load: DuckDB reads them in place, in parallel, within a memory limit.
 
-`reading.read_file` reads a whole file into one Arrow table (then `pipeline.prepare` copies it
-into DuckDB): fine for a workbook or a 500k-row export, not for 50M-200M rows. Here a Parquet
-file is read row group by row group; each batch goes through `parsing.to_canonical` (the same
-code, so the canonical values are the same) and DuckDB consumes the stream into its table,
-with a memory limit and a spill directory. No raw row ever becomes a pandas object: only the
-per-customer result of the Ibis queries comes back.
+`reading.read_file` reads a whole file into one Arrow table (then `pipeline.prepare` hands it
+to DuckDB): fine for a workbook or a 500k-row export, not for 50M-200M rows. A large Parquet
+or CSV file is opened as a `LargeFile` (its layout and first rows, for column detection and
+previews) and DuckDB reads the file itself (`read_directly`): the canonical columns are Ibis
+expressions over `read_parquet`/`read_csv` (`sources.canonical`, the Ibis form of
+parsing.to_canonical for typed columns), and the cleaning and RFM run in the same pass, so no
+raw row is loaded first and only per-customer results come back as pandas objects.
 
-Parsing decides some things once per column from the data (date order, decimal comma, Excel
-serial or YYYYMMDD numbers). Per batch those decisions could differ, so for a date column that
-is not already a timestamp and for number columns held as text, the distinct values of the
-whole column are collected first (one extra pass over that column only), parsed together by
-`to_canonical` exactly as a whole-file read would, and each batch looks its values up there.
+Parsing decides some things from all values of a column (day/month order, decimal comma,
+Excel serial or YYYYMMDD numbers). For dates and numbers held as text, DuckDB collects the
+distinct texts of those columns (one scan), parsing.to_canonical parses them together exactly
+as a whole-file read would, and the rows look their values up (`_typed_by_lookup`). A CSV's
+encoding, delimiter and header come from reading.csv_layout on its first lines.
 
-Entry points: `is_large(path)`, `open_file(path) -> LargeFile` (a LoadedFile whose `table` is
-a sample of the first rows, for column detection and previews) and `prepare_large`, which
-`pipeline.prepare` calls for a LargeFile.
+Parquet columns of other types (nested, boolean, binary...) are streamed instead: row groups
+→ parsing.to_canonical per batch → a DuckDB table (`canonical_batches`, `load_into_duckdb`).
+
+Entry points: `is_large(path)`, `open_file(path) -> LargeFile`, `read_file_or_stream` and
+`prepare_large`, which `pipeline.prepare` calls for a LargeFile.
 """
 from __future__ import annotations
 
+import gzip
 import os
 import tempfile
+import zlib
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -33,7 +38,7 @@ import pyarrow.parquet as pq
 
 from . import parsing
 from .errors import InputFileError
-from .reading import LoadedFile, read_file, unique_headers
+from .reading import LoadedFile, csv_layout, read_file, unique_headers
 from .settings import DUCKDB_MEMORY_LIMIT, LARGE_FILE_BYTES, LARGE_PARQUET_ROWS, STREAM_BATCH_ROWS, CleaningSettings
 
 __all__ = ["LargeFile", "is_large", "open_file", "canonical_batches", "load_into_duckdb", "reads_directly",
@@ -46,35 +51,63 @@ _STREAM_TABLE = "transactions"
 
 @dataclass(frozen=True)
 class LargeFile(LoadedFile):
-    """A file that is streamed, not read: `table` holds only its first rows (for role detection)."""
+    """A file that is read in place, not loaded: `table` holds only its first rows (for role
+    detection and previews). Parquet: `num_rows` rows. CSV: `header_line` lines come before
+    the data (title lines and the header), `num_rows` is not known (0) until it is read."""
 
     path: str = ""
     num_rows: int = 0
+    header_line: int = 0
+
+
+_CSV_EXTENSIONS = (".csv", ".tsv", ".txt", ".tab", ".dat")
+_CSV_HEAD_BYTES = 4 << 20  # the first lines a large CSV's layout and sample come from
+_GZIP_MAGIC = b"\x1f\x8b"
+# Encodings DuckDB's CSV reader decodes exactly as reading._decode does; others (Windows-1252,
+# UTF-16 without a byte-order mark) are read whole by reading.read_file.
+_DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "utf-16": "utf-16"}
 
 
 def _kind(path: Path) -> str | None:
     with open(path, "rb") as handle:
         head = handle.read(4)
-    return "parquet" if head == _PARQUET_MAGIC else None
+    if head == _PARQUET_MAGIC:
+        return "parquet"
+    name = path.name.lower().removesuffix(".gz")
+    return "csv" if name.endswith(_CSV_EXTENSIONS) and not head.startswith(b"PK") else None
 
 
 def is_large(path: str | os.PathLike, *, threshold: int = LARGE_FILE_BYTES, rows: int = LARGE_PARQUET_ROWS) -> bool:
-    """A Parquet file of at least `threshold` bytes or `rows` rows (other formats are read whole)."""
+    """A Parquet file of at least `threshold` bytes or `rows` rows, or a CSV file of at least
+    `threshold` bytes (a gzip-compressed one of an eighth of that); others are read whole."""
     path = Path(path)
     try:
-        if not path.is_file() or _kind(path) != "parquet":
+        if not path.is_file():
             return False
-        return path.stat().st_size >= threshold or pq.ParquetFile(path).metadata.num_rows >= rows
+        kind = _kind(path)
+        if kind == "parquet":
+            return path.stat().st_size >= threshold or pq.ParquetFile(path).metadata.num_rows >= rows
+        if kind == "csv":
+            with open(path, "rb") as handle:
+                packed = handle.read(2) == _GZIP_MAGIC
+            return path.stat().st_size >= (threshold // 8 if packed else threshold)
+        return False
     except (OSError, pa.ArrowException):
         return False
 
 
 def open_file(path: str | os.PathLike, *, sample_rows: int = _SAMPLE_ROWS) -> LargeFile:
-    """Open a Parquet file for streaming: schema, row count and a sample of the first rows."""
+    """Open a large Parquet or CSV file: its layout and a sample of the first rows."""
     path = Path(path)
-    if _kind(path) != "parquet":
-        raise InputFileError(f"'{path.name}' is not a Parquet file; only Parquet is streamed.",
-                             "Read it with reading.read_file.")
+    kind = _kind(path)
+    if kind == "csv":
+        large = _open_csv(path)
+        if large is None:
+            raise InputFileError(f"'{path.name}' is in an encoding DuckDB does not read; it is read whole.",
+                                 "Read it with reading.read_file, or save it as CSV UTF-8.")
+        return large
+    if kind != "parquet":
+        raise InputFileError(f"'{path.name}' is neither a Parquet nor a CSV file.", "Read it with reading.read_file.")
     try:
         parquet = pq.ParquetFile(path)
         first = next(parquet.iter_batches(batch_size=sample_rows), None)
@@ -87,13 +120,46 @@ def open_file(path: str | os.PathLike, *, sample_rows: int = _SAMPLE_ROWS) -> La
     sample = pa.Table.from_batches([first]).rename_columns(names)
     return LargeFile(table=sample, source_name=path.name, file_format="parquet", path=str(path),
                      num_rows=parquet.metadata.num_rows,
-                     notes=(f"Streamed {parquet.metadata.num_rows:,} rows from Parquet into DuckDB "
-                            "(the file is too big to read whole).",))
+                     notes=(f"Read {parquet.metadata.num_rows:,} rows from Parquet with DuckDB "
+                            "(the file is too big to load whole).",))
+
+
+def _csv_head(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        packed = handle.read(2) == _GZIP_MAGIC
+    with (gzip.open(path, "rb") if packed else open(path, "rb")) as handle:
+        head = handle.read(_CSV_HEAD_BYTES)
+    if len(head) == _CSV_HEAD_BYTES and b"\n" in head:
+        head = head[: head.rindex(b"\n") + 1]  # whole lines only
+    return head
+
+
+def _open_csv(path: Path) -> LargeFile | None:
+    """A large CSV file with the layout a whole-file read would find (reading.csv_layout), or
+    None when DuckDB could not decode it the same way."""
+    try:
+        head = _csv_head(path)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputFileError(f"'{path.name}' cannot be read: {exc}.", "Export the data again as CSV.") from exc
+    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    layout = csv_layout(head, name)
+    if layout.encoding not in _DUCKDB_ENCODINGS:
+        return None
+    sample = read_file(head, filename=name, max_upload_mb=None)
+    if list(sample.table.column_names) != list(layout.names):
+        return None
+    return LargeFile(table=sample.table, source_name=path.name, file_format="csv", encoding=layout.encoding,
+                     delimiter=layout.delimiter, path=str(path), header_line=layout.header_line,
+                     notes=tuple(layout.notes) + ("Read with DuckDB in parallel (the file is too big to load whole).",))
 
 
 def read_file_or_stream(source, *, filename=None, sheet=None) -> LoadedFile:
-    """`reading.read_file`, except that a large Parquet path is opened for streaming."""
+    """`reading.read_file`, except that a large Parquet or CSV path is opened to be read in place."""
     if sheet is None and filename is None and isinstance(source, (str, os.PathLike)) and is_large(source):
+        path = Path(source)
+        if _kind(path) == "csv":
+            large = _open_csv(path)
+            return large if large is not None else read_file(source)
         return open_file(source)
     return read_file(source, filename=filename, sheet=sheet)
 
@@ -185,6 +251,9 @@ def connect(*, memory_limit: str = DUCKDB_MEMORY_LIMIT, temp_directory: str | No
     raw.execute(f"SET temp_directory = '{spill}'")
     raw.execute("SET preserve_insertion_order = false")
     raw.execute("SET enable_progress_bar = false")
+    # A left join with a small lookup table (see _typed_by_lookup) must build its hash table on
+    # the lookup: DuckDB cannot estimate a CSV scan's size and would build on the file's rows.
+    raw.execute("SET disabled_optimizers = 'build_side_probe_side'")
     return con
 
 
@@ -202,11 +271,13 @@ def load_into_duckdb(large: LargeFile, roles: Mapping[str, str], *, con=None,
     return con.table(_STREAM_TABLE), notes
 
 
+_TEXT = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
 _DIRECT_KINDS = {
-    "ids": (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer),
-    "date": (pa.types.is_timestamp, pa.types.is_date),
-    "number": (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal),
+    "ids": (*_TEXT, pa.types.is_integer),
+    "date": (*_TEXT, pa.types.is_timestamp, pa.types.is_date),
+    "number": (*_TEXT, pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal),
 }
+_RAW_VIEW = "segmenter_raw"
 
 
 def _direct_role_kind(role: str) -> str:
@@ -218,9 +289,10 @@ def _direct_role_kind(role: str) -> str:
 
 
 def reads_directly(large: LargeFile, roles: Mapping[str, str]) -> bool:
-    """Whether DuckDB can read the file itself: every mapped column already has its type
-    (text or whole-number ids and text, timestamp or date dates, numeric numbers). Dates or
-    numbers held as text need the whole-column decisions of parsing.py: those are streamed."""
+    """Whether DuckDB reads the file itself (`read_directly`): every CSV, and a Parquet file whose
+    mapped columns are text, whole numbers, numbers or timestamps (others are streamed)."""
+    if large.file_format == "csv":
+        return True
     schema = pq.ParquetFile(large.path).schema_arrow
     kinds = dict(zip(unique_headers(schema.names), schema.types))
     return all(
@@ -229,18 +301,86 @@ def reads_directly(large: LargeFile, roles: Mapping[str, str]) -> bool:
     )
 
 
+def _sql_text(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _raw_view(con, large: LargeFile):
+    """The file as a DuckDB view `segmenter_raw`, columns named like `large.table`."""
+    names = list(large.table.column_names)
+    if large.file_format == "csv":
+        columns = "{" + ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names) + "}"
+        source = (
+            f"read_csv({_sql_text(large.path)}, delim={_sql_text(large.delimiter or chr(31))}, quote='\"', "
+            f"escape='\"', header=false, skip={large.header_line + 1}, columns={columns}, auto_detect=false, "
+            f"encoding={_sql_text(_DUCKDB_ENCODINGS[large.encoding])}, ignore_errors=true, store_rejects=true)"
+        )
+        select = "*"
+    else:
+        source = f"read_parquet({_sql_text(large.path)})"
+        original = pq.ParquetFile(large.path).schema_arrow.names
+        select = ", ".join(f'"{o.replace(chr(34), chr(34) * 2)}" AS "{n.replace(chr(34), chr(34) * 2)}"'
+                           for o, n in zip(original, names))
+    con.con.execute(f"CREATE OR REPLACE TEMP VIEW {_RAW_VIEW} AS SELECT {select} FROM {source}")
+    return con.table(_RAW_VIEW)
+
+
+def _typed_by_lookup(con, raw, roles: Mapping[str, str]) -> tuple[object, tuple[str, ...]]:
+    """Dates and numbers held as text, typed the way a whole-file read types them.
+
+    parsing.to_canonical decides some things from all values of a column (day/month order,
+    decimal comma, Excel serial numbers). DuckDB collects the distinct texts of those columns
+    (one scan for all of them), to_canonical parses them together exactly as a whole-file read
+    would, and the rows look their values up (a join on a small table). Returns the table with
+    those columns typed, and the parsing notes.
+    """
+    import ibis
+
+    kinds = raw.schema()
+    whole = {role: column for role, column in roles.items()
+             if column and role in _CANONICAL_OF and kinds[column].is_string()}
+    if not whole:
+        return raw, ()
+    quoted = {role: '"' + column.replace('"', '""') + '"' for role, column in whole.items()}
+    sets = ", ".join(f"({q})" for q in quoted.values())
+    flags = ", ".join(f"grouping({q}) AS g{i}" for i, q in enumerate(quoted.values()))
+    distinct = con.con.sql(
+        f"SELECT {', '.join(quoted.values())}, {flags} FROM {_RAW_VIEW} GROUP BY GROUPING SETS ({sets})"
+    ).to_arrow_table()
+    notes: list[str] = []
+    typed = raw
+    for i, (role, column) in enumerate(whole.items()):
+        values = distinct.filter(pc.equal(distinct.column(f"g{i}"), 0)).column(i).combine_chunks()
+        parsed = parsing.to_canonical(pa.table({column: values}), {role: column})
+        notes.extend(parsed.notes)
+        lookup = ibis.memtable(pa.table({f"raw_{i}": values, f"value_{i}": parsed.table.column(_CANONICAL_OF[role])}))
+        typed = typed.left_join(lookup, typed[column] == lookup[f"raw_{i}"])
+        typed = typed.mutate(**{column: typed[f"value_{i}"]}).drop(f"raw_{i}", f"value_{i}")
+    return typed, tuple(notes)
+
+
 def read_directly(large: LargeFile, roles: Mapping[str, str], *, con=None):
-    """The file as a DuckDB query in the canonical schema (`sources.canonical`, the Ibis form of
-    parsing.to_canonical for typed columns): DuckDB reads the row groups in parallel and the
-    cleaning runs in the same pass; nothing is loaded first."""
+    """The file as a DuckDB query in the canonical schema, and the parsing notes.
+
+    DuckDB reads the file in parallel and the cleaning runs in the same pass; nothing is loaded
+    first. Typed columns become canonical through `sources.canonical` (the Ibis form of
+    parsing.to_canonical for typed columns); dates and numbers held as text through
+    `_typed_by_lookup` (parsing.to_canonical itself, on their distinct values).
+    """
     from .sources import canonical
 
     con = con or connect()
-    raw = con.read_parquet(large.path)
-    names = unique_headers(raw.columns)
-    if list(names) != list(raw.columns):
-        raw = raw.rename(dict(zip(names, raw.columns)))
-    return canonical(raw, roles)
+    raw = _raw_view(con, large)
+    typed, notes = _typed_by_lookup(con, raw, roles)
+    return canonical(typed, roles), notes
+
+
+def _rejected_lines(con) -> int:
+    """CSV lines DuckDB skipped (a different number of fields than the header)."""
+    try:
+        return int(con.con.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchone()[0])
+    except Exception:  # no CSV was read: there is no reject table
+        return 0
 
 
 def prepare_large(large: LargeFile, roles: Mapping[str, str], *, cleaning: CleaningSettings = CleaningSettings(),
@@ -250,11 +390,20 @@ def prepare_large(large: LargeFile, roles: Mapping[str, str], *, cleaning: Clean
     DuckDB (dates or numbers as text), then the same Ibis cleaning and RFM."""
     from .pipeline import prepare_expr
 
+    con = connect()
     if reads_directly(large, roles):
-        transactions, notes = read_directly(large, roles), ()
+        if progress is not None:
+            progress("Reading the file with DuckDB", 0.1)
+        transactions, notes = read_directly(large, roles, con=con)
     else:
         if progress is not None:
             progress("Streaming rows into DuckDB (dates, numbers, ids)", 0.1)
-        transactions, notes = load_into_duckdb(large, roles, batch_rows=batch_rows)
-    return prepare_expr(transactions, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
-                        notes=tuple(large.notes) + tuple(notes), with_products=with_products)
+        transactions, notes = load_into_duckdb(large, roles, con=con, batch_rows=batch_rows)
+    prepared = prepare_expr(transactions, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
+                            notes=tuple(large.notes) + tuple(notes), with_products=with_products)
+    skipped = _rejected_lines(con) if large.file_format == "csv" else 0
+    if skipped:
+        note = (f"Skipped {skipped:,} line(s) whose number of fields differs from the header's "
+                f"{large.table.num_columns}.")
+        prepared = replace(prepared, notes=prepared.notes + (note,))
+    return prepared

@@ -97,7 +97,59 @@ def test_large_path_is_chosen_by_size_and_format(demo_parquet, tmp_path):
     assert isinstance(largefile.read_file_or_stream(demo_parquet), reading.LoadedFile)
     csv = tmp_path / "t.csv"
     csv.write_text("CustomerID,InvoiceDate,Amount\n1,2011-01-01,3\n")
-    assert not largefile.is_large(csv, threshold=1)  # only Parquet is streamed
+    assert largefile.is_large(csv, threshold=1)
+    assert not largefile.is_large(csv, threshold=csv.stat().st_size + 1)
+    workbook = tmp_path / "t.xlsx"
+    workbook.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    assert not largefile.is_large(workbook, threshold=1)  # workbooks are always read whole
+
+
+@pytest.fixture(scope="module")
+def messy_csv(tmp_path_factory):
+    """A European export: a title line, ';' separators, decimal commas, day/month/year dates,
+    a line with too many fields; gzip-compressed."""
+    table = demo_transactions(ROWS, seed=4)
+    dates = pc.strftime(table["InvoiceDate"], format="%d/%m/%Y %H:%M")
+    prices = pc.replace_substring(pc.cast(table["UnitPrice"], pa.string()), ".", ",")
+    columns = [table[name] if name not in ("InvoiceDate", "UnitPrice") else
+               (dates if name == "InvoiceDate" else prices) for name in table.column_names]
+    lines = ["Sales export 2011", ";".join(table.column_names)]
+    rows = zip(*[c.to_pylist() for c in columns])
+    for i, row in enumerate(rows):
+        lines.append(";".join("" if v is None else str(v) for v in row))
+        if i == 100:
+            lines.append("1;2;3;4;5;6;7;8;9;10")  # ragged: skipped and noted by both readers
+    path = tmp_path_factory.mktemp("perf") / "export.csv.gz"
+    import gzip
+
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode("utf-8")))
+    return path
+
+
+def test_large_csv_read_by_duckdb_equals_whole_file_read(messy_csv):
+    expected, roles = _whole_file(messy_csv)
+    assert largefile.is_large(messy_csv, threshold=1)
+    large = largefile.open_file(messy_csv)
+    assert isinstance(large, largefile.LargeFile) and large.delimiter == ";" and large.header_line == 1
+    assert columns.resolve_roles(large.table, None) == roles
+    assert largefile.reads_directly(large, roles)
+    got = largefile.prepare_large(large, roles, with_products=False)
+    pd.testing.assert_frame_equal(got.customers, expected.customers)
+    pd.testing.assert_frame_equal(got.audit.table, expected.audit.table)
+    assert (got.snapshot, got.date_min, got.date_max) == (expected.snapshot, expected.date_min, expected.date_max)
+    assert any("Skipped 1 line(s)" in note for note in got.notes)
+
+
+def test_large_real_csv_gives_the_real_facts():
+    from tests.shared_data import shared_file
+
+    path = shared_file("online_retail.csv.gz")
+    large = largefile.open_file(path)
+    roles = columns.resolve_roles(large.table, None)
+    prepared = largefile.prepare_large(large, roles, with_products=False)
+    assert prepared.audit.rows_in == 541_909 and prepared.audit.rows_kept == 392_692
+    assert len(prepared.customers) == 4_338
+    assert round(prepared.customers["monetary"].sum(), 2) == 8_887_208.89
 
 
 def test_streaming_duckdb_has_a_memory_limit_and_spill_directory(tmp_path):
