@@ -70,7 +70,7 @@ if largefile.is_large(path, threshold=int(sys.argv[2])):
     t = time.perf_counter()
     prepared = pipeline.prepare(loaded, roles, with_products=False)
     T["read+clean+rfm (DuckDB, in place)"] = time.perf_counter() - t
-    rows = loaded.num_rows
+    rows = prepared.audit.rows_in
 else:
     loaded = reading.read_file(path)
     T["read"] = time.perf_counter() - t

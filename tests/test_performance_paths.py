@@ -65,11 +65,12 @@ def test_streamed_parquet_equals_whole_file_read(fixture, request):
     assert (got.snapshot, got.date_min, got.date_max) == (expected.snapshot, expected.date_min, expected.date_max)
 
 
-def test_streamed_parquet_never_reads_the_file_whole_nor_pulls_raw_rows_into_pandas(demo_parquet, monkeypatch):
+@pytest.mark.parametrize("fixture", ["demo_parquet", "messy_csv"])
+def test_large_files_are_never_read_whole_nor_pulled_into_pandas(fixture, request, monkeypatch):
     import ibis.backends.duckdb as duckdb_backend
 
     def refuse(*args, **kwargs):
-        raise AssertionError("the streaming path must not read the whole file")
+        raise AssertionError("a large file must be read in place, never whole")
 
     monkeypatch.setattr(pq, "read_table", refuse)
     monkeypatch.setattr(pq.ParquetFile, "read", refuse)
@@ -82,13 +83,27 @@ def test_streamed_parquet_never_reads_the_file_whole_nor_pulls_raw_rows_into_pan
         sizes.append(len(result) if hasattr(result, "__len__") else 1)
         return result
 
+    large = largefile.open_file(request.getfixturevalue(fixture))  # small, but any file can be read in place
     monkeypatch.setattr(duckdb_backend.Backend, "execute", spy)
-    large = largefile.open_file(demo_parquet)  # small, but any Parquet file can be streamed
     result = pipeline.run(large, k=3)
     n_customers = len(result.prepared.customers)
     assert result.prepared.audit.rows_in == ROWS
     assert sizes and max(sizes) <= n_customers < ROWS / 10  # only per-customer results came back
-    assert result.prepared.customer_products.empty  # run() skips per-product rows for streamed files
+    assert result.prepared.customer_products.empty  # run() skips per-product rows for large files
+
+
+def test_duckdb_finds_copies_by_row_hashes_not_by_grouping_text_columns():
+    import ibis
+
+    from segmentation import cleaning
+    from segmentation.settings import CleaningSettings
+    from tests.canonical import ROLES_QP, line, table
+
+    same = line("A", "1", "2011-01-01 10:00", 2, 5.0)
+    rows = pipeline.connect().create_table("t", table(same, same, line("B", "2", "2011-01-02 11:00", 1, 3.0)))
+    assert cleaning._hashes_rows(rows)
+    sql = str(ibis.to_sql(cleaning.flag_rows(rows, ROLES_QP, CleaningSettings()).purchases))
+    assert sql.upper().count("HASH(") >= 4  # two for the rows, two for the purchases
 
 
 def test_large_path_is_chosen_by_size_and_format(demo_parquet, tmp_path):
