@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from . import parsing
 from .errors import InputFileError
-from .reading import LoadedFile, csv_layout, read_file, unique_headers
+from .reading import LoadedFile, csv_layout, read_file, skipped_lines_note, unique_headers
 from .settings import DUCKDB_MEMORY_LIMIT, LARGE_FILE_BYTES, LARGE_PARQUET_ROWS, STREAM_BATCH_ROWS, CleaningSettings
 
 __all__ = ["LargeFile", "is_large", "open_file", "canonical_batches", "load_into_duckdb", "reads_directly",
@@ -403,7 +403,5 @@ def prepare_large(large: LargeFile, roles: Mapping[str, str], *, cleaning: Clean
                             notes=tuple(large.notes) + tuple(notes), with_products=with_products)
     skipped = _rejected_lines(con) if large.file_format == "csv" else 0
     if skipped:
-        note = (f"Skipped {skipped:,} line(s) whose number of fields differs from the header's "
-                f"{large.table.num_columns}.")
-        prepared = replace(prepared, notes=prepared.notes + (note,))
+        prepared = replace(prepared, notes=prepared.notes + (skipped_lines_note(skipped, large.table.num_columns),))
     return prepared

@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 from .errors import InputFileError
 from .settings import MAX_UPLOAD_MB
 
-__all__ = ["LoadedFile", "CsvLayout", "csv_layout", "read_file", "unique_headers", "MAX_DECOMPRESSED_MB",
-           "MAX_PARQUET_CELLS", "MAX_COLUMNS"]
+__all__ = ["LoadedFile", "CsvLayout", "csv_layout", "skipped_lines_note", "read_file", "unique_headers",
+           "MAX_DECOMPRESSED_MB", "MAX_PARQUET_CELLS", "MAX_COLUMNS"]
 
 # Bounds on what a small file may expand to (decompression bombs): a gzip stream, the members of
 # a workbook or zip archive together, and the cells of a Parquet file. Real exports stay far
@@ -494,6 +494,11 @@ def _layout(data: bytes, name: str, notes: list[str]) -> tuple[str | None, int, 
     return delimiter, _header_line(sample, delimiter or _NO_DELIMITER, n_fields, title_lines), unique_headers(header)
 
 
+def skipped_lines_note(skipped: int, n_fields: int) -> str:
+    """The note for CSV lines left out because their number of fields differs from the header's."""
+    return f"Skipped {skipped:,} line(s) whose number of fields differs from the header's {n_fields}."
+
+
 def _read_csv(data: bytes, name: str, notes: list[str]) -> LoadedFile:
     if not data.strip():
         raise InputFileError(f"'{name}' is empty (only blank lines).", "Export the data again; the file has no rows.")
@@ -525,7 +530,7 @@ def _read_csv(data: bytes, name: str, notes: list[str]) -> LoadedFile:
                              "Open it in a spreadsheet program and export it again as CSV.") from exc
     table = table.rename_columns(names)
     if skipped:
-        notes.append(f"Skipped {skipped:,} line(s) whose number of fields differs from the header's {n_fields}.")
+        notes.append(skipped_lines_note(skipped, n_fields))
     if table.num_rows == 0:
         raise InputFileError(
             f"'{name}' has a header row ({_list(names)}) but no data rows.",
