@@ -218,7 +218,7 @@ def _run(args: argparse.Namespace) -> int:
         result, source = _run_in_engine(args, overrides, cleaning, progress)
     else:
         loaded, source = _load_file(args, progress)
-        from . import pipeline  # (imported by the preload thread meanwhile)
+        from . import pipeline  # its heavy dependencies were imported by the preload thread meanwhile
 
         result = pipeline.run(loaded, overrides=overrides, cleaning=cleaning, snapshot=args.snapshot,
                               k=args.k, seed=args.seed, progress=progress)
