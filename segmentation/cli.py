@@ -255,7 +255,7 @@ def _load_file(args: argparse.Namespace, progress: _StderrProgress) -> tuple[rea
     if not path.is_file():
         raise ParameterError(f"Input file {args.input} does not exist.", hint="Check the path and the name.")
     progress(f"Reading {path.name}", 0.0)
-    # A large Parquet file is opened for streaming into DuckDB instead of being read whole.
+    # A large Parquet or CSV file is opened to be read in place by DuckDB instead of being loaded.
     return largefile.read_file_or_stream(path, sheet=args.sheet), str(path)
 
 

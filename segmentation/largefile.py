@@ -386,8 +386,8 @@ def _rejected_lines(con) -> int:
 def prepare_large(large: LargeFile, roles: Mapping[str, str], *, cleaning: CleaningSettings = CleaningSettings(),
                   snapshot: date | None = None, progress=None, with_products: bool = True,
                   batch_rows: int = STREAM_BATCH_ROWS):
-    """`pipeline.prepare` for a LargeFile: DuckDB reads it (typed columns) or it is streamed into
-    DuckDB (dates or numbers as text), then the same Ibis cleaning and RFM."""
+    """`pipeline.prepare` for a LargeFile: DuckDB reads it in place (or, for Parquet column types
+    it cannot take, it is streamed into DuckDB), then the same Ibis cleaning and RFM."""
     from .pipeline import prepare_expr
 
     con = connect()

@@ -94,7 +94,7 @@ def prepare(
 ) -> Prepared:
     """Parse, clean and aggregate the file into one scored row per customer.
 
-    A `largefile.LargeFile` (a big Parquet file opened for streaming) is streamed into DuckDB
+    A `largefile.LargeFile` (a big Parquet or CSV file) is read in place by DuckDB
     batch by batch instead of being parsed as one table; the result is the same.
     """
     progress = progress or _no_progress
@@ -251,7 +251,7 @@ def run(
     """The whole pipeline for the command line: mapping, cleaning, features, K scan, segments."""
     progress = progress or _no_progress
     roles = columns.resolve_roles(loaded.table, overrides)
-    # The CLI never uses per-product revenue; for a streamed file it is tens of millions of rows.
+    # The CLI never uses per-product revenue; for a large file it is tens of millions of rows.
     prepared = prepare(loaded, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
                        with_products=not isinstance(loaded, LargeFile))
     return run_prepared(prepared, k=k, seed=seed, progress=progress)

@@ -1,9 +1,10 @@
 """Guards for what makes Segmenter fast (see BENCHMARKS.md). No timings here: only the behaviour
 the speed depends on, so that a refactoring cannot quietly fall back to the slow path.
 
-- A large Parquet file is streamed into DuckDB: never read whole, never turned into a pandas
-  frame of raw rows, and the result equals the whole-file path (also when text dates and
-  decimal-comma numbers need one decision for the whole column).
+- A large Parquet or CSV file is read in place by DuckDB (Parquet columns DuckDB cannot take
+  are streamed): never read whole, never turned into a pandas frame of raw rows, and the result
+  equals the whole-file path (also when text dates and decimal-comma numbers need one decision
+  for the whole column). On DuckDB the copies are found by row hashes.
 - The K scan fits on a sample above FAST_KMEANS_MIN_CUSTOMERS and agrees with full K-Means on
   planted segments (ARI >= 0.95); it runs on MODEL_THREADS threads; the one-pass silhouette
   equals scikit-learn's.
@@ -46,19 +47,32 @@ def text_parquet(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def categorical_parquet(tmp_path_factory):
+    """Ids and countries as dictionary (pandas category) columns: a type that is streamed."""
+    table = demo_transactions(ROWS, seed=6)
+    for name in ("CustomerID", "Country"):
+        table = table.set_column(table.schema.get_field_index(name), name, pc.dictionary_encode(table[name]))
+    path = tmp_path_factory.mktemp("perf") / "categorical.parquet"
+    pq.write_table(table, path, row_group_size=7_000)
+    return path
+
+
 def _whole_file(path):
     loaded = reading.read_file(path)
     roles = columns.resolve_roles(loaded.table, None)
     return pipeline.prepare(loaded, roles, with_products=False), roles
 
 
-@pytest.mark.parametrize("fixture", ["demo_parquet", "text_parquet"])
-def test_streamed_parquet_equals_whole_file_read(fixture, request):
+@pytest.mark.parametrize("fixture, in_place", [("demo_parquet", True), ("text_parquet", True),
+                                               ("categorical_parquet", False)])
+def test_large_parquet_equals_whole_file_read(fixture, in_place, request):
     path = request.getfixturevalue(fixture)
     expected, roles = _whole_file(path)
     large = largefile.open_file(path)
     assert isinstance(large, largefile.LargeFile) and large.num_rows == ROWS
     assert columns.resolve_roles(large.table, None) == roles
+    assert largefile.reads_directly(large, roles) is in_place  # both ways stay covered
     got = largefile.prepare_large(large, roles, with_products=False, batch_rows=4_000)  # 8 batches
     pd.testing.assert_frame_equal(got.customers, expected.customers)
     pd.testing.assert_frame_equal(got.audit.table, expected.audit.table)
