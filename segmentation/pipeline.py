@@ -94,8 +94,8 @@ def prepare(
 ) -> Prepared:
     """Parse, clean and aggregate the file into one scored row per customer.
 
-    A `largefile.LargeFile` (a big Parquet or CSV file) is read in place by DuckDB
-    batch by batch instead of being parsed as one table; the result is the same.
+    A `largefile.LargeFile` (a big Parquet or CSV file) is read in place by DuckDB instead of
+    being parsed as one table; the result is the same.
     """
     progress = progress or _no_progress
     if isinstance(loaded, LargeFile):
