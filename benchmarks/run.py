@@ -65,7 +65,7 @@ path = sys.argv[1]
 t = time.perf_counter()
 if largefile.is_large(path, threshold=int(sys.argv[2])):
     loaded = largefile.open_file(path)
-    roles = columns.resolve_roles(loaded.table, None)
+    roles = columns.resolve_roles(loaded.head, None)
     T["read"] = time.perf_counter() - t
     t = time.perf_counter()
     prepared = pipeline.prepare(loaded, roles, with_products=False)
@@ -90,14 +90,14 @@ scan = model.scan_k(customers, k_values=range(K_SCAN_RANGE[0], K_SCAN_RANGE[1] +
 k = model.suggest_k(scan, k_range=K_SUGGEST_RANGE).k
 T["k scan"] = time.perf_counter() - t
 fit_time = []
-original = segments.fit_labels
+original = segments.fit_model
 def timed_fit(*args, **kwargs):
     s = time.perf_counter()
     try:
         return original(*args, **kwargs)
     finally:
         fit_time.append(time.perf_counter() - s)
-segments.fit_labels = timed_fit
+segments.fit_model = timed_fit
 t = time.perf_counter()
 segments.segment_customers(customers, k=k)
 total = time.perf_counter() - t

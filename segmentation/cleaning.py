@@ -14,10 +14,10 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from .schema import CANONICAL_COLUMNS
 from .settings import CLEANING_RULES, RULE_NAMES, SWITCHABLE_RULES, CleaningSettings
 
 __all__ = [
-    "CANONICAL_COLUMNS",
     "MONEY_SCALE",
     "Audit",
     "Cleaned",
@@ -26,20 +26,12 @@ __all__ = [
     "audit_of",
 ]
 
-CANONICAL_COLUMNS = (
-    "customer_id", "invoice", "invoice_date", "quantity", "price", "amount",
-    "product", "description", "country",
-)
 # Money is summed in integer millionths: integer sums are exact and associative on every
 # engine, so a customer's total cannot flip sign (or differ between engines) by float noise.
 MONEY_SCALE = 1_000_000
 # A line above this is not a plausible sale; it is treated as an unreadable number
 # (it would also overflow the integer money column).
 MAX_LINE_AMOUNT = 1e12
-# Set (to True) on an Ibis backend whose session is read-only (a user's PostgreSQL database,
-# see sources.py): there the flagged rows cannot be cached as a temp table (PostgreSQL refuses
-# CREATE TEMP TABLE in a read-only transaction), so they stay a query the database recomputes.
-READ_ONLY_ATTRIBUTE = "segmenter_read_only"
 
 
 @dataclass(frozen=True)
@@ -372,19 +364,16 @@ def audit_of(cleaned: Cleaned, roles: Mapping[str, str]) -> Audit:
     return Audit(rows_in=rows_in, rows_kept=rows_kept, table=table)
 
 
-def _materialised(table: ir.Table) -> ir.Table:
-    try:
-        read_only = getattr(ibis.get_backend(table), READ_ONLY_ATTRIBUTE, False)
-    except Exception:  # no single backend to ask: cache as before
-        read_only = False
-    return table if read_only else table.cache()
-
-
-def clean(transactions: ir.Table, roles: Mapping[str, str], settings: CleaningSettings) -> tuple[Cleaned, Audit]:
+def clean(transactions: ir.Table, roles: Mapping[str, str], settings: CleaningSettings, *,
+          read_only: bool = False) -> tuple[Cleaned, Audit]:
     """Flag every row and sum them up per purchase once (materialised in the engine); the audit
-    and RFM read those purchases, never the rows again."""
+    and RFM read those purchases, never the rows again.
+
+    On a read-only session (a user's PostgreSQL database, engines.Engine.read_only) the purchases
+    cannot be cached as a temp table (CREATE TEMP TABLE is refused), so they stay a query the
+    database recomputes."""
     cleaned = flag_rows(transactions, roles, settings)
-    purchases = _materialised(cleaned.purchases)
+    purchases = cleaned.purchases if read_only else cleaned.purchases.cache()
     cleaned = Cleaned(purchases=purchases, lines=cleaned.lines, kept=_kept_rows(cleaned.lines, purchases),
                       mode=cleaned.mode)
     return cleaned, audit_of(cleaned, roles)

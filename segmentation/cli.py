@@ -16,7 +16,9 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ParameterError, SegmenterError
+from .errors import KChoiceError, ParameterError, SegmenterError
+from .kpolicy import check_request
+from .report import OUTPUT_COLUMNS, report_of
 from .settings import DEFAULT_SEED, ROLE_NAMES, SWITCHABLE_RULES, CleaningSettings
 
 if TYPE_CHECKING:
@@ -25,11 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["main", "build_parser", "OUTPUT_COLUMNS", "report_of"]
 
 EXIT_USAGE = 2
-OUTPUT_COLUMNS = [
-    "customer_id", "recency", "frequency", "monetary", "segment_id", "segment",
-    "r_score", "f_score", "m_score", "rfm_segment",
-    "tenure", "avg_order_value", "first_purchase", "last_purchase", "country", "action",
-]
 
 
 class UsageError(SegmenterError):
@@ -52,12 +49,12 @@ def _positive_int(text: str) -> int:
 
 
 def _k_value(text: str) -> int | str:
-    if text == "auto":
-        return text
-    value = _positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"K={value} is too small: choose 2 or more segments, or 'auto'")
-    return value
+    if text != "auto":
+        _positive_int(text)
+    try:
+        return check_request(text)  # the K policy's own rule, checked before any data is read
+    except KChoiceError as error:
+        raise argparse.ArgumentTypeError(f"{error.message.rstrip('.')}, or 'auto'") from None
 
 
 def _iso_date(text: str) -> date:
@@ -154,50 +151,6 @@ class _StderrProgress:
             print(f"[{fraction:4.0%} {elapsed:5.1f}s] {step}", file=sys.stderr, flush=True)
 
 
-def report_of(result: pipeline.Result, source: str, *, seed: int = DEFAULT_SEED) -> dict:
-    prepared = result.prepared
-    audit = prepared.audit
-    profiles = result.segmentation.profiles
-    return {
-        "source": source,
-        "rows_in": audit.rows_in,
-        "rows_kept": audit.rows_kept,
-        "dropped": audit.dropped,
-        "audit": audit.table.to_dict(orient="records"),
-        "customers": len(prepared.customers),
-        "snapshot": prepared.snapshot.isoformat(),
-        "columns": prepared.roles,
-        "k": result.k,
-        "k_suggested": result.suggestion.k,
-        "k_reason": result.suggestion.reason,
-        "seed": seed,
-        "k_scan": [
-            {key: (None if value != value else value) for key, value in row.items()}  # NaN → null
-            for row in result.scan.to_dict(orient="records")
-        ],
-        "segments": [
-            {
-                "segment_id": int(row.segment_id),
-                "segment": row.segment,
-                "action": row.action,
-                "customers": int(row.customers),
-                "share": float(row.share),
-                "revenue": float(row.revenue),
-                "revenue_share": float(row.revenue_share),
-                "recency_mean": float(row.recency_mean),
-                "frequency_mean": float(row.frequency_mean),
-                "monetary_mean": float(row.monetary_mean),
-                "recency_median": float(row.recency_median),
-                "frequency_median": float(row.frequency_median),
-                "monetary_median": float(row.monetary_median),
-            }
-            for row in profiles.itertuples()
-        ],
-        "notes": list(prepared.notes),
-        "warnings": list(result.warnings),
-    }
-
-
 def _run(args: argparse.Namespace) -> int:
     _check_output_path(args.out, (".csv", ".xlsx"), "--out")
     _check_output_path(args.report, (".json",), "--report")
@@ -226,7 +179,7 @@ def _run(args: argparse.Namespace) -> int:
 
     report = report_of(result, source, seed=args.seed)
     # Both outputs are rendered before either is written, so a failure leaves no partial output.
-    customers = result.segmentation.customers[OUTPUT_COLUMNS]
+    customers = result.customers
     report_bytes = (json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n").encode()
     try:
         if args.out is not None:
@@ -322,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     except SegmenterError as error:
         text = " ".join(str(error).split())  # exactly one line
+        if isinstance(error, KChoiceError) and not error.hint:
+            text += " Give --k a smaller number, or --k auto for the suggested K."
         print(f"error: {text}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

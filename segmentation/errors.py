@@ -11,6 +11,7 @@ __all__ = [
     "MappingError",
     "NoDataLeftError",
     "ParameterError",
+    "KChoiceError",
     "SourceError",
 ]
 
@@ -41,6 +42,11 @@ class NoDataLeftError(SegmenterError):
 
 class ParameterError(SegmenterError):
     """A setting is out of range or inconsistent (K, snapshot date, seed, ...)."""
+
+
+class KChoiceError(ParameterError):
+    """The number of segments asked for cannot be used (not a whole number of 2 or more, or more
+    than the data has customers). Front ends add a hint naming their own control."""
 
 
 class SourceError(SegmenterError):

@@ -1,10 +1,10 @@
 """Files too big to load: DuckDB reads them in place, in parallel, within a memory limit.
 
-`reading.read_file` reads a whole file into one Arrow table (then `pipeline.prepare` hands it
-to DuckDB): fine for a workbook or a 500k-row export, not for 50M-200M rows. A large Parquet
+`reading.read_file` reads a whole file into one Arrow table (then it is handed to DuckDB):
+fine for a workbook or a 500k-row export, not for 50M-200M rows. A large Parquet
 or CSV file is opened as a `LargeFile` (its layout and first rows, for column detection and
 previews) and DuckDB reads the file itself (`read_directly`): the canonical columns are Ibis
-expressions over `read_parquet`/`read_csv` (`sources.canonical`, the Ibis form of
+expressions over `read_parquet`/`read_csv` (`schema.canonical`, the Ibis form of
 parsing.to_canonical for typed columns), and the cleaning and RFM run in the same pass, so no
 raw row is loaded first and only per-customer results come back as pandas objects.
 
@@ -17,8 +17,8 @@ encoding, delimiter and header come from reading.csv_layout on its first lines.
 Parquet columns of other types (nested, boolean, binary...) are streamed instead: row groups
 → parsing.to_canonical per batch → a DuckDB table (`canonical_batches`, `load_into_duckdb`).
 
-Entry points: `is_large(path)`, `open_file(path) -> LargeFile`, `read_file_or_stream` and
-`prepare_large`, which `pipeline.prepare` calls for a LargeFile.
+Entry points: `is_large(path)`, `open_file(path) -> LargeFile`, `read_file_or_stream`; a
+LargeFile is a source of transactions (preparation.TransactionSource) like a file in memory.
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from . import parsing
 from .errors import InputFileError
 from .reading import LoadedFile, csv_layout, read_file, skipped_lines_note, unique_headers
+from .schema import CANONICAL_SCHEMA, canonical
 from .settings import DUCKDB_MEMORY_LIMIT, LARGE_FILE_BYTES, LARGE_PARQUET_ROWS, STREAM_BATCH_ROWS, CleaningSettings
 
 __all__ = ["LargeFile", "is_large", "open_file", "canonical_batches", "load_into_duckdb", "reads_directly",
@@ -50,14 +51,61 @@ _STREAM_TABLE = "transactions"
 
 
 @dataclass(frozen=True)
-class LargeFile(LoadedFile):
-    """A file that is read in place, not loaded: `table` holds only its first rows (for role
-    detection and previews). Parquet: `num_rows` rows. CSV: `header_line` lines come before
-    the data (title lines and the header), `num_rows` is not known (0) until it is read."""
+class LargeFile:
+    """A file that is read in place by DuckDB, not loaded (a preparation.TransactionSource).
 
-    path: str = ""
+    `head` holds its first rows (for role detection and previews), named like the columns a
+    whole-file read gives. Parquet: `num_rows` rows. CSV: `header_line` lines come before the
+    data (title lines and the header), `num_rows` is not known (0) until it is read.
+    """
+
+    head: pa.Table
+    source_name: str
+    file_format: str  # "csv" | "parquet"
+    path: str
+    encoding: str | None = None
+    delimiter: str | None = None
     num_rows: int = 0
     header_line: int = 0
+    notes: tuple[str, ...] = ()
+
+    # Per-product revenue of a large file is tens of millions of rows: not fetched by default.
+    fetch_products = False
+
+    def preview(self):
+        """The first rows, and the number of rows when the file says (Parquet)."""
+        from .preparation import Preview
+
+        return Preview(rows=self.head, total_rows=self.num_rows or None)
+
+    def canonical(self, roles: Mapping[str, str], *, progress=None, batch_rows: int = STREAM_BATCH_ROWS):
+        """DuckDB reads the file in place (or, for Parquet column types it cannot take, it is
+        streamed into DuckDB); the CSV lines DuckDB skipped come as a late note."""
+        from .engines import duckdb_engine
+        from .preparation import Canonical
+
+        con = connect()
+        if reads_directly(self, roles):
+            if progress is not None:
+                progress("Reading the file with DuckDB", 0.1)
+            transactions, notes = read_directly(self, roles, con=con)
+        else:
+            if progress is not None:
+                progress("Streaming rows into DuckDB (dates, numbers, ids)", 0.1)
+            transactions, notes = load_into_duckdb(self, roles, con=con, batch_rows=batch_rows)
+
+        def skipped() -> tuple[str, ...]:
+            lines = _rejected_lines(con) if self.file_format == "csv" else 0
+            return (skipped_lines_note(lines, self.head.num_columns),) if lines else ()
+
+        return Canonical(table=transactions, engine=duckdb_engine(con), notes=tuple(self.notes) + tuple(notes),
+                         late_notes=skipped)
+
+    def prepare(self, roles: Mapping[str, str], **options):
+        """Clean, aggregate and score (preparation.prepare_source)."""
+        from .preparation import prepare_source
+
+        return prepare_source(self, roles, **options)
 
 
 _CSV_EXTENSIONS = (".csv", ".tsv", ".txt", ".tab", ".dat")
@@ -118,7 +166,7 @@ def open_file(path: str | os.PathLike, *, sample_rows: int = _SAMPLE_ROWS) -> La
     if first is None or parquet.metadata.num_rows == 0 or not names:
         raise InputFileError(f"'{path.name}' has no data rows.", "Write the file again with the transactions in it.")
     sample = pa.Table.from_batches([first]).rename_columns(names)
-    return LargeFile(table=sample, source_name=path.name, file_format="parquet", path=str(path),
+    return LargeFile(head=sample, source_name=path.name, file_format="parquet", path=str(path),
                      num_rows=parquet.metadata.num_rows,
                      notes=(f"Read {parquet.metadata.num_rows:,} rows from Parquet with DuckDB "
                             "(the file is too big to load whole).",))
@@ -148,12 +196,12 @@ def _open_csv(path: Path) -> LargeFile | None:
     sample = read_file(head, filename=name, max_upload_mb=None)
     if list(sample.table.column_names) != list(layout.names):
         return None
-    return LargeFile(table=sample.table, source_name=path.name, file_format="csv", encoding=layout.encoding,
+    return LargeFile(head=sample.table, source_name=path.name, file_format="csv", encoding=layout.encoding,
                      delimiter=layout.delimiter, path=str(path), header_line=layout.header_line,
                      notes=tuple(layout.notes) + ("Read with DuckDB in parallel (the file is too big to load whole).",))
 
 
-def read_file_or_stream(source, *, filename=None, sheet=None) -> LoadedFile:
+def read_file_or_stream(source, *, filename=None, sheet=None) -> LoadedFile | LargeFile:
     """`reading.read_file`, except that a large Parquet or CSV path is opened to be read in place."""
     if sheet is None and filename is None and isinstance(source, (str, os.PathLike)) and is_large(source):
         path = Path(source)
@@ -222,7 +270,7 @@ def canonical_batches(large: LargeFile, roles: Mapping[str, str], *, batch_rows:
             canonical = canonical.set_column(canonical.schema.get_field_index(name), name,
                                              pc.take(parsed, position))
         return canonical.combine_chunks().to_batches()[0] if canonical.num_rows else \
-            pa.RecordBatch.from_pylist([], schema=parsing.CANONICAL_SCHEMA)
+            pa.RecordBatch.from_pylist([], schema=CANONICAL_SCHEMA)
 
     def batches() -> Iterator[pa.RecordBatch]:
         # Arrow compute releases the GIL: parse the next batch while DuckDB ingests this one.
@@ -235,7 +283,7 @@ def canonical_batches(large: LargeFile, roles: Mapping[str, str], *, batch_rows:
             for future in pending:
                 yield future.result()
 
-    return parsing.CANONICAL_SCHEMA, batches(), notes
+    return CANONICAL_SCHEMA, batches(), notes
 
 
 # ----------------------------------------------------------------------------- DuckDB
@@ -306,8 +354,8 @@ def _sql_text(text: str) -> str:
 
 
 def _raw_view(con, large: LargeFile):
-    """The file as a DuckDB view `segmenter_raw`, columns named like `large.table`."""
-    names = list(large.table.column_names)
+    """The file as a DuckDB view `segmenter_raw`, columns named like `large.head`."""
+    names = list(large.head.column_names)
     if large.file_format == "csv":
         columns = "{" + ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names) + "}"
         source = (
@@ -363,12 +411,10 @@ def read_directly(large: LargeFile, roles: Mapping[str, str], *, con=None):
     """The file as a DuckDB query in the canonical schema, and the parsing notes.
 
     DuckDB reads the file in parallel and the cleaning runs in the same pass; nothing is loaded
-    first. Typed columns become canonical through `sources.canonical` (the Ibis form of
+    first. Typed columns become canonical through `schema.canonical` (the Ibis form of
     parsing.to_canonical for typed columns); dates and numbers held as text through
     `_typed_by_lookup` (parsing.to_canonical itself, on their distinct values).
     """
-    from .sources import canonical
-
     con = con or connect()
     raw = _raw_view(con, large)
     typed, notes = _typed_by_lookup(con, raw, roles)
@@ -386,22 +432,11 @@ def _rejected_lines(con) -> int:
 def prepare_large(large: LargeFile, roles: Mapping[str, str], *, cleaning: CleaningSettings = CleaningSettings(),
                   snapshot: date | None = None, progress=None, with_products: bool = True,
                   batch_rows: int = STREAM_BATCH_ROWS):
-    """`pipeline.prepare` for a LargeFile: DuckDB reads it in place (or, for Parquet column types
-    it cannot take, it is streamed into DuckDB), then the same Ibis cleaning and RFM."""
-    from .pipeline import prepare_expr
+    """Prepared customers of a LargeFile, streaming Parquet in batches of `batch_rows` when it
+    cannot be read in place (`LargeFile.prepare` with the default batch size)."""
+    from .preparation import prepare_expr
 
-    con = connect()
-    if reads_directly(large, roles):
-        if progress is not None:
-            progress("Reading the file with DuckDB", 0.1)
-        transactions, notes = read_directly(large, roles, con=con)
-    else:
-        if progress is not None:
-            progress("Streaming rows into DuckDB (dates, numbers, ids)", 0.1)
-        transactions, notes = load_into_duckdb(large, roles, con=con, batch_rows=batch_rows)
-    prepared = prepare_expr(transactions, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
-                            notes=tuple(large.notes) + tuple(notes), with_products=with_products)
-    skipped = _rejected_lines(con) if large.file_format == "csv" else 0
-    if skipped:
-        prepared = replace(prepared, notes=prepared.notes + (skipped_lines_note(skipped, large.table.num_columns),))
-    return prepared
+    found = large.canonical(roles, progress=progress, batch_rows=batch_rows)
+    prepared = prepare_expr(found.table, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
+                            notes=found.notes, with_products=with_products, engine=found.engine)
+    return replace(prepared, notes=prepared.notes + found.late_notes())

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 from sklearn.pipeline import Pipeline
@@ -43,6 +44,9 @@ __all__ = [
     "max_k",
     "elbow_k",
     "fit_labels",
+    "fit_model",
+    "segment_model",
+    "SegmentOfCluster",
     "scan_is_sampled",
     "scan_labels",
     "silhouettes",
@@ -270,14 +274,38 @@ def suggest_k(scan: pd.DataFrame, *, k_range: tuple[int, int] = K_SUGGEST_RANGE)
     return KSuggestion(k=best, reason=reason)
 
 
-def fit_labels(customers: pd.DataFrame, *, k: int, seed: int = DEFAULT_SEED,
-               features: Sequence[str] = FEATURES, fast_above: int = FAST_KMEANS_MIN_CUSTOMERS,
-               fit_sample: int = KMEANS_SAMPLE_SIZE) -> pd.Series:
-    """Cluster labels (0..k-1) indexed like `customers`, independent of its row order.
+class SegmentOfCluster(BaseEstimator):
+    """Last step of the model a notebook gets (`pipeline.Result.model`): the fitted K-Means,
+    whose cluster labels are mapped to segment ids (1 = highest mean monetary), so that
+    ``predict`` returns the `segment_id` the customers table shows."""
+
+    def __init__(self, kmeans: KMeans, segment_of_cluster: Sequence[int]):
+        self.kmeans = kmeans
+        self.segment_of_cluster = segment_of_cluster
+
+    def fit(self, x, y=None):  # already fitted: the segmentation's own K-Means
+        return self
+
+    def predict(self, x) -> np.ndarray:
+        return np.asarray(self.segment_of_cluster, dtype="int64")[self.kmeans.predict(x)]
+
+
+def segment_model(model: Pipeline, segment_of_cluster: Sequence[int]) -> Pipeline:
+    """`model` (log1p → scale → K-Means, fitted) predicting segment ids instead of cluster labels.
+    The fitted steps are shared, not refitted."""
+    return Pipeline(model.steps[:-1] + [("segment", SegmentOfCluster(model[-1], tuple(segment_of_cluster)))])
+
+
+def fit_model(customers: pd.DataFrame, *, k: int, seed: int = DEFAULT_SEED,
+              features: Sequence[str] = FEATURES, fast_above: int = FAST_KMEANS_MIN_CUSTOMERS,
+              fit_sample: int = KMEANS_SAMPLE_SIZE) -> tuple[Pipeline, pd.Series]:
+    """The fitted model (make_model: log1p → StandardScaler → KMeans) and its cluster labels
+    (0..k-1) indexed like `customers`, independent of its row order.
 
     Full K-Means on every customer. Above `fast_above` customers its N_INIT restarts run on the
     scan's fixed-seed sample and the best centres start one K-Means on everyone (the restarts
     on 800k customers cost more than the rest of the fit, and the result agrees: tested).
+    The model's ``predict`` takes rows of `features` (a DataFrame with those columns).
     """
     if k < 1:
         raise ParameterError(f"K={k} is not a number of segments; choose K of 2 or more.")
@@ -287,7 +315,7 @@ def fit_labels(customers: pd.DataFrame, *, k: int, seed: int = DEFAULT_SEED,
         warnings.warn(
             f"k={k} is more than the {supported} distinct customer profiles; some segments will be empty.",
             DegenerateClustersWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         k = supported
     with warnings.catch_warnings():
@@ -298,7 +326,16 @@ def fit_labels(customers: pd.DataFrame, *, k: int, seed: int = DEFAULT_SEED,
                 scaled = model[:-1].fit_transform(matrix)
                 rows = _sample_rows(len(scaled), fit_sample, seed)
                 start = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(scaled[rows]).cluster_centers_
-                labels = KMeans(n_clusters=k, init=start, n_init=1, random_state=seed).fit_predict(scaled)
+                final = KMeans(n_clusters=k, init=start, n_init=1, random_state=seed)
+                labels = final.fit_predict(scaled)
+                model.steps[-1] = ("kmeans", final)
             else:
                 labels = model.fit_predict(matrix)
-    return pd.Series(labels, index=matrix.index, name="cluster").reindex(customers.index)
+    return model, pd.Series(labels, index=matrix.index, name="cluster").reindex(customers.index)
+
+
+def fit_labels(customers: pd.DataFrame, *, k: int, seed: int = DEFAULT_SEED,
+               features: Sequence[str] = FEATURES, fast_above: int = FAST_KMEANS_MIN_CUSTOMERS,
+               fit_sample: int = KMEANS_SAMPLE_SIZE) -> pd.Series:
+    """Cluster labels (0..k-1) indexed like `customers` (fit_model without the model)."""
+    return fit_model(customers, k=k, seed=seed, features=features, fast_above=fast_above, fit_sample=fit_sample)[1]

@@ -14,27 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import MappingError
+from .schema import CANONICAL_SCHEMA, ID_COLUMNS, ROLE_OF_COLUMN, TEXT_COLUMNS
 
-__all__ = ["CANONICAL_SCHEMA", "ParsedTable", "to_canonical"]
+__all__ = ["ParsedTable", "to_canonical"]
 
-CANONICAL_SCHEMA = pa.schema([
-    ("customer_id", pa.string()),
-    ("invoice", pa.string()),
-    ("invoice_date", pa.timestamp("us")),
-    ("quantity", pa.float64()),
-    ("price", pa.float64()),
-    ("amount", pa.float64()),
-    ("product", pa.string()),
-    ("description", pa.string()),
-    ("country", pa.string()),
-])
-# canonical column → role that fills it
-ROLE_OF_COLUMN = {"customer_id": "customer", "invoice": "invoice", "invoice_date": "date", "quantity": "quantity",
-            "price": "price", "amount": "amount", "product": "product", "description": "description",
-            "country": "country"}
-ID_COLUMNS = ("customer_id", "invoice", "product")
-TEXT_COLUMNS = ("description", "country")
-NUMBER_COLUMNS = ("quantity", "price", "amount")
 
 
 @dataclass(frozen=True)

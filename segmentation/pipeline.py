@@ -1,63 +1,87 @@
-"""The stages tied together: file → customers with RFM features → segments.
+"""The façade: a source of transactions → customers with RFM features → segments.
 
-`prepare` does everything that depends on the file, the mapping and the cleaning settings
-(the app caches it); `run` adds the K scan and the segments for one K (what the CLI does).
+It only calls downward (see docs/ARCHITECTURE.md): a source (reading.LoadedFile,
+largefile.LargeFile, sources.EngineTable) gives its canonical Ibis table, `preparation`
+cleans and aggregates it (`prepare`, what the app caches), then the K scan, the one K policy
+(kpolicy.decide_k) and the segments for that K (`run`, what the CLI does).
 """
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 
-import ibis
 import pandas as pd
-import pyarrow as pa
-from ibis.backends.duckdb import Backend as DuckDBBackend  # direct: `ibis.duckdb` scans package metadata
 
-from . import columns, parsing, rfm
-from .cleaning import MONEY_SCALE, Audit, clean
-from .errors import NoDataLeftError, ParameterError
-from .largefile import LargeFile, prepare_large
-from .model import SCAN_COLUMNS, DegenerateClustersWarning, KSuggestion, max_k, scan_k, suggest_k
+from . import columns
+from .kpolicy import decide_k
+from .model import SCAN_COLUMNS, DegenerateClustersWarning, KSuggestion, max_k, scan_k, segment_model, suggest_k
+from .preparation import (
+    CUSTOMER_COLUMNS,
+    Prepared,
+    Progress,
+    TransactionSource,
+    connect,
+    no_progress,
+    prepare_canonical,
+    prepare_expr,
+)
 from .reading import LoadedFile
-from .scoring import add_rfm_scores
+from .report import OUTPUT_COLUMNS
 from .segments import Segmentation, segment_customers
 from .settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, CleaningSettings
 
-__all__ = ["Progress", "Prepared", "Result", "demo_file", "connect", "prepare", "prepare_canonical",
-           "prepare_expr", "run", "run_prepared", "scan_for", "choose_k"]
+__all__ = ["Progress", "Prepared", "Result", "CUSTOMER_COLUMNS", "OUTPUT_COLUMNS", "demo_file", "connect",
+           "prepare", "prepare_canonical", "prepare_expr", "run", "run_prepared", "scan_for"]
 
-Progress = Callable[[str, float], None]  # (what is happening, fraction done 0..1)
 
-CUSTOMER_COLUMNS = [
-    "customer_id", "recency", "frequency", "monetary", "tenure", "avg_order_value",
-    "first_purchase", "last_purchase", "country",
-]
-
-def _no_progress(step: str, fraction: float) -> None:
-    return None
-
-@dataclass(frozen=True)
-class Prepared:
-    customers: pd.DataFrame  # CUSTOMER_COLUMNS + r_score, f_score, m_score, rfm_segment
-    audit: Audit
-    snapshot: date
-    roles: dict[str, str]
-    notes: tuple[str, ...]
-    countries: tuple[str, ...]
-    date_min: date | None
-    date_max: date | None
-    customer_products: pd.DataFrame = field(repr=False)
 
 @dataclass(frozen=True)
 class Result:
+    """Everything one run gives: the prepared customers, the K scan, the suggestion, the chosen
+    K and the segments (with the fitted model)."""
+
     prepared: Prepared
     scan: pd.DataFrame
     suggestion: KSuggestion
     k: int
     segmentation: Segmentation
     warnings: tuple[str, ...] = ()
+
+    @property
+    def customers(self) -> pd.DataFrame:
+        """One row per customer with the `--out` columns (features, scores, segment, action)."""
+        return self.segmentation.customers[OUTPUT_COLUMNS]
+
+    @property
+    def segments(self) -> pd.DataFrame:
+        """One row per segment: size, revenue, R/F/M means and medians, name and action."""
+        return self.segmentation.profiles
+
+    @property
+    def audit(self):
+        """Where every row went (cleaning.Audit): rows in, kept, and per rule what it removed."""
+        return self.prepared.audit
+
+    @property
+    def k_scan(self) -> pd.DataFrame:
+        """Quality measures per K compared (empty with fewer than 3 distinct customer profiles)."""
+        return self.scan
+
+    @property
+    def snapshot(self) -> date:
+        """The date recency is measured to."""
+        return self.prepared.snapshot
+
+    @property
+    def model(self):
+        """The fitted scikit-learn Pipeline (log1p → StandardScaler → KMeans → segment ids):
+        ``model.predict(rows)`` on rows with recency, frequency and monetary columns returns
+        segment ids (1 = highest mean monetary), the `segment_id` of `customers`. The plain
+        K-Means pipeline, predicting cluster labels, is ``segmentation.model``."""
+        return segment_model(self.segmentation.model, self.segmentation.segment_of_cluster)
+
 
 def demo_file(n_rows: int = 50_000, *, seed: int = 0) -> LoadedFile:
     """The built-in demo data, as if it had been read from a file."""
@@ -74,141 +98,25 @@ def demo_file(n_rows: int = 50_000, *, seed: int = 0) -> LoadedFile:
         notes=("Generated by Segmenter: a year of a gift shop's transactions, with the usual mess.",),
     )
 
-def connect() -> ibis.BaseBackend:
-    """A fresh in-process DuckDB: one per call, so sessions never share tables."""
-    return DuckDBBackend().connect()
-
-def _as_date(value) -> date | None:
-    if value is None or pd.isna(value):
-        return None
-    return pd.Timestamp(value).date()
 
 def prepare(
-    loaded: LoadedFile,
+    source: TransactionSource,
     roles: Mapping[str, str],
     *,
     cleaning: CleaningSettings = CleaningSettings(),
     snapshot: date | None = None,
     progress: Progress | None = None,
-    with_products: bool = True,
+    with_products: bool | None = None,
 ) -> Prepared:
-    """Parse, clean and aggregate the file into one scored row per customer.
+    """Parse, clean and aggregate the source into one scored row per customer.
 
-    A `largefile.LargeFile` (a big Parquet or CSV file) is read in place by DuckDB instead of
-    being parsed as one table; the result is the same.
+    Every source (a file in memory, a large file DuckDB reads in place, a database or Spark
+    table) gives its canonical table; the cleaning and RFM are the same. `with_products`
+    (revenue per customer × product) defaults to what the source says is cheap.
     """
-    progress = progress or _no_progress
-    if isinstance(loaded, LargeFile):
-        return prepare_large(loaded, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
-                             with_products=with_products)
-    progress("Reading values (dates, numbers, ids)", 0.1)
-    parsed = parsing.to_canonical(loaded.table, roles)
-    return prepare_canonical(
-        parsed.table, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
-        notes=tuple(loaded.notes) + tuple(parsed.notes), with_products=with_products,
-    )
+    return source.prepare(roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
+                          with_products=with_products)
 
-def prepare_canonical(
-    canonical: pa.Table,
-    roles: Mapping[str, str],
-    *,
-    cleaning: CleaningSettings = CleaningSettings(),
-    snapshot: date | None = None,
-    progress: Progress | None = None,
-    notes: tuple[str, ...] = (),
-    with_products: bool = True,
-    backend: ibis.BaseBackend | None = None,
-) -> Prepared:
-    """Clean and aggregate a table already in the canonical schema (see docs/ARCHITECTURE.md)."""
-    progress = progress or _no_progress
-    con = backend or connect()
-    if con.name == "duckdb":
-        # DuckDB scans the Arrow table in place (in parallel): copying it into a table first
-        # took 0.4 s of a 1 s cleaning on the real 541,909 rows.
-        con.con.register("transactions", canonical)
-        transactions = con.table("transactions")
-    else:
-        transactions = con.create_table("transactions", canonical, temp=True, overwrite=True)
-    return prepare_expr(transactions, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
-                        notes=notes, with_products=with_products)
-
-def prepare_expr(
-    transactions: ibis.Table,
-    roles: Mapping[str, str],
-    *,
-    cleaning: CleaningSettings = CleaningSettings(),
-    snapshot: date | None = None,
-    progress: Progress | None = None,
-    notes: tuple[str, ...] = (),
-    with_products: bool = True,
-) -> Prepared:
-    """Clean and aggregate an Ibis table in the canonical schema, on whatever engine holds it."""
-    progress = progress or _no_progress
-    progress("Cleaning rows", 0.3)
-    cleaned, audit = clean(transactions, roles, cleaning)
-    if audit.rows_kept == 0:
-        raise NoDataLeftError(_nothing_left_message(audit), hint=_nothing_left_hint(audit))
-    purchases = cleaned.purchases
-
-    progress("Computing recency, frequency and monetary value", 0.6)
-    countries, date_min, date_max, last_purchase = rfm.summary(purchases)
-    if "country" not in roles:
-        countries = ()
-    if snapshot is None:
-        snapshot = rfm.default_snapshot(last_purchase)
-    rfm.check_snapshot(snapshot, last_purchase)
-    features = rfm.customer_features(purchases, snapshot)
-    if "country" in roles:
-        features = features.left_join(rfm.customer_main_country(purchases), "customer_id").drop("customer_id_right")
-    else:
-        features = features.mutate(country=ibis.null("string"))
-    customers = features.order_by("customer_id").execute()
-    customers["monetary"] = (customers.pop("monetary_units").astype("float64") / MONEY_SCALE).round(6)
-    customers["customer_id"] = customers["customer_id"].astype("string")
-    customers["country"] = customers["country"].astype("string")
-    for name in ("recency", "frequency", "tenure"):
-        customers[name] = customers[name].astype("int64")
-    customers["avg_order_value"] = customers["monetary"] / customers["frequency"]
-    customers = add_rfm_scores(customers[CUSTOMER_COLUMNS].reset_index(drop=True))
-
-    products = pd.DataFrame(columns=["customer_id", "product", "description", "revenue"])
-    if with_products and "product" in roles:
-        products = rfm.customer_products(cleaned.kept).execute()
-        products["revenue"] = products.pop("revenue_units").astype("float64") / MONEY_SCALE
-    progress("Customers ready", 0.8)
-    return Prepared(
-        customers=customers,
-        audit=audit,
-        snapshot=snapshot,
-        roles=dict(roles),
-        notes=notes,
-        countries=countries,
-        date_min=_as_date(date_min),
-        date_max=_as_date(date_max),
-        customer_products=products,
-    )
-
-def _nothing_left_message(audit: Audit) -> str:
-    removed = [f"{row.rule} ({row.rows:,} rows)" for row in audit.table.itertuples() if row.rows > 0]
-    if not removed:
-        return "The file has no transaction rows."
-    return f"Every one of the {audit.rows_in:,} rows was removed by cleaning: " + ", ".join(removed) + "."
-
-def _nothing_left_hint(audit: Audit) -> str:
-    dropped = set(audit.rules_that_dropped())
-    if dropped & {"invalid_date", "invalid_number", "missing_customer"}:
-        return "Check the column mapping: the date, number and customer columns must hold dates, numbers and ids."
-    return "Relax the filters (date range, countries) or switch off the rules that removed the rows."
-
-def choose_k(k: int | str, suggestion: KSuggestion, scan: pd.DataFrame) -> int:
-    """`k` as asked ('auto' takes the suggestion); a K the data cannot support is refused."""
-    if isinstance(k, str):
-        if k != "auto":
-            raise ParameterError(f"--k must be a whole number or 'auto', not {k!r}.")
-        return suggestion.k
-    if k < 2:
-        raise ParameterError(f"K={k} is too small: choose 2 or more segments.")
-    return k
 
 def _degenerate(customers: pd.DataFrame) -> KSuggestion | None:
     """K = the number of distinct customer profiles when there are fewer than 3 (no K scan possible)."""
@@ -239,7 +147,7 @@ def scan_for(customers: pd.DataFrame, *, seed: int = DEFAULT_SEED) -> tuple[pd.D
 
 
 def run(
-    loaded: LoadedFile,
+    source: TransactionSource,
     *,
     overrides: Mapping[str, str | None] | None = None,
     cleaning: CleaningSettings = CleaningSettings(),
@@ -249,11 +157,9 @@ def run(
     progress: Progress | None = None,
 ) -> Result:
     """The whole pipeline for the command line: mapping, cleaning, features, K scan, segments."""
-    progress = progress or _no_progress
-    roles = columns.resolve_roles(loaded.table, overrides)
-    # The CLI never uses per-product revenue; for a large file it is tens of millions of rows.
-    prepared = prepare(loaded, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
-                       with_products=not isinstance(loaded, LargeFile))
+    progress = progress or no_progress
+    roles = columns.resolve_roles(source.preview().rows, overrides)
+    prepared = prepare(source, roles, cleaning=cleaning, snapshot=snapshot, progress=progress)
     return run_prepared(prepared, k=k, seed=seed, progress=progress)
 
 
@@ -265,11 +171,11 @@ def run_prepared(
     progress: Progress | None = None,
 ) -> Result:
     """K scan and segments for customers already prepared (from a file, a database or Spark)."""
-    progress = progress or _no_progress
+    progress = progress or no_progress
     progress("Comparing numbers of segments (K scan)", 0.85)
     scan, suggestion = scan_for(prepared.customers, seed=seed)
     degenerate = suggestion if scan.empty else None
-    chosen = choose_k(k, suggestion, scan)
+    chosen = decide_k(k, scan=scan, suggestion=suggestion, n_customers=len(prepared.customers))
     progress(f"Fitting {chosen} segments", 0.95)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DegenerateClustersWarning)

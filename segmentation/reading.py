@@ -69,6 +69,32 @@ class LoadedFile:
     sheets: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
+    # A source of transactions (preparation.TransactionSource): the whole table is in memory.
+    fetch_products = True
+
+    def preview(self):
+        """The whole table (it is in memory already), with its row count."""
+        from .preparation import Preview
+
+        return Preview(rows=self.table, total_rows=self.table.num_rows)
+
+    def canonical(self, roles, *, progress=None):
+        """Parsed into the canonical schema (parsing.to_canonical) and handed to a new DuckDB."""
+        from .parsing import to_canonical
+        from .preparation import Canonical, arrow_canonical
+
+        if progress is not None:
+            progress("Reading values (dates, numbers, ids)", 0.1)
+        parsed = to_canonical(self.table, roles)
+        table, engine = arrow_canonical(parsed.table)
+        return Canonical(table=table, engine=engine, notes=tuple(self.notes) + tuple(parsed.notes))
+
+    def prepare(self, roles, **options):
+        """Clean, aggregate and score (preparation.prepare_source)."""
+        from .preparation import prepare_source
+
+        return prepare_source(self, roles, **options)
+
 
 def read_file(
     source: str | os.PathLike | bytes,

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
-from .model import FEATURES, fit_labels
+from .model import FEATURES, fit_model
 from .settings import DEFAULT_SEED, RFM_SEGMENT_ACTIONS, SEGMENT_MAP
 
 __all__ = ["Segmentation", "segment_customers", "name_segments", "profile_segments", "top_items"]
@@ -24,6 +25,8 @@ class Segmentation:
     k: int
     customers: pd.DataFrame  # input columns + segment_id, segment, action
     profiles: pd.DataFrame  # one row per segment, PROFILE_COLUMNS
+    model: Pipeline | None = field(default=None, repr=False)  # fitted log1p → StandardScaler → KMeans
+    segment_of_cluster: tuple[int, ...] = ()  # KMeans cluster label i → segment_id
 
 
 def _number_by_value(customers: pd.DataFrame, clusters: pd.Series) -> pd.Series:
@@ -92,14 +95,17 @@ def profile_segments(customers: pd.DataFrame) -> pd.DataFrame:
 def segment_customers(customers: pd.DataFrame, *, k: int, seed: int = DEFAULT_SEED,
                       features: Sequence[str] = FEATURES) -> Segmentation:
     """Cluster customers into k segments and describe each one."""
-    clusters = fit_labels(customers, k=k, seed=seed, features=features)
+    model, clusters = fit_model(customers, k=k, seed=seed, features=features)
     segmented = customers.copy()
     segmented["segment_id"] = _number_by_value(customers, clusters)
+    pairs = dict(zip(clusters, segmented["segment_id"]))
+    segment_of_cluster = tuple(int(pairs.get(c, 0)) for c in range(model[-1].n_clusters))  # 0: an empty cluster
     names = name_segments(segmented)
     segmented = segmented.merge(names[["segment_id", "segment", "action"]], on="segment_id", how="left")
     segmented.index = customers.index
     profiles = profile_segments(segmented)
-    return Segmentation(k=int(segmented["segment_id"].nunique()), customers=segmented, profiles=profiles)
+    return Segmentation(k=int(segmented["segment_id"].nunique()), customers=segmented, profiles=profiles,
+                        model=model, segment_of_cluster=segment_of_cluster)
 
 
 def top_items(segmented: pd.DataFrame, customer_products: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:

@@ -6,19 +6,22 @@ date range and the country list. Clustering then runs in scikit-learn as for a f
 
 PostgreSQL (the app's "Connect to a database" and the CLI's ``--source URL --table NAME``)::
 
-    con = connect_postgres(url)                      # read-only session; SourceError on failure
-    names = list_tables(con)                         # tables and views, for a picker
-    table = open_table(con, "sales.transactions")    # SourceError when missing
+    engine = connect_postgres(url)                   # engines.Engine, read-only; SourceError on failure
+    names = list_tables(engine)                      # tables and views, for a picker
+    table = open_table(engine, "sales.transactions") # an EngineTable; SourceError when missing
     roles = resolve_roles(table, overrides)          # detection on a 2,000-row sample
-    prepared = prepare_table(table, roles, cleaning=..., snapshot=..., progress=...)
-    result = run_prepared(prepared, k="auto")        # K scan and segments, like pipeline.run
+    prepared = table.prepare(roles, cleaning=..., snapshot=..., progress=...)
+    result = pipeline.run_prepared(prepared, k="auto")  # K scan and segments, like pipeline.run
 
 Spark (the CLI's ``--engine spark [--spark-master URL]``)::
 
     session = spark_session("local[*]")              # UTC; None: the running session (spark-submit, Databricks)
-    con = connect_spark(session)
-    table = read_spark(con, "s3a://lake/transactions/")  # Parquet/CSV path(s), or a table name
-    prepared = prepare_table(table, resolve_roles(table), ...)
+    engine = connect_spark(session)
+    table = read_spark(engine, "s3a://lake/transactions/")  # Parquet/CSV path(s), or a table name
+    prepared = table.prepare(resolve_roles(table), ...)
+
+An Ibis table connected elsewhere (a notebook's own connection) becomes a source with
+:func:`as_source`; the engine's facts are then asked of its session (engines.engine_of).
 
 Every failure of the database or Spark (bad URL, wrong password, missing table, no permission,
 server down, no Java) is raised as :class:`SourceError`, whose text never contains the password.
@@ -30,23 +33,18 @@ import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from . import columns
-from .cleaning import CANONICAL_COLUMNS, READ_ONLY_ATTRIBUTE
+from .engines import Engine, engine_of
 from .errors import SegmenterError, SourceError
-from .parsing import ID_COLUMNS, ROLE_OF_COLUMN, TEXT_COLUMNS
-from .pipeline import (
-    Prepared,
-    Progress,
-    prepare_expr,
-    run_prepared,  # K scan and segments: the same K rules as for a file
-)
+from .preparation import Canonical, Prepared, Preview, Progress, no_progress, prepare_source
+from .schema import canonical
 from .settings import CleaningSettings
 
 __all__ = [
@@ -59,10 +57,10 @@ __all__ = [
     "table_columns",
     "sample",
     "resolve_roles",
-    "canonical",
+    "EngineTable",
+    "as_source",
     "prepare_table",
     "prepare_postgres",
-    "run_prepared",
     "java_available",
     "spark_session",
     "connect_spark",
@@ -72,14 +70,6 @@ __all__ = [
 
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 SAMPLE_ROWS = 2_000  # rows read for column detection and the mapping preview
-_TYPES = {"customer_id": dt.string, "invoice": dt.string, "invoice_date": dt.Timestamp(),
-          "quantity": dt.float64, "price": dt.float64, "amount": dt.float64, "product": dt.string,
-          "description": dt.string, "country": dt.string}
-# The same text forms parsing.py accepts for numbers and ISO dates; anything else is null
-# (and counted by the cleaning rules) instead of failing the whole query with a cast error.
-_NUMBER_TEXT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
-_ISO_DATE_TEXT = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$"
-_WHOLE_FLOAT_TEXT = r"^[+-]?[0-9]+\.0+$"
 
 
 # ----------------------------------------------------------------------------- URLs and secrets
@@ -121,7 +111,7 @@ def _secrets_of(url: str) -> list[str]:
 
 # ----------------------------------------------------------------------------- PostgreSQL
 
-def connect_postgres(url: str, *, connect_timeout: int = 10, schema: str | None = None) -> ibis.BaseBackend:
+def connect_postgres(url: str, *, connect_timeout: int = 10, schema: str | None = None) -> Engine:
     """A read-only Ibis connection to the PostgreSQL database in ``url``.
 
     ``postgresql://user:password@host:5432/database`` (``postgres://`` works too; query
@@ -150,10 +140,7 @@ def connect_postgres(url: str, *, connect_timeout: int = 10, schema: str | None 
             con.disconnect()
             raise SourceError(f"PostgreSQL at {target} did not accept a read-only session.",
                               hint="Connect directly to the server, or with a role that has only SELECT rights.")
-    setattr(con, READ_ONLY_ATTRIBUTE, True)
-    con.segmenter_target = target  # for messages: user@host:port/database, no password
-    con.segmenter_secrets = secrets
-    return con
+    return Engine(backend=con, kind="postgres", target=target, read_only=True, secrets=tuple(secrets))
 
 
 def _parse_postgres_url(url: str) -> tuple[str, dict]:
@@ -188,175 +175,104 @@ def _parse_postgres_url(url: str) -> tuple[str, dict]:
     return target, kwargs
 
 
-def list_tables(con: ibis.BaseBackend) -> list[str]:
+def list_tables(engine: Engine) -> list[str]:
     """Tables and views the connection can see (current schema), sorted, for a picker."""
-    with _source_errors(_target(con), _secrets(con)):
-        return sorted(con.list_tables())
+    with _source_errors(engine.target, engine.secrets):
+        return sorted(engine.backend.list_tables())
 
 
-def open_table(con: ibis.BaseBackend, name: str) -> ir.Table:
+def open_table(engine: Engine, name: str) -> EngineTable:
     """The table or view ``name`` (``schema.table`` allowed); SourceError when it is not there."""
     if not name or not str(name).strip():
-        raise SourceError("No table name given.", hint="Pick one of the tables: " + _few(list_tables(con)))
+        raise SourceError("No table name given.", hint="Pick one of the tables: " + _few(list_tables(engine)))
     name = str(name).strip()
     schema, _, table_name = name.rpartition(".")
-    with _source_errors(_target(con), _secrets(con), table=name):
-        return con.table(table_name, database=schema or None)
+    with _source_errors(engine.target, engine.secrets, table=name):
+        table = engine.backend.table(table_name, database=schema or None)
+    return EngineTable(engine=engine, table=table, source_name=name)
 
 
-def table_columns(table: ir.Table) -> dict[str, str]:
+@dataclass(frozen=True)
+class EngineTable:
+    """Transactions in a table of a database or Spark (a preparation.TransactionSource): the
+    cleaning and RFM run there as one query; only per-customer rows come back."""
+
+    engine: Engine
+    table: ir.Table
+    source_name: str
+    notes: tuple[str, ...] = ()
+
+    # Revenue per customer × product is a much larger result than the customers: not by default.
+    fetch_products = False
+
+    def preview(self, n: int = SAMPLE_ROWS) -> Preview:
+        """The first ``n`` rows and, on a database (not Spark, where it means reading every
+        file), the table's row count."""
+        with _source_errors(self.engine.target, self.engine.secrets):
+            rows = self.table.limit(n).to_pyarrow()
+            total = None
+            if rows.num_rows < n:
+                total = rows.num_rows
+            elif self.engine.kind != "pyspark":
+                total = int(self.table.count().execute())
+        return Preview(rows=rows, total_rows=total)
+
+    def canonical(self, roles: Mapping[str, str], *, progress: Progress = no_progress) -> Canonical:
+        return Canonical(table=canonical(self.table, roles), engine=self.engine, notes=self.notes)
+
+    def prepare(self, roles: Mapping[str, str], **options) -> Prepared:
+        """Clean, audit and aggregate inside the engine (preparation.prepare_source)."""
+        with _source_errors(self.engine.target, self.engine.secrets):
+            return prepare_source(self, roles, **options)
+
+
+def as_source(table: ir.Table | EngineTable, name: str | None = None) -> EngineTable:
+    """An Ibis table connected elsewhere (a notebook's own PostgreSQL, Spark or DuckDB
+    connection) as a source; an EngineTable is returned as it is."""
+    if isinstance(table, EngineTable):
+        return table
+    engine = engine_of(table)
+    return EngineTable(engine=engine, table=table, source_name=name or f"an Ibis table on {engine.kind}")
+
+
+def table_columns(source: EngineTable) -> dict[str, str]:
     """Column → engine type, for the mapping screen."""
-    return {name: str(kind) for name, kind in table.schema().items()}
+    return {name: str(kind) for name, kind in source.table.schema().items()}
 
 
-def sample(table: ir.Table, n: int = SAMPLE_ROWS) -> pa.Table:
+def sample(source: EngineTable, n: int = SAMPLE_ROWS) -> pa.Table:
     """The first ``n`` rows as Arrow (for column detection and the preview); nothing else is read."""
-    with _source_errors(_target_of(table), _secrets_of_table(table)):
-        return table.limit(n).to_pyarrow()
+    with _source_errors(source.engine.target, source.engine.secrets):
+        return source.table.limit(n).to_pyarrow()
 
 
-def resolve_roles(table: ir.Table, overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
+def resolve_roles(source: EngineTable, overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """Role → column for an engine table: detection on a sample, then the user's overrides.
 
     Same rules and errors as :func:`segmentation.columns.resolve_roles` (MappingError).
     """
-    return columns.resolve_roles(sample(table), overrides)
-
-
-# ----------------------------------------------------------------------------- canonical schema
-
-def canonical(table: ir.Table, roles: Mapping[str, str]) -> ir.Table:
-    """The table in the canonical schema, as Ibis expressions (nothing is read).
-
-    Mirrors parsing.to_canonical for typed engine columns: ids become trimmed text with a
-    float form's ``.0`` removed (17850.0 → '17850'), blank → null; text is trimmed, blank → null;
-    numbers are cast to float64 (text that is no plain number → null); timestamps stay as they
-    are (time-zone-aware ones as UTC wall time), dates become midnight, ISO date text is cast.
-    """
-    schema = table.schema()
-    missing = {role: col for role, col in roles.items() if col and col not in schema}
-    if missing:
-        from .errors import MappingError
-
-        listed = ", ".join(f"{role} → '{col}'" for role, col in missing.items())
-        raise MappingError(f"Mapped column(s) not in the table: {listed}. The columns are: "
-                           + ", ".join(f"'{c}'" for c in schema.names) + ".",
-                           "Map the roles to columns of this table.")
-    values = {}
-    for name in CANONICAL_COLUMNS:
-        column_name = roles.get(ROLE_OF_COLUMN[name])
-        if not column_name:
-            values[name] = ibis.null(_TYPES[name])
-            continue
-        column = table[column_name]
-        if name in ID_COLUMNS:
-            values[name] = _id_text(column)
-        elif name in TEXT_COLUMNS:
-            values[name] = _blank_to_null(_strip(_as_text(column)))
-        elif name == "invoice_date":
-            values[name] = _timestamp(column, column_name)
-        else:
-            values[name] = _float(column)
-    return table.select(**values)
-
-
-@ibis.udf.scalar.builtin(name="trim")
-def _trim_spaces(text: str) -> str:  # SQL TRIM(x): spaces only, and much cheaper than TRIM(x, chars)
-    ...
-
-
-_OTHER_WHITESPACE = ("\t", "\n", "\r", "\v", "\f")
-
-
-def _strip(text: ir.StringValue) -> ir.StringValue:
-    """`text.strip()` (spaces, tabs, line breaks), computed as a plain space trim unless the text
-    holds another whitespace character: on DuckDB this is half the cost on a 50M-row file."""
-    unusual = text.contains(_OTHER_WHITESPACE[0])
-    for character in _OTHER_WHITESPACE[1:]:
-        unusual = unusual | text.contains(character)
-    return ibis.cases((unusual, text.strip()), else_=_trim_spaces(text))
-
-
-def _as_text(column: ir.Value) -> ir.StringValue:
-    return column if column.type().is_string() else column.cast("string")
-
-
-def _blank_to_null(text: ir.StringValue) -> ir.StringValue:
-    return ibis.cases((text == "", ibis.null("string")), else_=text)
-
-
-def _id_text(column: ir.Value) -> ir.StringValue:
-    kind = column.type()
-    if kind.is_floating():
-        # Whole floats as integer text (engines print 17850.0 as '17850' or '17850.0'); NaN/inf: null.
-        finite = ~(column.isnan() | column.isinf())
-        whole = finite & (column == column.floor()) & (column.abs() < 2.0 ** 53)
-        return ibis.cases(
-            (column.isnull(), ibis.null("string")),
-            (whole.fill_null(False), column.cast("int64").cast("string")),
-            (finite.fill_null(False), column.cast("string")),
-            else_=ibis.null("string"),
-        )
-    text = _strip(_as_text(column))
-    # (the cheap `contains` first: the regular expression is the expensive part on large tables)
-    whole_float = text.contains(".") & text.re_search(_WHOLE_FLOAT_TEXT)
-    text = ibis.cases((whole_float, text.re_replace(r"\.0+$", "")), else_=text)
-    return _blank_to_null(text)
-
-
-def _float(column: ir.Value) -> ir.FloatingValue:
-    kind = column.type()
-    if kind.is_numeric():
-        return column.cast("float64")
-    if kind.is_boolean():
-        return ibis.null("float64")
-    text = _strip(_as_text(column))
-    return ibis.cases((text.re_search(_NUMBER_TEXT), text.cast("float64")), else_=ibis.null("float64"))
-
-
-def _timestamp(column: ir.Value, column_name: str) -> ir.TimestampValue:
-    kind = column.type()
-    if kind.is_timestamp():
-        if kind.timezone is not None:  # UTC wall time, as parsing does with offsets
-            return column.cast(dt.Timestamp())
-        return column
-    if kind.is_date():
-        return column.cast(dt.Timestamp())
-    if kind.is_string():
-        text = _strip(column)
-        return ibis.cases((text.re_search(_ISO_DATE_TEXT), text.cast(dt.Timestamp())),
-                          else_=ibis.null(dt.Timestamp()))
-    from .errors import MappingError
-
-    raise MappingError(f"Column '{column_name}' ({kind}) holds no dates or timestamps.",
-                       "Map the date role to a date, timestamp or ISO date text column.")
+    return columns.resolve_roles(sample(source), overrides)
 
 
 # ----------------------------------------------------------------------------- running
 
 def prepare_table(
-    table: ir.Table,
+    source: EngineTable | ir.Table,
     roles: Mapping[str, str],
     *,
     cleaning: CleaningSettings = CleaningSettings(),
     snapshot=None,
     progress: Progress | None = None,
-    notes: tuple[str, ...] = (),
     with_products: bool = False,
 ) -> Prepared:
-    """Clean, audit and aggregate an engine table inside its engine (pipeline.prepare_expr).
+    """Clean, audit and aggregate an engine table inside its engine.
 
     Only the per-customer rows and small summaries come back. ``with_products`` also fetches
     revenue per customer × product (for top products per segment): off by default, as that is
     a much larger result.
     """
-    expr = canonical(table, roles)
-    with _source_errors(_target_of(table), _secrets_of_table(table)):
-        prepared = prepare_expr(expr, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
-                                notes=notes, with_products=with_products)
-    for name in ("first_purchase", "last_purchase"):  # engines return ns or us; files give us
-        prepared.customers[name] = prepared.customers[name].astype("datetime64[us]")
-    return prepared
+    return as_source(source).prepare(roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
+                                     with_products=with_products)
 
 
 def prepare_postgres(
@@ -370,15 +286,15 @@ def prepare_postgres(
     with_products: bool = False,
 ) -> Prepared:
     """``--source URL --table NAME``: connect read-only, map columns, run the cleaning and RFM there."""
-    con = connect_postgres(url)
+    engine = connect_postgres(url)
     try:
-        expr = open_table(con, table)
-        roles = resolve_roles(expr, overrides)
-        return prepare_table(expr, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
-                             notes=(f"Read from table {table} in PostgreSQL at {_target(con)}.",),
+        source = open_table(engine, table)
+        source = replace(source, notes=(f"Read from table {table} in PostgreSQL at {engine.target}.",))
+        roles = resolve_roles(source, overrides)
+        return prepare_table(source, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
                              with_products=with_products)
     finally:
-        con.disconnect()
+        engine.disconnect()
 
 
 # ----------------------------------------------------------------------------- Spark
@@ -467,21 +383,21 @@ def _local_cores(master: str) -> int:
     return os.cpu_count() or 2
 
 
-def connect_spark(session=None, *, master: str | None = None) -> ibis.BaseBackend:
+def connect_spark(session=None, *, master: str | None = None) -> Engine:
     """An Ibis PySpark backend on ``session`` (default: :func:`spark_session` on ``master``)."""
     session = session or spark_session(master)
     with _source_errors("Spark", []):
         con = ibis.pyspark.connect(session)
-    return con
+    return Engine(backend=con, kind="pyspark", target=f"Spark ({session.sparkContext.master})")
 
 
 def read_spark(
-    con: ibis.BaseBackend,
+    engine: Engine,
     source: str | Sequence[str],
     *,
     file_format: str | None = None,
     csv_options: Mapping[str, str] | None = None,
-) -> ir.Table:
+) -> EngineTable:
     """Parquet/CSV path(s) (local, ``s3a://``, ``abfss://``, ``dbfs:/``…) or a Spark table name.
 
     A name without ``/`` or ``:`` and no file extension is a table (``db.table`` allowed).
@@ -494,11 +410,14 @@ def read_spark(
     first = str(paths[0])
     is_table = len(paths) == 1 and not re.search(r"[/:\\]", first) and not re.search(
         r"\.(parquet|pq|csv|tsv|txt)(\.gz)?$", first, re.I) and file_format is None
+    con = engine.backend
     session = con._session
+    shown = ", ".join(map(str, paths))
+    notes = (f"Read {shown} on Spark ({session.sparkContext.master}).",)
     with _source_errors("Spark", [], table=first):
         if is_table:
             schema, _, name = first.rpartition(".")
-            return con.table(name, database=schema or None)
+            return EngineTable(engine, con.table(name, database=schema or None), shown, notes)
         fmt = file_format or ("csv" if re.search(r"\.(csv|tsv|txt)(\.gz)?$", first, re.I) else "parquet")
         if fmt == "csv":
             options = {"header": "true", "inferSchema": "false", "mode": "PERMISSIVE"}
@@ -512,7 +431,7 @@ def read_spark(
             raise SourceError(f"Spark source format {fmt!r} is not supported.", hint="Use parquet or csv.")
         view = ibis.util.gen_name("segmenter_source")
         frame.createOrReplaceTempView(view)
-        return con.table(view)
+        return EngineTable(engine, con.table(view), shown, notes)
 
 
 def prepare_spark(
@@ -527,41 +446,14 @@ def prepare_spark(
     session=None,
 ) -> Prepared:
     """``--engine spark``: read the path(s) or table on Spark, then clean and aggregate there."""
-    con = connect_spark(session, master=master)
-    table = read_spark(con, source)
+    engine = connect_spark(session, master=master)
+    table = read_spark(engine, source)
     roles = resolve_roles(table, overrides)
-    shown = source if isinstance(source, str) else ", ".join(map(str, source))
-    where = con._session.sparkContext.master
     return prepare_table(table, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
-                         notes=(f"Read {shown} on Spark ({where}).",), with_products=with_products)
+                         with_products=with_products)
 
 
 # ----------------------------------------------------------------------------- errors
-
-def _target(con) -> str:
-    return getattr(con, "segmenter_target", None) or getattr(con, "name", "the database")
-
-
-def _secrets(con) -> list[str]:
-    return list(getattr(con, "segmenter_secrets", []) or [])
-
-
-def _backend_of(table: ir.Table):
-    try:
-        return ibis.get_backend(table)
-    except Exception:  # an unbound expression: no engine to name
-        return None
-
-
-def _target_of(table: ir.Table) -> str:
-    backend = _backend_of(table)
-    return _target(backend) if backend is not None else "the engine"
-
-
-def _secrets_of_table(table: ir.Table) -> list[str]:
-    backend = _backend_of(table)
-    return _secrets(backend) if backend is not None else []
-
 
 def _few(names: list[str], limit: int = 10) -> str:
     shown = ", ".join(names[:limit]) or "(none)"

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from segmentation.columns import resolve_roles
 from segmentation.errors import MappingError
-from segmentation.parsing import CANONICAL_SCHEMA, to_canonical
+from segmentation.parsing import to_canonical
+from segmentation.schema import CANONICAL_SCHEMA
 from segmentation.reading import read_file
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -71,7 +71,7 @@ def test_large_parquet_equals_whole_file_read(fixture, in_place, request):
     expected, roles = _whole_file(path)
     large = largefile.open_file(path)
     assert isinstance(large, largefile.LargeFile) and large.num_rows == ROWS
-    assert columns.resolve_roles(large.table, None) == roles
+    assert columns.resolve_roles(large.head, None) == roles
     assert largefile.reads_directly(large, roles) is in_place  # both ways stay covered
     got = largefile.prepare_large(large, roles, with_products=False, batch_rows=4_000)  # 8 batches
     pd.testing.assert_frame_equal(got.customers, expected.customers)
@@ -160,7 +160,7 @@ def test_large_csv_read_by_duckdb_equals_whole_file_read(messy_csv):
     assert largefile.is_large(messy_csv, threshold=1)
     large = largefile.open_file(messy_csv)
     assert isinstance(large, largefile.LargeFile) and large.delimiter == ";" and large.header_line == 1
-    assert columns.resolve_roles(large.table, None) == roles
+    assert columns.resolve_roles(large.head, None) == roles
     assert largefile.reads_directly(large, roles)
     got = largefile.prepare_large(large, roles, with_products=False)
     pd.testing.assert_frame_equal(got.customers, expected.customers)
@@ -174,7 +174,7 @@ def test_large_real_csv_gives_the_real_facts():
 
     path = shared_file("online_retail.csv.gz")
     large = largefile.open_file(path)
-    roles = columns.resolve_roles(large.table, None)
+    roles = columns.resolve_roles(large.head, None)
     prepared = largefile.prepare_large(large, roles, with_products=False)
     assert prepared.audit.rows_in == 541_909 and prepared.audit.rows_kept == 392_692
     assert len(prepared.customers) == 4_338

@@ -1,0 +1,77 @@
+"""The one rule for the number of segments K, used by the command line, the app and the API.
+
+`"auto"` takes the suggestion of the K scan (model.suggest_k); a whole number of 2 or more is
+taken as asked, up to the number of customers (each segment needs one). Anything else is a
+`KChoiceError` whose message says what is wrong with the values involved and names no front
+end's control: the CLI adds a hint about ``--k``, the app about its K picker.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import TYPE_CHECKING
+
+from .errors import KChoiceError
+
+if TYPE_CHECKING:  # the CLI checks --k with this module before pandas and scikit-learn are loaded
+    import pandas as pd
+
+    from .model import KSuggestion
+
+__all__ = ["AUTO", "check_request", "decide_k"]
+
+AUTO = "auto"
+
+
+def check_request(request: int | str) -> int | str:
+    """`request` as `"auto"` or an int of 2 or more; a `KChoiceError` otherwise (no data needed)."""
+    if isinstance(request, str):
+        text = request.strip()
+        if text == AUTO:
+            return AUTO
+        try:
+            request = int(text)
+        except ValueError:
+            raise KChoiceError(f"K must be a whole number or 'auto', not {request!r}.") from None
+    if isinstance(request, bool) or not isinstance(request, numbers.Integral):
+        raise KChoiceError(f"K must be a whole number or 'auto', not {request!r}.")
+    k = int(request)
+    if k < 2:
+        raise KChoiceError(f"K={k} is too small: choose 2 or more segments.")
+    return k
+
+
+def decide_k(request: int | str, *, scan: pd.DataFrame, suggestion: KSuggestion, n_customers: int) -> int:
+    """The K to fit.
+
+    Parameters
+    ----------
+    request : int or "auto"
+        What was asked: a number of segments, or ``"auto"`` for the suggestion.
+    scan : pandas.DataFrame
+        The K scan (model.scan_k); empty when the customers have fewer than 3 distinct profiles.
+    suggestion : KSuggestion
+        The suggested K (model.suggest_k, or the number of profiles when the scan is empty).
+    n_customers : int
+        Customers to segment.
+
+    Returns
+    -------
+    int
+        ``suggestion.k`` for ``"auto"``, otherwise the K asked for. A K above the number of
+        distinct customer profiles is still fitted: model.fit_labels then warns
+        (DegenerateClustersWarning) and fits as many segments as there are profiles.
+
+    Raises
+    ------
+    KChoiceError
+        K is not ``"auto"`` or a whole number of 2 or more, or is more than `n_customers`.
+    """
+    request = check_request(request)
+    if request == AUTO:
+        return int(suggestion.k)
+    if request > n_customers:
+        compared = [int(k) for k in scan["k"]] if "k" in scan else []
+        shown = f"; the K compared were {compared[0]}–{compared[-1]}" if compared else ""
+        raise KChoiceError(f"K={request} is more than the {n_customers:,} customers: each segment needs at least "
+                           f"one customer{shown}. The suggested K is {suggestion.k}.")
+    return request

@@ -1,0 +1,63 @@
+"""The `--report` JSON and the `--out` columns: a contract other tools rely on (keys and columns
+are only ever added, never renamed). Light on imports: the CLI loads it before any data."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .settings import DEFAULT_SEED
+
+if TYPE_CHECKING:
+    from .pipeline import Result
+
+__all__ = ["OUTPUT_COLUMNS", "report_of"]
+
+# The `--out` columns, in order: one row per customer with features, scores and segment.
+OUTPUT_COLUMNS = [
+    "customer_id", "recency", "frequency", "monetary", "segment_id", "segment",
+    "r_score", "f_score", "m_score", "rfm_segment",
+    "tenure", "avg_order_value", "first_purchase", "last_purchase", "country", "action",
+]
+
+
+def report_of(result: Result, source: str, *, seed: int = DEFAULT_SEED) -> dict:
+    prepared = result.prepared
+    audit = prepared.audit
+    profiles = result.segmentation.profiles
+    return {
+        "source": source,
+        "rows_in": audit.rows_in,
+        "rows_kept": audit.rows_kept,
+        "dropped": audit.dropped,
+        "audit": audit.table.to_dict(orient="records"),
+        "customers": len(prepared.customers),
+        "snapshot": prepared.snapshot.isoformat(),
+        "columns": prepared.roles,
+        "k": result.k,
+        "k_suggested": result.suggestion.k,
+        "k_reason": result.suggestion.reason,
+        "seed": seed,
+        "k_scan": [
+            {key: (None if value != value else value) for key, value in row.items()}  # NaN → null
+            for row in result.scan.to_dict(orient="records")
+        ],
+        "segments": [
+            {
+                "segment_id": int(row.segment_id),
+                "segment": row.segment,
+                "action": row.action,
+                "customers": int(row.customers),
+                "share": float(row.share),
+                "revenue": float(row.revenue),
+                "revenue_share": float(row.revenue_share),
+                "recency_mean": float(row.recency_mean),
+                "frequency_mean": float(row.frequency_mean),
+                "monetary_mean": float(row.monetary_mean),
+                "recency_median": float(row.recency_median),
+                "frequency_median": float(row.frequency_median),
+                "monetary_median": float(row.monetary_median),
+            }
+            for row in profiles.itertuples()
+        ],
+        "notes": list(prepared.notes),
+        "warnings": list(result.warnings),
+    }

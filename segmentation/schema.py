@@ -1,0 +1,179 @@
+"""The canonical transaction schema, owned here, and the Ibis step that produces it.
+
+Every source ends as a table with exactly these columns and types (see docs/ARCHITECTURE.md):
+files through `parsing.to_canonical` (Arrow, `CANONICAL_SCHEMA`), engine tables (DuckDB over a
+large file, PostgreSQL, Spark) through :func:`canonical` (Ibis expressions, `IBIS_TYPES`). The
+cleaning rules and RFM read only these columns.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from .errors import MappingError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+# Ibis is imported inside the functions below: parsing (and so the CLI's first read of a file)
+# needs only the Arrow schema, while the CLI imports Ibis on a second thread.
+
+__all__ = ["CANONICAL_SCHEMA", "CANONICAL_COLUMNS", "IBIS_TYPES", "ROLE_OF_COLUMN", "ID_COLUMNS", "TEXT_COLUMNS",
+           "canonical"]
+
+CANONICAL_SCHEMA = pa.schema([
+    ("customer_id", pa.string()),
+    ("invoice", pa.string()),
+    ("invoice_date", pa.timestamp("us")),
+    ("quantity", pa.float64()),
+    ("price", pa.float64()),
+    ("amount", pa.float64()),
+    ("product", pa.string()),
+    ("description", pa.string()),
+    ("country", pa.string()),
+])
+CANONICAL_COLUMNS = tuple(CANONICAL_SCHEMA.names)
+# The same columns as Ibis types (an unmapped role is a typed null column).
+IBIS_TYPES = {"customer_id": "string", "invoice": "string", "invoice_date": "timestamp",
+              "quantity": "float64", "price": "float64", "amount": "float64", "product": "string",
+              "description": "string", "country": "string"}
+# canonical column → role that fills it
+ROLE_OF_COLUMN = {"customer_id": "customer", "invoice": "invoice", "invoice_date": "date", "quantity": "quantity",
+                  "price": "price", "amount": "amount", "product": "product", "description": "description",
+                  "country": "country"}
+ID_COLUMNS = ("customer_id", "invoice", "product")
+TEXT_COLUMNS = ("description", "country")
+# The same text forms parsing.py accepts for numbers and ISO dates; anything else is null
+# (and counted by the cleaning rules) instead of failing the whole query with a cast error.
+_NUMBER_TEXT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_ISO_DATE_TEXT = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$"
+_WHOLE_FLOAT_TEXT = r"^[+-]?[0-9]+\.0+$"
+
+
+def canonical(table: ir.Table, roles: Mapping[str, str]) -> ir.Table:
+    """The table in the canonical schema, as Ibis expressions (nothing is read).
+
+    Mirrors parsing.to_canonical for typed engine columns: ids become trimmed text with a
+    float form's ``.0`` removed (17850.0 → '17850'), blank → null; text is trimmed, blank → null;
+    numbers are cast to float64 (text that is no plain number → null); timestamps stay as they
+    are (time-zone-aware ones as UTC wall time), dates become midnight, ISO date text is cast.
+    """
+    import ibis
+
+    schema = table.schema()
+    missing = {role: col for role, col in roles.items() if col and col not in schema}
+    if missing:
+        listed = ", ".join(f"{role} → '{col}'" for role, col in missing.items())
+        raise MappingError(f"Mapped column(s) not in the table: {listed}. The columns are: "
+                           + ", ".join(f"'{c}'" for c in schema.names) + ".",
+                           "Map the roles to columns of this table.")
+    values = {}
+    for name in CANONICAL_COLUMNS:
+        column_name = roles.get(ROLE_OF_COLUMN[name])
+        if not column_name:
+            values[name] = ibis.null(IBIS_TYPES[name])
+            continue
+        column = table[column_name]
+        if name in ID_COLUMNS:
+            values[name] = _id_text(column)
+        elif name in TEXT_COLUMNS:
+            values[name] = _blank_to_null(_strip(_as_text(column)))
+        elif name == "invoice_date":
+            values[name] = _timestamp(column, column_name)
+        else:
+            values[name] = _float(column)
+    return table.select(**values)
+
+
+@cache
+def _trim_udf():
+    import ibis
+
+    @ibis.udf.scalar.builtin(name="trim")
+    def trim(text: str) -> str:  # SQL TRIM(x): spaces only, and much cheaper than TRIM(x, chars)
+        ...
+
+    return trim
+
+
+def _trim_spaces(text: ir.StringValue) -> ir.StringValue:
+    return _trim_udf()(text)
+
+
+_OTHER_WHITESPACE = ("\t", "\n", "\r", "\v", "\f")
+
+
+def _strip(text: ir.StringValue) -> ir.StringValue:
+    """`text.strip()` (spaces, tabs, line breaks), computed as a plain space trim unless the text
+    holds another whitespace character: on DuckDB this is half the cost on a 50M-row file."""
+    import ibis
+
+    unusual = text.contains(_OTHER_WHITESPACE[0])
+    for character in _OTHER_WHITESPACE[1:]:
+        unusual = unusual | text.contains(character)
+    return ibis.cases((unusual, text.strip()), else_=_trim_spaces(text))
+
+
+def _as_text(column: ir.Value) -> ir.StringValue:
+    return column if column.type().is_string() else column.cast("string")
+
+
+def _blank_to_null(text: ir.StringValue) -> ir.StringValue:
+    import ibis
+
+    return ibis.cases((text == "", ibis.null("string")), else_=text)
+
+
+def _id_text(column: ir.Value) -> ir.StringValue:
+    import ibis
+
+    kind = column.type()
+    if kind.is_floating():
+        # Whole floats as integer text (engines print 17850.0 as '17850' or '17850.0'); NaN/inf: null.
+        finite = ~(column.isnan() | column.isinf())
+        whole = finite & (column == column.floor()) & (column.abs() < 2.0 ** 53)
+        return ibis.cases(
+            (column.isnull(), ibis.null("string")),
+            (whole.fill_null(False), column.cast("int64").cast("string")),
+            (finite.fill_null(False), column.cast("string")),
+            else_=ibis.null("string"),
+        )
+    text = _strip(_as_text(column))
+    # (the cheap `contains` first: the regular expression is the expensive part on large tables)
+    whole_float = text.contains(".") & text.re_search(_WHOLE_FLOAT_TEXT)
+    text = ibis.cases((whole_float, text.re_replace(r"\.0+$", "")), else_=text)
+    return _blank_to_null(text)
+
+
+def _float(column: ir.Value) -> ir.FloatingValue:
+    import ibis
+
+    kind = column.type()
+    if kind.is_numeric():
+        return column.cast("float64")
+    if kind.is_boolean():
+        return ibis.null("float64")
+    text = _strip(_as_text(column))
+    return ibis.cases((text.re_search(_NUMBER_TEXT), text.cast("float64")), else_=ibis.null("float64"))
+
+
+def _timestamp(column: ir.Value, column_name: str) -> ir.TimestampValue:
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    kind = column.type()
+    if kind.is_timestamp():
+        if kind.timezone is not None:  # UTC wall time, as parsing does with offsets
+            return column.cast(dt.Timestamp())
+        return column
+    if kind.is_date():
+        return column.cast(dt.Timestamp())
+    if kind.is_string():
+        text = _strip(column)
+        return ibis.cases((text.re_search(_ISO_DATE_TEXT), text.cast(dt.Timestamp())),
+                          else_=ibis.null(dt.Timestamp()))
+    raise MappingError(f"Column '{column_name}' ({kind}) holds no dates or timestamps.",
+                       "Map the date role to a date, timestamp or ISO date text column.")
