@@ -286,6 +286,9 @@ class SegmentOfCluster(BaseEstimator):
     def fit(self, x, y=None):  # already fitted: the segmentation's own K-Means
         return self
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self.kmeans, "cluster_centers_")
+
     def predict(self, x) -> np.ndarray:
         return np.asarray(self.segment_of_cluster, dtype="int64")[self.kmeans.predict(x)]
 

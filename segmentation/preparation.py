@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import ibis
 import pandas as pd
 
-from . import rfm
+from . import rfm_features
 from .cleaning import MONEY_SCALE, Audit, clean
 from .engines import Engine, duckdb_engine
 from .errors import NoDataLeftError
@@ -185,15 +185,16 @@ def prepare_expr(
     purchases = cleaned.purchases
 
     progress("Computing recency, frequency and monetary value", 0.6)
-    countries, date_min, date_max, last_purchase = rfm.summary(purchases)
+    countries, date_min, date_max, last_purchase = rfm_features.summary(purchases)
     if "country" not in roles:
         countries = ()
     if snapshot is None:
-        snapshot = rfm.default_snapshot(last_purchase)
-    rfm.check_snapshot(snapshot, last_purchase)
-    features = rfm.customer_features(purchases, snapshot)
+        snapshot = rfm_features.default_snapshot(last_purchase)
+    rfm_features.check_snapshot(snapshot, last_purchase)
+    features = rfm_features.customer_features(purchases, snapshot)
     if "country" in roles:
-        features = features.left_join(rfm.customer_main_country(purchases), "customer_id").drop("customer_id_right")
+        main_country = rfm_features.customer_main_country(purchases)
+        features = features.left_join(main_country, "customer_id").drop("customer_id_right")
     else:
         features = features.mutate(country=ibis.null("string"))
     customers = features.order_by("customer_id").execute()
@@ -209,7 +210,7 @@ def prepare_expr(
 
     products = pd.DataFrame(columns=["customer_id", "product", "description", "revenue"])
     if with_products and "product" in roles:
-        products = rfm.customer_products(cleaned.kept).execute()
+        products = rfm_features.customer_products(cleaned.kept).execute()
         products["revenue"] = products.pop("revenue_units").astype("float64") / MONEY_SCALE
     progress("Customers ready", 0.8)
     return Prepared(

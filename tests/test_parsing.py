@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from segmentation.columns import resolve_roles
 from segmentation.errors import MappingError
 from segmentation.parsing import to_canonical
-from segmentation.schema import CANONICAL_SCHEMA
 from segmentation.reading import read_file
+from segmentation.schema import CANONICAL_SCHEMA
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -32,7 +32,8 @@ import pandas as pd
 import streamlit as st
 
 from segmentation import columns, pipeline, reading, segments, sources
-from segmentation.errors import SegmenterError, SourceError
+from segmentation.errors import KChoiceError, SegmenterError, SourceError
+from segmentation.kpolicy import decide_k
 from segmentation.model import KSuggestion
 from segmentation.pipeline import Prepared
 from segmentation.reading import LoadedFile
@@ -403,7 +404,8 @@ class Results:
     @property
     def k_values(self) -> list[int]:
         # Too few distinct customers to compare K: the one K the data supports (see `degenerate`).
-        return [int(k) for k in self.scan["k"]] or [self.suggestion.k]
+        # A K chosen outside the compared ones (kpolicy allows it) stays pickable.
+        return sorted({int(k) for k in self.scan["k"]} | {self.k}) if not self.scan.empty else [self.suggestion.k]
 
     @property
     def degenerate(self) -> bool:
@@ -438,8 +440,14 @@ def _results_for(spec: Spec, seed: int, k_wanted: int | None) -> Results:
         lambda progress: _scan(key, seed, prepared.customers),
     )
     timings["scan"] = time.perf_counter() - started - timings["prepare"]
-    ks = [int(k) for k in scan["k"]]
-    k = k_wanted if k_wanted in ks else suggestion.k
+    # Fewer than 3 distinct customer profiles: the one K they support, with the reason shown.
+    request = "auto" if k_wanted is None or scan.empty else k_wanted
+    try:
+        k = decide_k(request, scan=scan, suggestion=suggestion,
+                     n_customers=len(prepared.customers))
+    except KChoiceError as error:
+        error.hint = error.hint or "Pick another K on the Choose K page, or use the suggested K."
+        raise
     return Results(spec=spec, loaded=loaded, roles=roles, prepared=prepared, scan=scan,
                    suggestion=suggestion, seed=seed, k=k, timings=timings)
 

@@ -1,0 +1,161 @@
+"""The notebook API: transactions in, customers and segments out, in two calls.
+
+>>> import segmentation
+>>> result = segmentation.segment(transactions)          # doctest: +SKIP
+>>> customers = segmentation.rfm(transactions, snapshot="2011-12-10")  # doctest: +SKIP
+
+The same pipeline as the CLI and the app (pipeline.run): the same cleaning rules, the same K
+policy (kpolicy.decide_k), the same seeded model, so the same customers and segments.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import date
+
+import pandas as pd
+import pyarrow as pa
+
+from . import columns, pipeline
+from .errors import InputFileError
+from .preparation import TransactionSource
+from .settings import DEFAULT_SEED, CleaningSettings
+
+__all__ = ["segment", "rfm", "source_of"]
+
+
+def source_of(data) -> TransactionSource:
+    """`data` as a source of transactions (preparation.TransactionSource).
+
+    A pandas DataFrame or a pyarrow Table is used in memory; a path is read like the CLI reads
+    it (a large Parquet or CSV file in place); an Ibis table (DuckDB, PostgreSQL, Spark) is
+    cleaned and aggregated in its own engine; a source object is used as it is.
+    """
+    from .reading import LoadedFile
+
+    if isinstance(data, pd.DataFrame):
+        return LoadedFile(table=pa.Table.from_pandas(data, preserve_index=False), source_name="a pandas DataFrame",
+                          file_format="pandas")
+    if isinstance(data, pa.Table):
+        return LoadedFile(table=data, source_name="an Arrow table", file_format="arrow")
+    if isinstance(data, (str, os.PathLike)):
+        from .largefile import read_file_or_stream
+
+        if not os.path.isfile(data):
+            raise InputFileError(f"{os.fspath(data)} is not a file.", hint="Check the path and the name.")
+        return read_file_or_stream(data)
+    if hasattr(data, "preview") and hasattr(data, "prepare"):
+        return data
+    import ibis
+
+    if isinstance(data, ibis.Table):
+        from .sources import as_source
+
+        return as_source(data)
+    raise InputFileError(f"Cannot read transactions from a {type(data).__name__}.",
+                         hint="Give a pandas DataFrame, a pyarrow Table, a file path or an Ibis table.")
+
+
+def _snapshot(value: date | str | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value.date() if isinstance(value, pd.Timestamp) else value
+    return pd.Timestamp(value).date()
+
+
+def segment(
+    data,
+    *,
+    roles: Mapping[str, str | None] | None = None,
+    k: int | str = "auto",
+    snapshot: date | str | None = None,
+    cleaning: CleaningSettings | None = None,
+    seed: int = DEFAULT_SEED,
+) -> pipeline.Result:
+    """Segment customers from a table of transactions (RFM + K-Means).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame, pyarrow.Table, str or os.PathLike, or ibis.Table
+        One row per transaction line. A path is read like the command line reads it (CSV, TSV,
+        XLSX, Parquet; a large Parquet or CSV file in place). An Ibis table (DuckDB,
+        PostgreSQL, Spark) is cleaned and aggregated inside its engine.
+    roles : mapping of str to str or None, optional
+        Role → column, e.g. ``{"customer": "Customer ID", "date": "InvoiceDate"}``. Roles not
+        given are detected from the column names and values, as in the app; ``None`` unmaps
+        a role. Roles: customer, invoice, date, quantity, price, amount, product,
+        description, country.
+    k : int or "auto", default "auto"
+        Number of segments; ``"auto"`` takes the suggested K (see ``result.suggestion``).
+    snapshot : datetime.date or str, optional
+        The date recency is measured to (``"2011-12-10"``); default the day after the last
+        purchase.
+    cleaning : CleaningSettings, optional
+        Which cleaning rules run and the date and country filters; default all rules.
+    seed : int, default 42
+        Random seed of K-Means: the same seed gives the same segments.
+
+    Returns
+    -------
+    pipeline.Result
+        ``customers`` (one row per customer: the ``--out`` columns), ``segments`` (one row per
+        segment), ``audit`` (where every row went), ``k_scan``, ``suggestion``, ``snapshot``,
+        and ``model``, the fitted scikit-learn Pipeline whose ``predict`` maps rows with
+        recency, frequency and monetary columns to segment ids.
+
+    Raises
+    ------
+    SegmenterError
+        A typed error (errors.py) saying what is wrong and how to fix it: a column missing
+        (MappingError), nothing left after cleaning (NoDataLeftError), an impossible K
+        (KChoiceError), an unreadable file (InputFileError), a database failure (SourceError).
+
+    Examples
+    --------
+    >>> result = segment(transactions, k=4)                 # doctest: +SKIP
+    >>> result.segments[["segment", "customers", "revenue_share"]]  # doctest: +SKIP
+    >>> result.model.predict(new_customers[["recency", "frequency", "monetary"]])  # doctest: +SKIP
+    """
+    return pipeline.run(source_of(data), overrides=roles, cleaning=cleaning or CleaningSettings(),
+                        snapshot=_snapshot(snapshot), k=k, seed=seed)
+
+
+def rfm(
+    data,
+    *,
+    roles: Mapping[str, str | None] | None = None,
+    snapshot: date | str | None = None,
+    cleaning: CleaningSettings | None = None,
+) -> pd.DataFrame:
+    """One row per customer with recency, frequency, monetary value and RFM scores.
+
+    Like ``pymc_marketing.clv.utils.rfm_summary``: explicit columns (`roles`), an explicit end
+    date (`snapshot`), a new frame out; the input is never changed.
+
+    Parameters
+    ----------
+    data, roles, cleaning
+        As for :func:`segment`.
+    snapshot : datetime.date or str, optional
+        The date recency is measured to; default the day after the last purchase.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns customer_id, recency (days since the last purchase), frequency (purchases),
+        monetary (revenue), tenure (days since the first purchase), avg_order_value,
+        first_purchase, last_purchase, country, r_score, f_score, m_score, rfm_segment;
+        sorted by customer_id. The audit is on ``frame.attrs``: ``snapshot`` (ISO date),
+        ``rows_in``, ``rows_kept`` and ``dropped`` (rule → rows removed), plain values only.
+    """
+    source = source_of(data)
+    found = columns.resolve_roles(source.preview().rows, roles)
+    prepared = pipeline.prepare(source, found, cleaning=cleaning or CleaningSettings(),
+                                snapshot=_snapshot(snapshot), with_products=False)
+    customers = prepared.customers.copy()
+    customers.attrs = {
+        "snapshot": prepared.snapshot.isoformat(),
+        "rows_in": int(prepared.audit.rows_in),
+        "rows_kept": int(prepared.audit.rows_kept),
+        "dropped": {rule: int(rows) for rule, rows in prepared.audit.dropped.items()},
+    }
+    return customers
