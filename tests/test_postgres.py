@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import traceback
 
+import pandas as pd
 import pytest
 
-from segmentation import columns, parsing, pipeline, reading, sources
+import segmentation
+from segmentation import columns, engines, parsing, pipeline, reading, sources
 from segmentation.errors import MappingError, SourceError
 from tests.engines import edge_cases
 from tests.engines import postgres as engine_postgres
@@ -233,3 +235,19 @@ def test_timestamptz_and_numeric_columns(pg_server):
     want = pipeline.prepare_canonical(parsing.to_canonical(raw, edge_cases.ROLES).table, edge_cases.ROLES,
                                       with_products=False)
     assert_same_as_duckdb(got, want)
+
+
+@pytest.mark.slow
+def test_segment_accepts_a_postgres_ibis_table(retail, pg_server):
+    """The notebook API on an Ibis table of a PostgreSQL session: the same customers as DuckDB."""
+    engine = sources.connect_postgres(pg_server.url())
+    try:
+        table = engine.backend.table("online_retail")  # a plain Ibis table, as a notebook has one
+        assert engines.engine_of(table).read_only  # asked of the session: nothing is cached there
+        got = segmentation.segment(table)
+    finally:
+        engine.disconnect()
+    want = segmentation.segment(reading.read_file(shared_file("online_retail.csv.gz")).table)
+    assert len(got.customers) == 4338
+    assert (got.k, got.suggestion) == (want.k, want.suggestion)
+    pd.testing.assert_frame_equal(got.customers, want.customers)

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import segmentation
 from segmentation import columns, parsing, pipeline, reading, sources
 from segmentation.errors import SourceError
 from segmentation.settings import CleaningSettings
@@ -139,3 +140,16 @@ def test_missing_path_and_table(spark_con, tmp_path):
         sources.read_spark(spark_con, str(tmp_path / "nothing.parquet"))
     with pytest.raises(SourceError, match="'no_such_table' was not found"):
         sources.read_spark(spark_con, "no_such_table")
+
+
+@pytest.mark.parametrize("id_type", ["text", "float"])
+def test_segment_accepts_a_spark_ibis_table(spark_con, tmp_path, id_type):
+    """The notebook API on an Ibis table of a Spark session: the same customers as DuckDB."""
+    raw = edge_cases.raw_table(id_type)
+    path = tmp_path / f"api_{id_type}.parquet"
+    pq.write_table(raw, path)
+    table = sources.read_spark(spark_con, str(path)).table  # a plain Ibis table, as a notebook has one
+    got = segmentation.segment(table, roles=edge_cases.ROLES, k=2)
+    want = segmentation.segment(raw, roles=edge_cases.ROLES, k=2)
+    assert (got.k, got.suggestion) == (want.k, want.suggestion)
+    pd.testing.assert_frame_equal(got.customers, want.customers)
