@@ -99,23 +99,15 @@ def demo_file(n_rows: int = 50_000, *, seed: int = 0) -> LoadedFile:
     )
 
 
-def prepare(
-    source: TransactionSource,
-    roles: Mapping[str, str],
-    *,
-    cleaning: CleaningSettings = CleaningSettings(),
-    snapshot: date | None = None,
-    progress: Progress | None = None,
-    with_products: bool | None = None,
-) -> Prepared:
+def prepare(source: TransactionSource, roles: Mapping[str, str], **options) -> Prepared:
     """Parse, clean and aggregate the source into one scored row per customer.
 
     Every source (a file in memory, a large file DuckDB reads in place, a database or Spark
-    table) gives its canonical table; the cleaning and RFM are the same. `with_products`
-    (revenue per customer × product) defaults to what the source says is cheap.
+    table) gives its canonical table; the cleaning and RFM are the same. `options` are those
+    of preparation.prepare_source: cleaning, snapshot, progress, with_products (revenue per
+    customer × product; by default what the source says is cheap).
     """
-    return source.prepare(roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
-                          with_products=with_products)
+    return source.prepare(roles, **options)
 
 
 def _degenerate(customers: pd.DataFrame) -> KSuggestion | None:

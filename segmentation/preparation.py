@@ -67,11 +67,12 @@ class Preview:
         return self.total_rows is not None and self.total_rows == self.rows.num_rows
 
     def caption(self) -> str:
+        """What the rows are, for a caption: "a preview of 2,000 rows of a table with 541,909 rows"."""
         if self.is_whole:
-            return f"{self.total_rows:,} rows"
+            return f"all {self.total_rows:,} rows"
         if self.total_rows is None:
-            return f"preview of the first {self.rows.num_rows:,} rows"
-        return f"preview of {self.rows.num_rows:,} rows of a table with {self.total_rows:,} rows"
+            return f"a preview of the first {self.rows.num_rows:,} rows"
+        return f"a preview of {self.rows.num_rows:,} rows of a table with {self.total_rows:,} rows"
 
 
 @dataclass(frozen=True)
@@ -148,21 +149,12 @@ def arrow_canonical(canonical: pa.Table, *, engine: Engine | None = None) -> tup
     return con.create_table("transactions", canonical, temp=True, overwrite=True), engine
 
 
-def prepare_canonical(
-    canonical: pa.Table,
-    roles: Mapping[str, str],
-    *,
-    cleaning: CleaningSettings = CleaningSettings(),
-    snapshot: date | None = None,
-    progress: Progress | None = None,
-    notes: tuple[str, ...] = (),
-    with_products: bool = True,
-    engine: Engine | None = None,
-) -> Prepared:
-    """Clean and aggregate an Arrow table already in the canonical schema (see docs/ARCHITECTURE.md)."""
+def prepare_canonical(canonical: pa.Table, roles: Mapping[str, str], *, engine: Engine | None = None,
+                      **options) -> Prepared:
+    """Clean and aggregate an Arrow table already in the canonical schema (see docs/ARCHITECTURE.md);
+    `options` as for :func:`prepare_expr`."""
     transactions, engine = arrow_canonical(canonical, engine=engine)
-    return prepare_expr(transactions, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
-                        notes=notes, with_products=with_products, engine=engine)
+    return prepare_expr(transactions, roles, engine=engine, **options)
 
 
 def prepare_expr(

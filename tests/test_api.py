@@ -153,3 +153,29 @@ def test_readme_example_runs_and_gives_the_known_figures():
     assert round(result.customers["monetary"].sum(), 2) == 8_887_208.89
     assert namespace["customers"].attrs["rows_in"] == 541_909
     assert printed.getvalue().startswith("4338 customers in")
+
+
+@pytest.mark.parametrize(("shown", "total", "caption"), [
+    (20, 20, "all 20 rows"),
+    (2000, None, "a preview of the first 2,000 rows"),
+    (2000, 541_909, "a preview of 2,000 rows of a table with 541,909 rows"),
+], ids=["whole", "count-unknown", "part-of-a-table"])
+def test_preview_caption_says_what_the_rows_are(shown, total, caption):
+    from segmentation.preparation import Preview
+
+    assert Preview(rows=pa.table({"a": list(range(shown))}), total_rows=total).caption() == caption
+
+
+def test_a_large_file_is_previewed_not_passed_off_as_the_table(tmp_path):
+    import pyarrow.parquet as pq
+
+    from segmentation import largefile
+
+    path = tmp_path / "sales.parquet"
+    pq.write_table(pa.Table.from_pandas(transactions(), preserve_index=False), path)
+    large = largefile.open_file(path, sample_rows=10)
+    preview = large.preview()
+    assert (preview.rows.num_rows, preview.total_rows) == (10, 78)
+    assert not hasattr(large, "table")  # its rows are read in place, never held as a table
+    got = segmentation.segment(large, k=3, snapshot="2011-12-31")
+    assert got.audit.rows_in == 78

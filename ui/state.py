@@ -289,9 +289,9 @@ def _read(digest: str, sheet: str | None, filename: str, _data: bytes | None) ->
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _read_table(digest: str, name: str, table: str, _con) -> LoadedFile:
-    rows = sources.sample(sources.open_table(_con, table))
-    return LoadedFile(rows, name, "postgresql",
-                      notes=(f"Shown and detected from the first {rows.num_rows:,} rows; the cleaning runs "
+    preview = sources.open_table(_con, table).preview()
+    return LoadedFile(preview.rows, name, "postgresql",
+                      notes=(f"Shown and detected from {preview.caption()}; the cleaning runs "
                              "in the database on the whole table.",))
 
 
