@@ -34,6 +34,7 @@ def duckdb_engine(backend: ibis.BaseBackend | None = None) -> Engine:
         from ibis.backends.duckdb import Backend  # direct: `ibis.duckdb` scans package metadata
 
         backend = Backend().connect()
+        backend.con.execute("SET enable_progress_bar = false")  # no bar on a notebook's or the CLI's stderr
     return Engine(backend=backend, kind="duckdb", target="DuckDB")
 
 
