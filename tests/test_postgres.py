@@ -100,11 +100,11 @@ def test_the_session_is_read_only(pg_server):
     pg_server.load_arrow("ro_check", edge_cases.raw_table())
     con = sources.connect_postgres(pg_server.url())
     try:
-        assert con.raw_sql("SHOW default_transaction_read_only").fetchone()[0] == "on"
+        assert con.backend.raw_sql("SHOW default_transaction_read_only").fetchone()[0] == "on"
         for statement in ('CREATE TEMP TABLE t AS SELECT 1', 'DELETE FROM "ro_check"',
                           'SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE; DELETE FROM "ro_check"'):
             with pytest.raises(Exception, match="read-only"):
-                con.raw_sql(statement)
+                con.backend.raw_sql(statement)
     finally:
         con.disconnect()
     with pg_server.admin() as admin:
@@ -208,7 +208,7 @@ def test_password_from_the_environment(pg_server, monkeypatch):
     monkeypatch.setenv("PGPASSWORD", READER_PASSWORD)
     con = sources.connect_postgres(f"postgresql://reader@127.0.0.1:{pg_server.port}/postgres")
     try:
-        assert con.raw_sql("SELECT current_user").fetchone()[0] == "reader"
+        assert con.backend.raw_sql("SELECT current_user").fetchone()[0] == "reader"
     finally:
         con.disconnect()
 
