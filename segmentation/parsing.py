@@ -34,7 +34,6 @@ ROLE_OF_COLUMN = {"customer_id": "customer", "invoice": "invoice", "invoice_date
             "country": "country"}
 ID_COLUMNS = ("customer_id", "invoice", "product")
 TEXT_COLUMNS = ("description", "country")
-NUMBER_COLUMNS = ("quantity", "price", "amount")
 
 
 @dataclass(frozen=True)
