@@ -50,7 +50,6 @@ CASES = {
     "parquet-200M": (WORK / "demo_200M.parquet", 200_000_000, False),
     "kscan-1M": (None, 1_000_000, False),  # the K scan alone on 1M synthetic customers
 }
-QUICK_CASES = ("parquet-q", "csv-q")
 QUICK_ROWS = 50_000
 DEFAULT_CASES = ("xlsx", "csv", "csv-1M", "csv-10M", "parquet-1M", "parquet-10M", "parquet-50M")
 

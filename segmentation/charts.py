@@ -1,5 +1,7 @@
 """Plotly figure builders for the dashboard (and anyone else who wants the pictures).
 
+Only figures: the numbers they show (relative means, crosstab, knee...) come from segments.py.
+
 Every builder checks its arguments, returns a ``go.Figure`` and never shows it. Nothing here
 imports Streamlit.
 
@@ -20,8 +22,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .model import elbow_k
-from .settings import SEGMENT_MAP
+from .segments import (
+    CUSTOMER_FEATURES,
+    knee_k,
+    relative_means,
+    require_frame,
+    segment_crosstab,
+    standardised_means,
+)
 
 __all__ = [
     "FEATURES",
@@ -29,23 +37,18 @@ __all__ = [
     "SEGMENT_COLORS",
     "escape_text",
     "segment_color",
-    "knee_k",
     "k_scan_figure",
     "audit_figure",
     "scatter_2d",
     "scatter_3d",
-    "relative_means",
     "relative_heatmap",
-    "standardised_means",
     "snake_plot",
     "revenue_share_figure",
-    "segment_crosstab",
     "crosstab_heatmap",
-    "top_countries",
 ]
 
-# Customer features a chart can show, in display order.
-FEATURES: tuple[str, ...] = ("recency", "frequency", "monetary", "tenure", "avg_order_value")
+# Customer features a chart can show, in display order (the features a profile describes).
+FEATURES: tuple[str, ...] = CUSTOMER_FEATURES
 FEATURE_LABELS: dict[str, str] = {
     "recency": "Recency (days since last purchase)",
     "frequency": "Frequency (purchases)",
@@ -110,18 +113,6 @@ def _escape_series(values: pd.Series) -> list[str]:
 def segment_color(segment_id: int) -> str:
     """The colour of a segment in every chart: segment 1 → first palette colour, and so on."""
     return SEGMENT_COLORS[(int(segment_id) - 1) % len(SEGMENT_COLORS)]
-
-
-def _require_frame(df: object, name: str, columns: Sequence[str], *, allow_empty: bool = False) -> pd.DataFrame:
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"{name} must be a pandas DataFrame, got {type(df).__name__}.")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        have = ", ".join(map(str, df.columns))
-        raise ValueError(f"{name} has no column {', '.join(map(repr, missing))} (has: {have}).")
-    if not allow_empty and df.empty:
-        raise ValueError(f"{name} is empty: there is nothing to draw.")
-    return df
 
 
 def _require_feature(name: str, value: str, allowed: Sequence[str] = FEATURES) -> str:
@@ -191,12 +182,6 @@ _CUSTOMER_COLUMNS = ("customer_id", "segment_id", "segment", "recency", "frequen
 # --------------------------------------------------------------------------------------------
 # choosing K
 # --------------------------------------------------------------------------------------------
-def knee_k(scan: pd.DataFrame) -> int:
-    """The K at the knee (elbow) of the inertia curve — the same rule ``model.suggest_k`` votes with."""
-    _require_frame(scan, "scan", ("k", "inertia"))
-    return int(elbow_k(scan.sort_values("k").reset_index(drop=True)))
-
-
 def k_scan_figure(
     scan: pd.DataFrame,
     *,
@@ -209,7 +194,7 @@ def k_scan_figure(
     The knee is a separate trace named ``Knee (K=n)``; the suggested K is a star marker trace
     in every panel; the selected K is a dotted vertical line in every panel.
     """
-    _require_frame(scan, "scan", ("k",) + tuple(m for m, _ in SCAN_METRICS))
+    require_frame(scan, "scan", ("k",) + tuple(m for m, _ in SCAN_METRICS))
     scan = scan.sort_values("k").reset_index(drop=True)
     ks = scan["k"].astype(int).tolist()
     for name, value in (("suggested_k", suggested_k), ("selected_k", selected_k), ("knee", knee)):
@@ -271,7 +256,7 @@ def audit_figure(audit_table: pd.DataFrame, *, rows_in: int, rows_kept: int, hid
     Raises ValueError when the numbers do not add up (rows_in − dropped ≠ rows_kept), so a
     silently lost row is a bug that shows, not a picture that lies.
     """
-    _require_frame(audit_table, "audit_table", ("rule", "label", "rows"), allow_empty=True)
+    require_frame(audit_table, "audit_table", ("rule", "label", "rows"), allow_empty=True)
     if rows_in < 0 or rows_kept < 0:
         raise ValueError(f"rows_in={rows_in} and rows_kept={rows_kept} must not be negative.")
     dropped = int(audit_table["rows"].sum())
@@ -335,10 +320,10 @@ def scatter_2d(
     On a log axis, customers with a value of zero or less cannot be drawn: they are left out
     and the title says how many.
     """
-    _require_frame(customers, "customers", _CUSTOMER_COLUMNS)
+    require_frame(customers, "customers", _CUSTOMER_COLUMNS)
     _require_feature("x", x)
     _require_feature("y", y)
-    _require_frame(customers, "customers", (x, y))
+    require_frame(customers, "customers", (x, y))
     positive, log_note = _positive_for_log(customers, [f for f, log in ((x, log_x), (y, log_y)) if log])
     shown, note = _sample(positive, max_points)
     note = log_note + note
@@ -365,7 +350,7 @@ def scatter_2d(
 
 def scatter_3d(customers: pd.DataFrame, *, log: bool = True, max_points: int | None = DEFAULT_MAX_POINTS) -> go.Figure:
     """Customers in recency × frequency × monetary space, one colour per segment."""
-    _require_frame(customers, "customers", _CUSTOMER_COLUMNS)
+    require_frame(customers, "customers", _CUSTOMER_COLUMNS)
     positive, log_note = _positive_for_log(customers, ("recency", "frequency", "monetary") if log else ())
     shown, note = _sample(positive, max_points)
     note = log_note + note
@@ -398,27 +383,9 @@ def scatter_3d(customers: pd.DataFrame, *, log: bool = True, max_points: int | N
 # --------------------------------------------------------------------------------------------
 # segment profiles
 # --------------------------------------------------------------------------------------------
-def relative_means(customers: pd.DataFrame, features: Sequence[str] = FEATURES) -> pd.DataFrame:
-    """Each segment's mean of each feature relative to the population mean (0.25 = 25 % above).
-
-    Indexed by segment_id (ascending), with a ``segment`` column and one column per feature.
-    A feature whose population mean is 0 gets 0 for every segment (no meaningful ratio).
-    """
-    features = [f for f in features if f in customers.columns]
-    _require_frame(customers, "customers", ("segment_id", "segment"))
-    if not features:
-        raise ValueError(f"customers has none of the features {', '.join(FEATURES)}.")
-    population = customers[features].astype(float).mean()
-    means = customers.groupby("segment_id")[features].mean().astype(float).sort_index()
-    relative = means.divide(population.replace(0.0, np.nan)).sub(1.0).fillna(0.0)
-    names = customers.drop_duplicates("segment_id").set_index("segment_id")["segment"]
-    relative.insert(0, "segment", names.reindex(relative.index).astype(str))
-    return relative
-
-
 def relative_heatmap(customers: pd.DataFrame, features: Sequence[str] = FEATURES) -> go.Figure:
     """Heatmap: rows = segments, columns = features, colour = % above/below the population mean."""
-    _require_frame(customers, "customers", ("segment_id", "segment"))
+    require_frame(customers, "customers", ("segment_id", "segment"))
     relative = relative_means(customers, features)
     feats = [c for c in relative.columns if c != "segment"]
     z = relative[feats].to_numpy(dtype=float)
@@ -453,22 +420,6 @@ def relative_heatmap(customers: pd.DataFrame, features: Sequence[str] = FEATURES
     return fig
 
 
-def standardised_means(customers: pd.DataFrame, features: Sequence[str] = ("recency", "frequency", "monetary"),
-                       *, log: bool = True) -> pd.DataFrame:
-    """Mean z-score of each feature per segment (after log1p when ``log``, as the model sees it)."""
-    _require_frame(customers, "customers", ("segment_id", "segment") + tuple(features))
-    values = customers[list(features)].astype(float)
-    if log:
-        values = np.log1p(values.clip(lower=0))
-    std = values.std(ddof=0).replace(0.0, np.nan)
-    z = values.sub(values.mean()).divide(std).fillna(0.0)
-    z["segment_id"] = customers["segment_id"].to_numpy()
-    means = z.groupby("segment_id")[list(features)].mean().sort_index()
-    names = customers.drop_duplicates("segment_id").set_index("segment_id")["segment"]
-    means.insert(0, "segment", names.reindex(means.index).astype(str))
-    return means
-
-
 def snake_plot(customers: pd.DataFrame, features: Sequence[str] = ("recency", "frequency", "monetary"),
                *, log: bool = True) -> go.Figure:
     """Snake plot: one line per segment across the standardised features."""
@@ -500,7 +451,7 @@ def snake_plot(customers: pd.DataFrame, features: Sequence[str] = ("recency", "f
 
 def revenue_share_figure(profiles: pd.DataFrame, *, kind: str = "bar") -> go.Figure:
     """Revenue share by segment: grouped bars (customers vs revenue share) or a treemap."""
-    _require_frame(profiles, "profiles", ("segment_id", "segment", "customers", "share", "revenue", "revenue_share"))
+    require_frame(profiles, "profiles", ("segment_id", "segment", "customers", "share", "revenue", "revenue_share"))
     if kind not in ("bar", "treemap"):
         raise ValueError(f"kind={kind!r} must be 'bar' or 'treemap'.")
     profiles = profiles.sort_values("segment_id")
@@ -544,21 +495,6 @@ def revenue_share_figure(profiles: pd.DataFrame, *, kind: str = "bar") -> go.Fig
     return fig
 
 
-def segment_crosstab(customers: pd.DataFrame) -> pd.DataFrame:
-    """Customers per (segment, named RFM segment): rows by segment_id, columns in SEGMENT_MAP order.
-
-    Every named RFM segment of the map is a column (zeros included); names not in the map
-    (should not happen) are appended at the end.
-    """
-    _require_frame(customers, "customers", ("segment_id", "segment", "rfm_segment"))
-    table = pd.crosstab(customers["segment_id"], customers["rfm_segment"])
-    order = [name for name, _, _ in SEGMENT_MAP]
-    extra = sorted(c for c in table.columns if c not in order)
-    table = table.reindex(columns=order + extra, fill_value=0).sort_index()
-    table.columns.name = "rfm_segment"
-    return table
-
-
 def crosstab_heatmap(customers: pd.DataFrame, *, normalise: bool = True) -> go.Figure:
     """Heatmap of segment × named RFM segment; colour = share of the segment (or counts)."""
     table = segment_crosstab(customers)
@@ -591,25 +527,3 @@ def crosstab_heatmap(customers: pd.DataFrame, *, normalise: bool = True) -> go.F
         margin=dict(t=60, l=10, r=10, b=80),
     )
     return fig
-
-
-def top_countries(customers: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
-    """The n countries with most customers in each segment: segment_id, country, customers, share.
-
-    Customers without a country are left out; ``share`` is of the segment's customers.
-    Returns an empty frame (same columns) when there is no ``country`` column or no country.
-    """
-    columns = ["segment_id", "country", "customers", "share"]
-    if n < 1:
-        raise ValueError(f"n={n} must be 1 or more.")
-    _require_frame(customers, "customers", ("segment_id",), allow_empty=True)
-    if "country" not in customers.columns or customers["country"].isna().all():
-        return pd.DataFrame(columns=columns)
-    sizes = customers.groupby("segment_id").size()
-    counts = (
-        customers.dropna(subset=["country"])
-        .groupby(["segment_id", "country"]).size().rename("customers").reset_index()
-        .sort_values(["segment_id", "customers", "country"], ascending=[True, False, True], kind="stable")
-    )
-    counts["share"] = counts["customers"] / counts["segment_id"].map(sizes)
-    return counts.groupby("segment_id").head(n).reset_index(drop=True)[columns]

@@ -2,12 +2,14 @@
 
 The same functions run on DuckDB (default), PostgreSQL or Spark: no pandas, no SQL strings.
 They rely on the canonical schema (docs/ARCHITECTURE.md): ids and text trimmed, blank → null.
+The rules are declared in `settings.CLEANING_RULES` (names, labels, help, switchable) and
+given their stage and predicate here (`RULES`, the registry `flag_rows` and the audit iterate).
 Each row gets the name of the first rule that drops it (or none, when kept); the audit
 counts rows, customers and revenue per rule, so rows in = rows kept + rows dropped, always.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import ibis
@@ -15,10 +17,12 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from .schema import CANONICAL_COLUMNS
-from .settings import CLEANING_RULES, RULE_NAMES, SWITCHABLE_RULES, CleaningSettings
+from .settings import CLEANING_RULES, CleaningSettings, Rule
 
 __all__ = [
     "MONEY_SCALE",
+    "RULES",
+    "CleaningRule",
     "Audit",
     "Cleaned",
     "flag_rows",
@@ -88,14 +92,127 @@ def _money_mode(roles: Mapping[str, str]) -> str:
 def rule_names_for(roles: Mapping[str, str]) -> list[str]:
     """Rule names as reported for this mapping (the price rule is about amounts in amount files)."""
     mode = _money_mode(roles)
-    return [
-        "non_positive_amount" if rule.name == "non_positive_price" and mode == "amount" else rule.name
-        for rule in CLEANING_RULES
-    ]
+    return [rule.reported_name(mode) for rule in RULES]
 
 
 def _is_bad_number(value: ir.FloatingValue) -> ir.BooleanValue:
     return value.isnull() | value.isnan() | value.isinf() | (value.abs() >= MAX_LINE_AMOUNT)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule's predicate may look at besides the lines: the roles, the money mode, the
+    user's settings and, for "row" rules, whether the row's numbers are unreadable (computed once)."""
+
+    roles: Mapping[str, str]
+    mode: str
+    settings: CleaningSettings
+    bad_number: ir.BooleanValue | None = None
+
+
+# A predicate gets the lines (canonical columns; for "customer" rules the purchases with the
+# customer's kept money `customer_units`) and the context, and says which ones the rule drops;
+# a null answer counts as "not dropped".
+Predicate = Callable[[ir.Table, Context], ir.BooleanValue]
+# When a rule runs: "row" rules look at one row's own values, before copies are counted (a row
+# they drop is counted under them however many copies it has); "copies" counts the copies of a
+# row that passed them; "line" rules then look at one remaining line; "customer" rules at a
+# customer's kept lines summed up. The registry's order must follow these stages.
+STAGES = ("row", "copies", "line", "customer")
+
+
+@dataclass(frozen=True)
+class CleaningRule:
+    """A rule of the registry: how people see it (`settings.Rule`), when it runs and what it drops."""
+
+    rule: Rule
+    stage: str
+    drops: Predicate | None  # None for "copies": the grouping finds them
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
+
+    def reported_name(self, mode: str) -> str:
+        return self.rule.amount_name if mode == "amount" and self.rule.amount_name else self.rule.name
+
+    def is_on(self, settings: CleaningSettings) -> bool:
+        return not self.rule.switchable or self.rule.name in settings.rules
+
+
+def _cancelled(lines: ir.Table, context: Context) -> ir.BooleanValue:
+    if "invoice" not in context.roles or context.settings.net_returns:  # net returns keep cancellations
+        return ibis.literal(False)
+    return lines.invoice.startswith("C") | lines.invoice.startswith("c")
+
+
+def _non_positive_quantity(lines: ir.Table, context: Context) -> ir.BooleanValue:
+    if context.mode != "quantity_price" or context.settings.net_returns:  # net returns keep returns
+        return ibis.literal(False)
+    return lines.quantity <= 0
+
+
+def _non_positive_price(lines: ir.Table, context: Context) -> ir.BooleanValue:
+    if context.mode == "quantity_price":
+        return lines.price <= 0
+    # A negative line amount is a return: with net returns it stays, only zero amounts go.
+    return lines.amount == 0 if context.settings.net_returns else lines.amount <= 0
+
+
+def _outside_date_range(lines: ir.Table, context: Context) -> ir.BooleanValue:
+    day = lines.invoice_date.date()
+    outside = ibis.literal(False)
+    if context.settings.date_from is not None:
+        outside = outside | (day < context.settings.date_from)
+    if context.settings.date_to is not None:
+        outside = outside | (day > context.settings.date_to)
+    return outside
+
+
+def _country_filtered(lines: ir.Table, context: Context) -> ir.BooleanValue:
+    filtered = ibis.literal(False)
+    if context.settings.countries_include:
+        filtered = filtered | ~lines.country.isin(list(context.settings.countries_include)).fill_null(False)
+    if context.settings.countries_exclude:
+        filtered = filtered | lines.country.isin(list(context.settings.countries_exclude)).fill_null(False)
+    return filtered
+
+
+_HOW: dict[str, tuple[str, Predicate | None]] = {
+    "invalid_date": ("row", lambda lines, context: lines.invoice_date.isnull()),
+    "invalid_number": ("row", lambda lines, context: context.bad_number),
+    # ids are trimmed, blank → null in the canonical schema (parsing, sources.canonical)
+    "missing_customer": ("row", lambda lines, context: lines.customer_id.isnull()),
+    "duplicate": ("copies", None),
+    "cancelled": ("line", _cancelled),
+    "non_positive_quantity": ("line", _non_positive_quantity),
+    "non_positive_price": ("line", _non_positive_price),
+    "outside_date_range": ("line", _outside_date_range),
+    "country_filtered": ("line", _country_filtered),
+    "non_positive_customer_total": ("customer", lambda purchases, context: purchases.customer_units <= 0),
+}
+
+
+def _registry(rules: tuple[Rule, ...], how: Mapping[str, tuple[str, Predicate | None]]) -> tuple[CleaningRule, ...]:
+    """settings.CLEANING_RULES joined with their predicates, checked: one predicate per rule, stages in order."""
+    names = [rule.name for rule in rules]
+    if sorted(names) != sorted(how):
+        raise RuntimeError(f"Cleaning rules {sorted(set(names) ^ set(how))} are declared in settings.CLEANING_RULES "
+                           "or given a predicate in cleaning.py, not both.")
+    registry = tuple(CleaningRule(rule, *how[rule.name]) for rule in rules)
+    stages = [rule.stage for rule in registry]
+    in_order = sorted(stages, key=STAGES.index) == stages
+    if not in_order or stages.count("copies") != 1 or stages.count("customer") != 1:
+        raise RuntimeError(f"Cleaning rules must run in the stages {STAGES}, in that order, with one 'copies' "
+                           f"and one 'customer' rule; got {[(r.name, r.stage) for r in registry]}.")
+    return registry
+
+
+# Every cleaning rule, in cleaning order: the audit, the app, the CLI and the docs list them from here
+# (or from settings.CLEANING_RULES, the same rules without predicates).
+RULES: tuple[CleaningRule, ...] = _registry(CLEANING_RULES, _HOW)
+_COPIES = next(rule for rule in RULES if rule.stage == "copies")
+_CUSTOMER = RULES[-1]
 
 
 def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: CleaningSettings) -> Cleaned:
@@ -104,22 +221,20 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
     customer-level rule (`non_positive_customer_total`) is applied.
 
     `transactions` has the canonical columns (see docs/ARCHITECTURE.md); `roles` says which
-    roles the file had, which decides how money is computed and which rules apply.
+    roles the file had, which decides how money is computed and which rules apply. The rules
+    are those of `RULES`, in their order.
 
     With the duplicate rule on, identical rows are grouped on all canonical columns (a hash
-    aggregate, not a sorted window) into one line. A line the first three rules drop stands for
-    all its copies under that rule (`rows` = copies); of a line that passes them one row goes
-    through the later rules (`rows` = 1) and the other copies are counted under `duplicate`
+    aggregate, not a sorted window) into one line. A line the "row" rules drop stands for all
+    its copies under that rule (`rows` = copies); of a line that passes them one row goes
+    through the "line" rules (`rows` = 1) and the other copies are counted under `duplicate`
     (`duplicates` = copies - 1). Otherwise every input row is one line. So every input row is
     counted once: rows in = sum(rows) + sum(duplicates).
     """
     t = transactions.select(*CANONICAL_COLUMNS)
     t = t.mutate(description=t.description.fill_null("Unknown"))
     mode = _money_mode(roles)
-    on = settings.rules
-    names = rule_names_for(roles)
-    name_of = dict(zip(RULE_NAMES, names))
-    dedupe = "duplicate" in on or "duplicate" not in SWITCHABLE_RULES
+    dedupe = _COPIES.is_on(settings)
 
     def line_money(rows: ir.Table) -> tuple[ir.BooleanValue, ir.IntegerValue]:
         if mode == "quantity_price":
@@ -131,22 +246,21 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
         safe_total = ibis.cases((bad, 0.0), else_=line_total)
         return bad, (safe_total * MONEY_SCALE).round().cast("int64")
 
+    def first_reason(lines: ir.Table, stage: str, context: Context) -> ir.StringValue:
+        """The name of the first rule of `stage` that drops the line, or null."""
+        branches = [
+            (rule.drops(lines, context).fill_null(False), ibis.literal(rule.reported_name(mode)))
+            for rule in RULES
+            if rule.stage == stage and rule.is_on(settings)
+        ]
+        return ibis.cases(*branches, else_=ibis.null("string")) if branches else ibis.null("string")
+
     def with_reasons(lines: ir.Table) -> ir.Table:
         """Canonical columns + `copies` → + line_units, rows, duplicates, drop_reason, purchase."""
         bad_number, line_units = line_money(lines)
-        early = [
-            ("invalid_date", lines.invoice_date.isnull()),
-            ("invalid_number", bad_number),
-            # ids are trimmed, blank → null in the canonical schema (parsing, sources.canonical)
-            ("missing_customer", lines.customer_id.isnull()),
-        ]
-        early_reason = ibis.cases(
-            *[(check.fill_null(False), ibis.literal(name_of[rule])) for rule, check in early],
-            else_=ibis.null("string"),
-        )
-        # The first three rules look at one row's own values only: a row they drop is counted under
-        # that rule however many copies of it there are. Of a line that passes them, one row goes
-        # on and the other copies are counted under `duplicate`.
+        early_reason = first_reason(lines, "row", Context(roles, mode, settings, bad_number))
+        # Of a line that passes the "row" rules one row goes on and the other copies are
+        # counted under `duplicate`.
         passed = early_reason.isnull()
         lines = lines.mutate(
             line_units=line_units,
@@ -156,54 +270,8 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
         )
         lines = lines.select(*CANONICAL_COLUMNS, "line_units", "rows", "duplicates", "drop_reason",
                              passed_early=passed)
-
-        if "invoice" in roles:
-            is_cancelled = (lines.invoice.startswith("C") | lines.invoice.startswith("c")).fill_null(False)
-        else:
-            is_cancelled = ibis.literal(False)
-        if mode == "quantity_price":
-            non_positive_quantity = (lines.quantity <= 0).fill_null(False)
-            non_positive_money = (lines.price <= 0).fill_null(False)
-        else:
-            non_positive_quantity = ibis.literal(False)
-            non_positive_money = (lines.amount <= 0).fill_null(False)
-        if settings.net_returns:
-            # Returns and cancellations stay in as negative revenue; only zero/negative prices go.
-            is_cancelled_rule = ibis.literal(False)
-            non_positive_quantity_rule = ibis.literal(False)
-            if mode == "amount":
-                non_positive_money = (lines.amount == 0).fill_null(False)
-        else:
-            is_cancelled_rule = is_cancelled
-            non_positive_quantity_rule = non_positive_quantity
-
-        day = lines.invoice_date.date()
-        outside_range = ibis.literal(False)
-        if settings.date_from is not None:
-            outside_range = outside_range | (day < settings.date_from)
-        if settings.date_to is not None:
-            outside_range = outside_range | (day > settings.date_to)
-        country_filtered = ibis.literal(False)
-        if settings.countries_include:
-            country_filtered = country_filtered | ~lines.country.isin(list(settings.countries_include)).fill_null(False)
-        if settings.countries_exclude:
-            country_filtered = country_filtered | lines.country.isin(list(settings.countries_exclude)).fill_null(False)
-
-        later = {
-            "cancelled": is_cancelled_rule,
-            "non_positive_quantity": non_positive_quantity_rule,
-            "non_positive_price": non_positive_money,
-            "outside_date_range": outside_range.fill_null(False),
-            "country_filtered": country_filtered,
-        }
-        # Rules that are not switchable (a row without a readable date, number or customer has
-        # no place in RFM; filters apply when set) always run; the others when switched on.
-        branches = [
-            (later[rule.name].fill_null(False), ibis.literal(name_of[rule.name]))
-            for rule in CLEANING_RULES
-            if rule.name in later and (rule.name in on or rule.name not in SWITCHABLE_RULES)
-        ]
-        reason = ibis.coalesce(lines.drop_reason, ibis.cases(*branches, else_=ibis.null("string")))
+        context = Context(roles, mode, settings)
+        reason = ibis.coalesce(lines.drop_reason, first_reason(lines, "line", context))
         return lines.mutate(drop_reason=reason, purchase=purchase_of(lines, roles))
 
     # Identical rows are grouped first (one hash aggregate on all canonical columns), so every
@@ -219,8 +287,9 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
     else:
         purchases = _purchases(lines)
     lines = lines.drop("passed_early")
-    return Cleaned(purchases=_customer_rule(purchases, names[-1]), lines=lines,
-                   kept=_kept_rows(lines, None), mode=mode)
+    context = Context(roles, mode, settings)
+    return Cleaned(purchases=_customer_rule(purchases, context, _CUSTOMER.reported_name(mode)), lines=lines,
+                   kept=_kept_rows(lines, _customer_rule(_purchases(lines), context, "dropped")), mode=mode)
 
 
 def purchase_of(rows: ir.Table, roles: Mapping[str, str]) -> ir.StringValue:
@@ -303,23 +372,23 @@ def _purchases_by_hash(rows: ir.Table) -> ir.Table:
                          copy_units=copy_units).select(*PURCHASE_COLUMNS)
 
 
-def _customer_rule(purchases: ir.Table, rule_name: str) -> ir.Table:
-    """A customer whose kept lines sum to zero or less has no positive revenue to segment on
-    (returns netted against purchases, or prices that round to 0): all their kept lines go."""
+def _customer_rule(purchases: ir.Table, context: Context, rule_name: str) -> ir.Table:
+    """The "customer" rule on the purchases: e.g. a customer whose kept lines sum to zero or less
+    has no positive revenue to segment on (returns netted against purchases, or prices that
+    round to 0): all their kept lines go, under `rule_name`."""
     kept = purchases.filter(purchases.drop_reason.isnull())
     totals = kept.group_by("customer_id").agg(customer_units=kept.units.sum())
     joined = purchases.left_join(totals, "customer_id")
+    drops = _CUSTOMER.drops(joined, context).fill_null(False)
     reason = ibis.coalesce(
         joined.drop_reason,
-        ibis.cases((joined.customer_units <= 0, ibis.literal(rule_name)), else_=ibis.null("string")),
+        ibis.cases((drops, ibis.literal(rule_name)), else_=ibis.null("string")),
     )
     return joined.mutate(drop_reason=reason).select(*PURCHASE_COLUMNS)
 
 
-def _kept_rows(lines: ir.Table, purchases: ir.Table | None) -> ir.Table:
+def _kept_rows(lines: ir.Table, purchases: ir.Table) -> ir.Table:
     """Rows that passed every rule: lines without a reason, of customers the customer rule kept."""
-    if purchases is None:
-        purchases = _customer_rule(_purchases(lines), "dropped")
     customers = purchases.filter(purchases.drop_reason.isnull()).select("customer_id").distinct()
     kept = lines.filter(lines.drop_reason.isnull(), lines.customer_id.isin(customers.customer_id))
     return kept.drop("drop_reason", "rows", "duplicates", "purchase")
@@ -343,15 +412,15 @@ def audit_of(cleaned: Cleaned, roles: Mapping[str, str]) -> Audit:
         .execute()
     )
     counts = {row.reason: row for row in per_reason.itertuples()}
-    names = rule_names_for(roles)
-    labels = [rule.label for rule in CLEANING_RULES]
+    mode = _money_mode(roles)
     records = []
-    for name, label in zip(names, labels):
+    for rule in RULES:
+        name = rule.reported_name(mode)
         row = counts.get(name)
         records.append(
             {
                 "rule": name,
-                "label": label,
+                "label": rule.rule.label,
                 "rows": int(row.rows) if row is not None else 0,
                 "customers": int(row.customers) if row is not None else 0,
                 "revenue": round(float(row.revenue_units) / MONEY_SCALE, 2) if row is not None else 0.0,

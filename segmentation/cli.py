@@ -151,21 +151,35 @@ class _StderrProgress:
             print(f"[{fraction:4.0%} {elapsed:5.1f}s] {step}", file=sys.stderr, flush=True)
 
 
+def _cleaning_settings(args: argparse.Namespace) -> CleaningSettings:
+    """The settings check themselves; the CLI only says which flags to change."""
+    try:
+        return CleaningSettings(
+            rules=frozenset(set(SWITCHABLE_RULES) - set(args.keep)),
+            date_from=args.date_from,
+            date_to=args.date_to,
+            countries_include=tuple(args.country),
+            countries_exclude=tuple(args.exclude_country),
+            net_returns=args.net_returns,
+        )
+    except ParameterError as error:
+        hint = _SETTING_HINTS.get(error.parameter or "")
+        if hint:
+            error.hint = hint
+        raise
+
+
+_SETTING_HINTS = {  # the CLI's own words for the settings the core refuses
+    "date_from": "Swap --from and --to.",
+    "countries_exclude": "Give each country to either --country or --exclude-country.",
+}
+
+
 def _run(args: argparse.Namespace) -> int:
     _check_output_path(args.out, (".csv", ".xlsx"), "--out")
     _check_output_path(args.report, (".json",), "--report")
     progress = _StderrProgress(enabled=not args.quiet and sys.stderr.isatty())
-    cleaning = CleaningSettings(
-        rules=frozenset(set(SWITCHABLE_RULES) - set(args.keep)),
-        date_from=args.date_from,
-        date_to=args.date_to,
-        countries_include=tuple(args.country),
-        countries_exclude=tuple(args.exclude_country),
-        net_returns=args.net_returns,
-    )
-    if args.date_from and args.date_to and args.date_from > args.date_to:
-        raise ParameterError(f"--from {args.date_from} is after --to {args.date_to}.",
-                             hint="Swap the two dates.")
+    cleaning = _cleaning_settings(args)
     overrides = {role: (column or None) for role, column in args.map}
     if args.source is not None or args.engine == "spark":
         result, source = _run_in_engine(args, overrides, cleaning, progress)

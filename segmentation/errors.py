@@ -41,7 +41,15 @@ class NoDataLeftError(SegmenterError):
 
 
 class ParameterError(SegmenterError):
-    """A setting is out of range or inconsistent (K, snapshot date, seed, ...)."""
+    """A setting is out of range or inconsistent (K, snapshot date, seed, ...).
+
+    `parameter` names the setting at fault as the core knows it (e.g. "date_from"), so that a
+    front end can point at its own flag or widget for it.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, parameter: str | None = None):
+        super().__init__(message, hint)
+        self.parameter = parameter
 
 
 class KChoiceError(ParameterError):

@@ -11,7 +11,6 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from .cleaning import MONEY_SCALE
 from .errors import NoDataLeftError, ParameterError
 
 __all__ = ["summary", "default_snapshot", "check_snapshot", "customer_features",
@@ -103,7 +102,3 @@ def customer_products(kept: ir.Table) -> ir.Table:
         .group_by(["customer_id", "product"])
         .agg(description=kept.description.max(), revenue_units=kept.line_units.sum())
     )
-
-
-def monetary_from_units(units):
-    return units / MONEY_SCALE

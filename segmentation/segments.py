@@ -1,17 +1,34 @@
-"""Segments for one K: numbered by value, named, with a suggested action and a profile."""
+"""Segments for one K: numbered by value, named, with a suggested action and a profile; and the
+numbers that describe them (top countries, crosstab with the RFM map, relative means, the knee of
+the K scan) that the charts draw."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from .model import FEATURES, fit_model
+from .model import FEATURES, elbow_k, fit_model
 from .settings import DEFAULT_SEED, RFM_SEGMENT_ACTIONS, SEGMENT_MAP
 
-__all__ = ["Segmentation", "segment_customers", "name_segments", "profile_segments", "top_items"]
+__all__ = [
+    "CUSTOMER_FEATURES",
+    "Segmentation",
+    "segment_customers",
+    "name_segments",
+    "profile_segments",
+    "top_items",
+    "top_countries",
+    "segment_crosstab",
+    "relative_means",
+    "standardised_means",
+    "knee_k",
+]
 
+# Customer columns a segment's description covers, in display order (charts show the same).
+CUSTOMER_FEATURES: tuple[str, ...] = ("recency", "frequency", "monetary", "tenure", "avg_order_value")
 SPEND_QUALIFIERS = {2: ("high spend", "low spend"), 3: ("high spend", "mid spend", "low spend")}
 PROFILE_COLUMNS = [
     "segment_id", "segment", "action", "customers", "share", "revenue", "revenue_share",
@@ -120,3 +137,95 @@ def top_items(segmented: pd.DataFrame, customer_products: pd.DataFrame, *, n: in
         .sort_values(["segment_id", "revenue", "product"], ascending=[True, False, True])
     )
     return totals.groupby("segment_id").head(n).reset_index(drop=True)[columns]
+
+
+# ----------------------------------------------------------------------------- describing segments
+
+def require_frame(df: object, name: str, columns: Sequence[str], *, allow_empty: bool = False) -> pd.DataFrame:
+    """`df` itself if it is a DataFrame with these columns (and rows, unless allow_empty); else ValueError."""
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{name} must be a pandas DataFrame, got {type(df).__name__}.")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        have = ", ".join(map(str, df.columns))
+        raise ValueError(f"{name} has no column {', '.join(map(repr, missing))} (has: {have}).")
+    if not allow_empty and df.empty:
+        raise ValueError(f"{name} is empty: there is nothing to describe or draw.")
+    return df
+
+
+def knee_k(scan: pd.DataFrame) -> int:
+    """The K at the knee (elbow) of the inertia curve — the same rule ``model.suggest_k`` votes with."""
+    require_frame(scan, "scan", ("k", "inertia"))
+    return int(elbow_k(scan.sort_values("k").reset_index(drop=True)))
+
+
+def relative_means(customers: pd.DataFrame, features: Sequence[str] = CUSTOMER_FEATURES) -> pd.DataFrame:
+    """Each segment's mean of each feature relative to the population mean (0.25 = 25 % above).
+
+    Indexed by segment_id (ascending), with a ``segment`` column and one column per feature.
+    A feature whose population mean is 0 gets 0 for every segment (no meaningful ratio).
+    """
+    features = [f for f in features if f in customers.columns]
+    require_frame(customers, "customers", ("segment_id", "segment"))
+    if not features:
+        raise ValueError(f"customers has none of the features {', '.join(CUSTOMER_FEATURES)}.")
+    population = customers[features].astype(float).mean()
+    means = customers.groupby("segment_id")[features].mean().astype(float).sort_index()
+    relative = means.divide(population.replace(0.0, np.nan)).sub(1.0).fillna(0.0)
+    names = customers.drop_duplicates("segment_id").set_index("segment_id")["segment"]
+    relative.insert(0, "segment", names.reindex(relative.index).astype(str))
+    return relative
+
+
+def standardised_means(customers: pd.DataFrame, features: Sequence[str] = ("recency", "frequency", "monetary"),
+                       *, log: bool = True) -> pd.DataFrame:
+    """Mean z-score of each feature per segment (after log1p when ``log``, as the model sees it)."""
+    require_frame(customers, "customers", ("segment_id", "segment") + tuple(features))
+    values = customers[list(features)].astype(float)
+    if log:
+        values = np.log1p(values.clip(lower=0))
+    std = values.std(ddof=0).replace(0.0, np.nan)
+    z = values.sub(values.mean()).divide(std).fillna(0.0)
+    z["segment_id"] = customers["segment_id"].to_numpy()
+    means = z.groupby("segment_id")[list(features)].mean().sort_index()
+    names = customers.drop_duplicates("segment_id").set_index("segment_id")["segment"]
+    means.insert(0, "segment", names.reindex(means.index).astype(str))
+    return means
+
+
+def segment_crosstab(customers: pd.DataFrame) -> pd.DataFrame:
+    """Customers per (segment, named RFM segment): rows by segment_id, columns in SEGMENT_MAP order.
+
+    Every named RFM segment of the map is a column (zeros included); names not in the map
+    (should not happen) are appended at the end.
+    """
+    require_frame(customers, "customers", ("segment_id", "segment", "rfm_segment"))
+    table = pd.crosstab(customers["segment_id"], customers["rfm_segment"])
+    order = [name for name, _, _ in SEGMENT_MAP]
+    extra = sorted(c for c in table.columns if c not in order)
+    table = table.reindex(columns=order + extra, fill_value=0).sort_index()
+    table.columns.name = "rfm_segment"
+    return table
+
+
+def top_countries(customers: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
+    """The n countries with most customers in each segment: segment_id, country, customers, share.
+
+    Customers without a country are left out; ``share`` is of the segment's customers.
+    Returns an empty frame (same columns) when there is no ``country`` column or no country.
+    """
+    columns = ["segment_id", "country", "customers", "share"]
+    if n < 1:
+        raise ValueError(f"n={n} must be 1 or more.")
+    require_frame(customers, "customers", ("segment_id",), allow_empty=True)
+    if "country" not in customers.columns or customers["country"].isna().all():
+        return pd.DataFrame(columns=columns)
+    sizes = customers.groupby("segment_id").size()
+    counts = (
+        customers.dropna(subset=["country"])
+        .groupby(["segment_id", "country"]).size().rename("customers").reset_index()
+        .sort_values(["segment_id", "customers", "country"], ascending=[True, False, True], kind="stable")
+    )
+    counts["share"] = counts["customers"] / counts["segment_id"].map(sizes)
+    return counts.groupby("segment_id").head(n).reset_index(drop=True)[columns]

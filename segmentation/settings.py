@@ -5,8 +5,11 @@ The CLI, the app, the docs and the tests read these tables; nothing else hard-co
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
+
+from .errors import ParameterError
 
 __all__ = [
     "Role",
@@ -16,6 +19,7 @@ __all__ = [
     "CLEANING_RULES",
     "RULE_NAMES",
     "CleaningSettings",
+    "cleaning_rules_markdown",
     "DEFAULT_SEED",
     "K_SCAN_RANGE",
     "K_SUGGEST_RANGE",
@@ -44,9 +48,19 @@ __all__ = [
 class Role:
     name: str
     label: str
-    required: str  # "yes", "no", or "quantity+price or amount"
+    required: str  # one of REQUIRED_VALUES
     aliases: tuple[str, ...]  # normalised header names (lower case, no spaces/_/-)
     help: str
+
+    def __post_init__(self):
+        if self.required not in REQUIRED_VALUES:
+            raise ParameterError(f"Role {self.name!r}: required={self.required!r} must be one of "
+                                 f"{_names(map(repr, REQUIRED_VALUES))}.")
+        if not self.name.isidentifier():
+            raise ParameterError(f"Role name {self.name!r} must be a lower-case identifier like 'customer'.")
+
+
+REQUIRED_VALUES = ("yes", "no", "quantity+price or amount")
 
 
 # Header aliases are compared after normalising: lower case, with spaces, '_', '-', '.' removed.
@@ -97,22 +111,35 @@ ROLE_NAMES = tuple(role.name for role in ROLES)
 
 @dataclass(frozen=True)
 class Rule:
+    """A cleaning rule as people see it. Its predicate lives in cleaning.py (`cleaning.RULES`)."""
+
     name: str
     label: str
     help: str
+    switchable: bool = False  # whether a user can switch it off
+    amount_name: str | None = None  # the name reported instead for files with a line amount
+
+    def __post_init__(self):
+        if not self.name.isidentifier():
+            raise ParameterError(f"Rule name {self.name!r} must be a lower-case identifier like 'cancelled'.")
 
 
 # Order matters: each dropped row is counted under the first rule that drops it.
+# The first three always run: a row without a readable date, number or customer id cannot be
+# given recency, frequency or monetary value. The date and country rules are driven by the
+# filters, the last by the data.
 CLEANING_RULES: tuple[Rule, ...] = (
     Rule("invalid_date", "Missing or unreadable date", "The date cell is blank or does not read as a date."),
     Rule("invalid_number", "Missing or unreadable number",
          "Quantity, price or amount is blank, not a number, or infinite."),
     Rule("missing_customer", "No customer id", "Guest or anonymous purchases cannot be attributed to a customer."),
-    Rule("duplicate", "Exact duplicate row", "The same line appears more than once; one copy is kept."),
-    Rule("cancelled", "Cancelled invoice", "Invoice number starts with 'C' (a cancellation)."),
-    Rule("non_positive_quantity", "Quantity zero or negative", "Returns and corrections."),
+    Rule("duplicate", "Exact duplicate row", "The same line appears more than once; one copy is kept.",
+         switchable=True),
+    Rule("cancelled", "Cancelled invoice", "Invoice number starts with 'C' (a cancellation).", switchable=True),
+    Rule("non_positive_quantity", "Quantity zero or negative", "Returns and corrections.", switchable=True),
     Rule("non_positive_price", "Price zero or negative",
-         "Free items, adjustments and bad debt (or a line amount of zero or less, for amount files)."),
+         "Free items, adjustments and bad debt (or a line amount of zero or less, for amount files).",
+         switchable=True, amount_name="non_positive_amount"),
     Rule("outside_date_range", "Outside the chosen date range", "User filter: purchase date outside the range."),
     Rule("country_filtered", "Country filtered out", "User filter: country not included, or excluded."),
     Rule("non_positive_customer_total", "Customer's net revenue zero or negative",
@@ -120,15 +147,37 @@ CLEANING_RULES: tuple[Rule, ...] = (
          "or only free lines when the zero-price rule is off."),
 )
 RULE_NAMES = tuple(rule.name for rule in CLEANING_RULES)
-# Rules a user can switch off. The first three always run: a row without a readable date,
-# number or customer id cannot be given recency, frequency or monetary value. The date and
-# country rules are driven by the filters, the last by the data.
-SWITCHABLE_RULES = ("duplicate", "cancelled", "non_positive_quantity", "non_positive_price")
+# Rules a user can switch off (CleaningSettings.rules holds those that are on).
+SWITCHABLE_RULES = tuple(rule.name for rule in CLEANING_RULES if rule.switchable)
+
+
+def cleaning_rules_markdown() -> str:
+    """The rules as a Markdown table, in cleaning order (README.md shows it; a test keeps it current)."""
+    lines = ["| Rule | What it removes | Can be switched off |", "|---|---|---|"]
+    for rule in CLEANING_RULES:
+        name = f"`{rule.name}`" + (f" (`{rule.amount_name}` for files with a line amount)" if rule.amount_name else "")
+        lines.append(f"| {name} | {rule.label}: {rule.help} | {'yes' if rule.switchable else 'no'} |")
+    return "\n".join(lines)
+
+
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(names)
+
+
+def _text_tuple(value: object, field_name: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ParameterError(f"{field_name}={value!r} must be a list of country names, not {type(value).__name__}.",
+                             hint="Give e.g. ('France', 'Germany').", parameter=field_name)
+    return tuple(value)
 
 
 @dataclass(frozen=True)
 class CleaningSettings:
-    """What the user chose on the cleaning screen (or on the command line)."""
+    """What the user chose on the cleaning screen (or on the command line).
+
+    Checked on construction (also by `dataclasses.replace`): `rules` names switchable rules only,
+    the date range is not reversed, and no country is both included and excluded.
+    """
 
     rules: frozenset[str] = field(default_factory=lambda: frozenset(SWITCHABLE_RULES))
     date_from: date | None = None
@@ -137,10 +186,52 @@ class CleaningSettings:
     countries_exclude: tuple[str, ...] = ()
     net_returns: bool = False  # keep cancellations/returns as negative revenue instead of dropping them
 
+    def __post_init__(self):
+        if isinstance(self.rules, str) or not isinstance(self.rules, Iterable):
+            raise ParameterError(f"rules={self.rules!r} must be a set of rule names, not {type(self.rules).__name__}.",
+                                 hint=f"Rules that can be switched: {_names(SWITCHABLE_RULES)}.", parameter="rules")
+        object.__setattr__(self, "rules", frozenset(self.rules))
+        unknown = sorted(self.rules - set(SWITCHABLE_RULES))
+        if unknown:
+            raise ParameterError(" ".join(map(_not_switchable, unknown)),
+                                 hint=f"Rules that can be switched: {_names(SWITCHABLE_RULES)}.", parameter="rules")
+        for name in ("date_from", "date_to"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
+                raise ParameterError(f"{name}={value!r} must be a date (datetime.date), not {type(value).__name__}.",
+                                     parameter=name)
+        if self.date_from is not None and self.date_to is not None and self.date_from > self.date_to:
+            raise ParameterError(f"The date range starts on {self.date_from.isoformat()}, after it ends on "
+                                 f"{self.date_to.isoformat()}.", hint="Swap the two dates.", parameter="date_from")
+        include = _text_tuple(self.countries_include, "countries_include")
+        exclude = _text_tuple(self.countries_exclude, "countries_exclude")
+        object.__setattr__(self, "countries_include", include)
+        object.__setattr__(self, "countries_exclude", exclude)
+        both = [country for country in dict.fromkeys(include) if country in set(exclude)]
+        if both:
+            which = f"Country {both[0]!r} is" if len(both) == 1 else f"Countries {_names(map(repr, both))} are"
+            raise ParameterError(f"{which} in both the include list and the exclude list.",
+                                 hint="Leave each country in one of the two lists only.", parameter="countries_exclude")
+        if not isinstance(self.net_returns, bool):
+            raise ParameterError(f"net_returns={self.net_returns!r} must be True or False.", parameter="net_returns")
+
     def with_rule(self, name: str, enabled: bool) -> CleaningSettings:
+        if name not in SWITCHABLE_RULES:  # also when switching off, which would otherwise pass unnoticed
+            raise ParameterError(_not_switchable(name), hint=f"Rules that can be switched: {_names(SWITCHABLE_RULES)}.",
+                                 parameter="rules")
         rules = set(self.rules)
         (rules.add if enabled else rules.discard)(name)
         return replace(self, rules=frozenset(rules))
+
+
+def _not_switchable(name: str) -> str:
+    by_amount_name = {rule.amount_name: rule.name for rule in CLEANING_RULES if rule.amount_name}
+    if name in by_amount_name:
+        return (f"Rule {name!r} is how {by_amount_name[name]!r} is reported for files with a line amount; "
+                f"switch {by_amount_name[name]!r}.")
+    if name in RULE_NAMES:
+        return f"Rule {name!r} always runs; it cannot be switched."
+    return f"There is no cleaning rule {name!r}."
 
 
 DEFAULT_SEED = 42

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from segmentation import charts
+from segmentation import charts, segments
 from segmentation.settings import CLEANING_RULES, SEGMENT_MAP
 
 EVIL_ID = "<script>alert(1)</script>"
@@ -122,7 +122,7 @@ def test_revenue_share_and_treemap_escape_segment_names():
 # ------------------------------------------------------------------------------------------
 def test_knee_is_marked_at_the_elbow():
     scan = make_scan()
-    assert charts.knee_k(scan) == 4
+    assert segments.knee_k(scan) == 4
     fig = charts.k_scan_figure(scan)
     knee = [t for t in fig.data if t.name and t.name.startswith("Knee")]
     assert len(knee) == 1
@@ -156,7 +156,7 @@ def test_k_scan_rejects_unknown_k_and_missing_columns():
 
 def test_k_scan_order_does_not_matter():
     shuffled = make_scan().sample(frac=1.0, random_state=3)
-    assert charts.knee_k(shuffled) == 4
+    assert segments.knee_k(shuffled) == 4
     line = charts.k_scan_figure(shuffled).data[0]
     assert list(line.x) == sorted(line.x)
 
@@ -243,17 +243,6 @@ def test_scatter_3d_axes_are_rfm_with_log_types():
 # ------------------------------------------------------------------------------------------
 # profiles
 # ------------------------------------------------------------------------------------------
-def test_relative_means_are_relative_to_the_population():
-    customers = make_customers()
-    rel = charts.relative_means(customers, ["recency", "monetary"])
-    population_monetary = customers["monetary"].mean()  # 408.33
-    assert rel.loc[1, "monetary"] == pytest.approx(900.0 / population_monetary - 1)
-    assert rel.loc[3, "recency"] == pytest.approx(400.0 / customers["recency"].mean() - 1)
-    # Weighted by size, segments average out to the population (equal sizes here).
-    assert rel["monetary"].mean() == pytest.approx(0.0)
-    assert list(rel.index) == [1, 2, 3]
-
-
 def test_relative_heatmap_shows_the_relative_values():
     customers = make_customers()
     fig = charts.relative_heatmap(customers)
@@ -261,7 +250,7 @@ def test_relative_heatmap_shows_the_relative_values():
     assert trace.type == "heatmap"
     z = np.asarray(trace.z, dtype=float)
     assert z.shape == (3, len(charts.FEATURES))
-    expected = charts.relative_means(customers)[list(charts.FEATURES)].to_numpy()
+    expected = segments.relative_means(customers)[list(charts.FEATURES)].to_numpy()
     np.testing.assert_allclose(z, expected)
     assert trace.zmid == 0
     assert list(trace.y) == ["Champions", "At Risk &lt;i&gt;x&lt;/i&gt;", "Hibernating"]
@@ -275,7 +264,7 @@ def test_snake_plot_lines_are_standardised_means():
     z = (recency - recency.mean()) / recency.std(ddof=0)
     assert fig.data[0].y[0] == pytest.approx(z[:2].mean())
     # Standardised means weighted by segment size sum to zero for each feature.
-    means = charts.standardised_means(customers, log=True)
+    means = segments.standardised_means(customers, log=True)
     assert means["monetary"].mean() == pytest.approx(0.0, abs=1e-12)
 
 
@@ -293,7 +282,7 @@ def test_revenue_share_bar_and_treemap():
 
 def test_crosstab_counts_and_heatmap():
     customers = make_customers()
-    table = charts.segment_crosstab(customers)
+    table = segments.segment_crosstab(customers)
     assert list(table.columns) == [name for name, _, _ in SEGMENT_MAP]
     assert table.loc[3, "Hibernating"] == 2
     assert table.loc[1, "Champions"] == 1 and table.loc[1, "Loyal Customers"] == 1
@@ -305,26 +294,40 @@ def test_crosstab_counts_and_heatmap():
     assert np.asarray(counts.data[0].z, dtype=float).sum() == len(customers)
 
 
-def test_top_countries_per_segment():
-    top = charts.top_countries(make_customers(), n=1)
-    assert list(top.columns) == ["segment_id", "country", "customers", "share"]
-    assert top.set_index("segment_id").loc[3, "country"] == "France"
-    assert top.set_index("segment_id").loc[3, "share"] == pytest.approx(0.5)  # one of two has no country
-    assert list(top["segment_id"]) == [1, 2, 3]
-    empty = charts.top_countries(make_customers().drop(columns="country"))
-    assert empty.empty and list(empty.columns) == ["segment_id", "country", "customers", "share"]
+def _axis_title(layout: dict, axis: str) -> str | None:
+    where = layout["scene"] if axis.startswith("scene.") else layout
+    return (where.get(axis.removeprefix("scene."), {}).get("title") or {}).get("text")
 
 
-def test_figures_serialise_to_json():
-    customers = make_customers()
-    for fig in (
-        charts.k_scan_figure(make_scan(), suggested_k=4, selected_k=4),
-        charts.scatter_2d(customers),
-        charts.scatter_3d(customers),
-        charts.relative_heatmap(customers),
-        charts.snake_plot(customers),
-        charts.crosstab_heatmap(customers),
-        charts.revenue_share_figure(make_profiles()),
-    ):
-        assert isinstance(fig, go.Figure)
-        json.loads(fig.to_json())
+def _points(trace: dict) -> int:
+    if trace["type"] == "heatmap":
+        z = trace["z"]  # Plotly writes a numpy matrix as a typed array: {"dtype", "bdata", "shape": "3, 5"}
+        return int(np.prod([int(n) for n in z["shape"].split(",")])) if isinstance(z, dict) else len(z) * len(z[0])
+    return len(trace.get("x") or trace.get("labels") or [])
+
+
+# (builder, points per trace, axis titles) as the browser gets them, from the JSON.
+SERIALISED = [
+    (lambda c: charts.k_scan_figure(make_scan(), suggested_k=4, selected_k=4),
+     [7, 1] * 4 + [1],  # a line of 7 K values and the suggested K on each of 4 panels; the knee
+     {"xaxis": "K (number of segments)", "xaxis4": "K (number of segments)"}),
+    (lambda c: charts.scatter_2d(c, x="recency", y="monetary"), [2, 2, 2],
+     {"xaxis": "Recency (days since last purchase)", "yaxis": "Monetary (total spend)"}),
+    (lambda c: charts.scatter_3d(c), [2, 2, 2],
+     {"scene.xaxis": "Recency (days)", "scene.yaxis": "Frequency", "scene.zaxis": "Monetary"}),
+    (lambda c: charts.relative_heatmap(c), [3 * 5], {}),  # 3 segments × 5 features
+    (lambda c: charts.snake_plot(c), [3, 3, 3], {"yaxis": "standard deviations from the mean (of log values)"}),
+    (lambda c: charts.crosstab_heatmap(c), [3 * len(SEGMENT_MAP)], {}),
+    (lambda c: charts.revenue_share_figure(make_profiles()), [3, 3], {"yaxis": "share"}),
+]
+
+
+@pytest.mark.parametrize("build, points, titles", SERIALISED,
+                         ids=["k_scan", "scatter_2d", "scatter_3d", "relative_heatmap", "snake", "crosstab",
+                              "revenue_share"])
+def test_figures_serialise_to_json_with_their_content(build, points, titles):
+    figure = json.loads(build(make_customers()).to_json())
+    assert [_points(trace) for trace in figure["data"]] == points  # trace count and data length
+    for axis, title in titles.items():
+        assert _axis_title(figure["layout"], axis) == title
+    assert figure["layout"]["title"]["text"]

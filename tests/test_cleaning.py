@@ -5,7 +5,7 @@ import ibis
 import pytest
 
 from segmentation.cleaning import clean
-from segmentation.settings import RULE_NAMES, CleaningSettings
+from segmentation.settings import CLEANING_RULES, RULE_NAMES, CleaningSettings
 from tests.canonical import ROLES_AMOUNT, ROLES_QP, line, table
 
 GOOD = line("A", "100", "2011-01-01 10:00", 2, 5.0)
@@ -150,3 +150,22 @@ def test_money_in_integer_units_cannot_go_negative_by_float_noise():
             line("A", "C3", "2011-01-01", -1, 0.3)]
     _, audit = audit_for(rows, settings=CleaningSettings(net_returns=True))
     assert only_drop(audit) == {"non_positive_customer_total": 3}
+
+
+def test_registry_pairs_every_declared_rule_with_when_and_what_it_drops():
+    from segmentation import cleaning
+
+    assert [rule.name for rule in cleaning.RULES] == list(RULE_NAMES)
+    assert [rule.rule for rule in cleaning.RULES] == list(CLEANING_RULES)
+    assert [rule.stage for rule in cleaning.RULES] == ["row"] * 3 + ["copies"] + ["line"] * 5 + ["customer"]
+
+
+@pytest.mark.parametrize("rules, message", [
+    (CLEANING_RULES[:-1], r"\['non_positive_customer_total'\] are declared .* or given a predicate"),
+    (CLEANING_RULES[3:] + CLEANING_RULES[:3], r"must run in the stages"),
+], ids=["rule-without-declaration", "stages-out-of-order"])
+def test_registry_refuses_rules_it_cannot_run_in_order(rules, message):
+    from segmentation import cleaning
+
+    with pytest.raises(RuntimeError, match=message):
+        cleaning._registry(rules, cleaning._HOW)

@@ -114,6 +114,11 @@ def test_bad_input_gives_one_error_line_exit_2_and_no_output(tmp_path, name, fil
     (["--snapshot", "10/12/2011"], "is not a date like 2011-12-10"),
     (["--out", "customers.pdf"], "must end in .csv or .xlsx"),
     (["--keep", "missing_customer"], "cannot be switched off"),
+    # the core refuses the settings (naming the values), the CLI adds which flags to change
+    (["--from", "2011-03-01", "--to", "2011-02-01"],
+     "starts on 2011-03-01, after it ends on 2011-02-01. Swap --from and --to."),
+    (["--country", "France", "--exclude-country", "France"],
+     "Country 'France' is in both the include list and the exclude list. Give each country to either --country"),
     (["no/such/file.csv"], "does not exist"),
     (["--nonsense"], "unrecognized arguments"),
 ])

@@ -120,17 +120,35 @@ def test_duckdb_finds_copies_by_row_hashes_not_by_grouping_text_columns():
     assert sql.upper().count("HASH(") >= 4  # two for the rows, two for the purchases
 
 
-def test_large_path_is_chosen_by_size_and_format(demo_parquet, tmp_path):
-    assert largefile.is_large(demo_parquet, threshold=1)
-    assert not largefile.is_large(demo_parquet, threshold=demo_parquet.stat().st_size + 1)
-    assert isinstance(largefile.read_file_or_stream(demo_parquet), reading.LoadedFile)
+def test_large_path_is_chosen_by_size_and_format(demo_parquet, tmp_path, monkeypatch):
     csv = tmp_path / "t.csv"
     csv.write_text("CustomerID,InvoiceDate,Amount\n1,2011-01-01,3\n")
-    assert largefile.is_large(csv, threshold=1)
-    assert not largefile.is_large(csv, threshold=csv.stat().st_size + 1)
     workbook = tmp_path / "t.xlsx"
     workbook.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
-    assert not largefile.is_large(workbook, threshold=1)  # workbooks are always read whole
+    # the size test: bytes for both formats, rows too for Parquet; a workbook is always read whole
+    for path in (demo_parquet, csv):
+        assert largefile.is_large(path, threshold=1)
+        assert not largefile.is_large(path, threshold=path.stat().st_size + 1)
+    assert largefile.is_large(demo_parquet, threshold=10**12, rows=ROWS)
+    assert not largefile.is_large(workbook, threshold=1)
+
+    # the dispatch: what is large is opened to be read in place (LargeFile), the rest read whole
+    def kind(loaded: reading.LoadedFile) -> str:
+        return "in place" if isinstance(loaded, largefile.LargeFile) else "whole"
+
+    real_is_large = largefile.is_large
+    for threshold, expected in ((10**12, "whole"), (1, "in place")):
+        monkeypatch.setattr(largefile, "is_large", lambda path, t=threshold: real_is_large(path, threshold=t))
+        for path in (demo_parquet, csv):
+            got = largefile.read_file_or_stream(path)
+            assert kind(got) == expected, (path.name, threshold)
+            if expected == "in place":
+                assert got.path == str(path)
+            else:
+                assert got.table.num_rows == (ROWS if path == demo_parquet else 1)
+        # bytes of an upload (a name, no path to read in place) are always read whole
+        upload = largefile.read_file_or_stream(demo_parquet.read_bytes(), filename="up.parquet")
+        assert kind(upload) == "whole" and upload.table.num_rows == ROWS
 
 
 @pytest.fixture(scope="module")

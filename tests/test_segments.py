@@ -2,9 +2,11 @@
 import pandas as pd
 import pytest
 
+from segmentation import segments
 from segmentation.scoring import add_rfm_scores
 from segmentation.segments import name_segments, profile_segments, segment_customers, top_items
 from segmentation.settings import RFM_SEGMENT_ACTIONS
+from tests.test_charts import make_customers
 from tests.test_model import planted_customers
 
 
@@ -73,3 +75,25 @@ def test_top_items_per_segment():
                              "description": ["Mug", "Mug", "Cup", "Tea"], "revenue": [5.0, 6.0, 10.0, 1.0]})
     top = top_items(segmented, products, n=1)
     assert top[["segment_id", "product", "revenue"]].values.tolist() == [[1, "P1", 11.0], [2, "P3", 1.0]]
+
+
+# ------------------------------------------------------------------ describing segments (charts draw these)
+def test_relative_means_are_relative_to_the_population():
+    customers = make_customers()
+    rel = segments.relative_means(customers, ["recency", "monetary"])
+    population_monetary = customers["monetary"].mean()  # 408.33
+    assert rel.loc[1, "monetary"] == pytest.approx(900.0 / population_monetary - 1)
+    assert rel.loc[3, "recency"] == pytest.approx(400.0 / customers["recency"].mean() - 1)
+    # Weighted by size, segments average out to the population (equal sizes here).
+    assert rel["monetary"].mean() == pytest.approx(0.0)
+    assert list(rel.index) == [1, 2, 3]
+
+
+def test_top_countries_per_segment():
+    top = segments.top_countries(make_customers(), n=1)
+    assert list(top.columns) == ["segment_id", "country", "customers", "share"]
+    assert top.set_index("segment_id").loc[3, "country"] == "France"
+    assert top.set_index("segment_id").loc[3, "share"] == pytest.approx(0.5)  # one of two has no country
+    assert list(top["segment_id"]) == [1, 2, 3]
+    empty = segments.top_countries(make_customers().drop(columns="country"))
+    assert empty.empty and list(empty.columns) == ["segment_id", "country", "customers", "share"]

@@ -8,14 +8,13 @@ import streamlit as st
 
 from segmentation import charts
 from segmentation.errors import SegmenterError
-from segmentation.settings import CLEANING_RULES, MAX_UPLOAD_MB, ROLES, SWITCHABLE_RULES
+from segmentation.settings import CLEANING_RULES, MAX_UPLOAD_MB, ROLES
 from ui import state
 from ui.errors import show_error
 from ui.text import md
 
 NOT_USED = "— not used —"
 UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "xlsx", "parquet"]
-RULES = {rule.name: rule for rule in CLEANING_RULES}
 
 st.title("Data")
 outcome = state.results()
@@ -172,10 +171,11 @@ def _set_rule(rule: str, key: str) -> None:
 rules_col, filters_col = st.columns(2, gap="large")
 with rules_col:
     st.markdown("**Rules** — each row is removed by the first rule that applies")
-    for name in SWITCHABLE_RULES:
-        key = f"w_rule_{name}_{suffix}"
-        state.sync_widget(key, name in settings_now.rules)
-        st.toggle(RULES[name].label, key=key, help=RULES[name].help, on_change=_set_rule, args=(name, key))
+    for rule in CLEANING_RULES:
+        if rule.switchable:
+            key = f"w_rule_{rule.name}_{suffix}"
+            state.sync_widget(key, rule.name in settings_now.rules)
+            st.toggle(rule.label, key=key, help=rule.help, on_change=_set_rule, args=(rule.name, key))
 
     def _set_net() -> None:
         state.set_cleaning(replace(state.cleaning(), net_returns=bool(st.session_state[f"w_net_{suffix}"])))
@@ -205,14 +205,19 @@ with filters_col:
                       help=f"The file has dates from {low:%d %b %Y} to {high:%d %b %Y}.")
         if prepared.countries:
             for which, label, help_text in (
-                ("countries_include", "Only these countries", "Empty: all countries."),
-                ("countries_exclude", "Leave out these countries", "Removed after the include list."),
+                ("countries_include", "Only these countries",
+                 "Empty: all countries. Choosing one here takes it off the list below."),
+                ("countries_exclude", "Leave out these countries", "Choosing one here takes it off the list above."),
             ):
                 key = f"w_{which}_{suffix}"
                 state.sync_widget(key, [c for c in getattr(settings_now, which) if c in prepared.countries])
 
                 def _set_countries(which: str = which, key: str = key) -> None:
-                    state.set_cleaning(replace(state.cleaning(), **{which: tuple(st.session_state[key])}))
+                    # A country is in one list at most (the settings refuse both): the latest choice wins.
+                    chosen = tuple(st.session_state[key])
+                    other = "countries_exclude" if which == "countries_include" else "countries_include"
+                    kept = tuple(c for c in getattr(state.cleaning(), other) if c not in chosen)
+                    state.set_cleaning(replace(state.cleaning(), **{which: chosen, other: kept}))
 
                 st.multiselect(label, prepared.countries, key=key, on_change=_set_countries, help=help_text)
         else:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from segmentation import charts
+from segmentation import charts, segments
 from ui import state
 from ui.errors import reporting
 from ui.text import md
@@ -24,7 +24,7 @@ top[3].metric("Snapshot date", f"{outcome.prepared.snapshot:%d %b %Y}")
 
 # --- profile cards --------------------------------------------------------------------------
 st.subheader("Segment profiles")
-countries = charts.top_countries(customers, n=3)
+countries = segments.top_countries(customers, n=3)
 products = outcome.top_items()
 per_row = 4 if seg.k in (4, 7, 8) else 3
 cards = st.columns(min(per_row, len(profiles)))

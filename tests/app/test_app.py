@@ -230,6 +230,9 @@ def test_country_include_and_exclude_filters(uploaded):
     assert outcome.prepared.audit.dropped["country_filtered"] > 0
     by_key_prefix(uploaded.multiselect, "w_countries_exclude_").set_value(["Germany"]).run()
     assert set(results(uploaded).prepared.customers["country"].dropna()) == {"France"}
+    # a country is in one list at most (the settings refuse both): excluding it took it off the include list
+    assert by_key_prefix(uploaded.multiselect, "w_countries_include_").value == ["France"]
+    assert results(uploaded).spec.cleaning.countries_include == ("France",)
 
 
 def test_snapshot_date(uploaded):
