@@ -1,7 +1,7 @@
 """Segmenter dashboard: `streamlit run app.py`.
 
 This script runs on every page (st.navigation): it computes the shared results once per run
-(ui.state), draws the sidebar (which data is loaded, K, a link to load your own) and then runs
+(ui.results), draws the sidebar (which data is loaded, K, a link to load your own) and then runs
 the page. Page scripts live in ``views/``, not ``pages/``: a ``pages/`` folder next to this file
 makes Streamlit run its first request in the legacy multipage mode, where a deep link such as
 ``/segments`` on a freshly started server runs the page script alone, without this sidebar.
@@ -13,7 +13,7 @@ import time
 import streamlit as st
 
 from segmentation.errors import SegmenterError
-from ui import state
+from ui import results, session
 from ui.errors import show_error
 from ui.text import md
 
@@ -30,7 +30,7 @@ PAGES = {
 page = st.navigation([PAGES["data"], PAGES["choose_k"], PAGES["segments"], PAGES["customers"]], position="sidebar",
                      expanded=True)
 
-outcome = state.compute()
+outcome = results.compute()
 
 with st.sidebar:
     st.markdown("### Segmenter")
@@ -51,12 +51,12 @@ with st.sidebar:
             st.warning("The latest settings did not work; showing the last results that did.",
                        icon=":material/history:")
         if not outcome.degenerate:
-            state.sync_widget("w_k_sidebar", outcome.k)
+            session.sync_widget("w_k_sidebar", outcome.k)
             st.select_slider(
                 "Number of segments (K)",
                 options=outcome.k_values,
                 key="w_k_sidebar",
-                on_change=state.on_k_widget,
+                on_change=session.on_k_widget,
                 args=("w_k_sidebar",),
                 help=f"Suggested: K={outcome.suggestion.k}. See the Choose K page for the evidence.",
             )

@@ -5,11 +5,12 @@ import streamlit as st
 
 from segmentation import charts
 from segmentation.settings import K_SCAN_RANGE, K_SUGGEST_RANGE
-from ui import state
+from ui import session
+from ui.render import results_or_empty_state
 from ui.text import md
 
 st.title("Choose the number of segments")
-outcome = state.results_or_empty_state()
+outcome = results_or_empty_state()
 if outcome.degenerate:  # too few distinct customers: the warning above the page says why
     st.info("There is nothing to compare: the data supports only one number of segments.", icon=":material/info:")
     st.stop()
@@ -24,17 +25,17 @@ st.success(f"**Suggested: K = {outcome.suggestion.k}.** {md(outcome.suggestion.r
 
 control, seed_col, reset_col = st.columns([5, 2, 2], gap="medium", vertical_alignment="bottom")
 with control:
-    state.sync_widget("w_k_page", outcome.k)
+    session.sync_widget("w_k_page", outcome.k)
     st.select_slider("Number of segments (K)", options=outcome.k_values, key="w_k_page",
-                     on_change=state.on_k_widget, args=("w_k_page",),
+                     on_change=session.on_k_widget, args=("w_k_page",),
                      help="Also in the sidebar. Changing K re-fits only the segments, never re-reads the file.")
 with seed_col:
-    state.sync_widget("w_seed", outcome.seed)
+    session.sync_widget("w_seed", outcome.seed)
     st.number_input("Random seed", min_value=0, max_value=2**31 - 1, step=1, key="w_seed",
-                    on_change=lambda: state.set_seed(st.session_state["w_seed"]),
+                    on_change=lambda: session.set_seed(st.session_state["w_seed"]),
                     help="K-Means starts from random centres; the same seed always gives the same segments.")
 with reset_col:
-    st.button("Use the suggested K", on_click=state.set_k, args=(None,), disabled=outcome.k == outcome.suggestion.k,
+    st.button("Use the suggested K", on_click=session.set_k, args=(None,), disabled=outcome.k == outcome.suggestion.k,
               icon=":material/restart_alt:")
 
 st.plotly_chart(charts.k_scan_figure(outcome.scan, suggested_k=outcome.suggestion.k, selected_k=outcome.k),

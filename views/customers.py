@@ -4,14 +4,14 @@ from __future__ import annotations
 import streamlit as st
 
 from segmentation import export
-from ui import state
+from ui.render import results_or_empty_state
 
 COLUMNS = ["customer_id", "segment_id", "segment", "rfm_segment", "recency", "frequency", "monetary", "tenure",
            "avg_order_value", "r_score", "f_score", "m_score", "first_purchase", "last_purchase", "country",
            "action"]
 
 st.title("Customers")
-outcome = state.results_or_empty_state()
+outcome = results_or_empty_state()
 
 seg = outcome.segmentation()
 customers = seg.customers

@@ -9,7 +9,7 @@ import streamlit as st
 from segmentation import charts
 from segmentation.errors import SegmenterError
 from segmentation.settings import CLEANING_RULES, MAX_UPLOAD_MB, ROLES
-from ui import state
+from ui import results, session, sources
 from ui.errors import show_error
 from ui.text import md
 
@@ -17,8 +17,8 @@ NOT_USED = "— not used —"
 UPLOAD_TYPES = ["csv", "tsv", "txt", "gz", "xlsx", "parquet"]
 
 st.title("Data")
-outcome = state.results()
-src = state.source()
+outcome = results.results()
+src = session.source()
 suffix = f"{src.digest[:12]}_{src.sheet or ''}"  # widgets start afresh for every file/sheet
 
 # --- load -----------------------------------------------------------------------------------
@@ -36,29 +36,29 @@ with left:
         st.session_state["seg_upload_id"] = uploaded.file_id
         st.session_state["seg_upload_error"] = None
         data = uploaded.getvalue()
-        candidate = state.Source("upload", uploaded.name, state.digest_of(data), None, data)
+        candidate = session.Source("upload", uploaded.name, session.digest_of(data), None, data)
         if candidate != src:
             try:
                 with st.spinner(f"Reading {uploaded.name}…"):
-                    state.read(candidate)
+                    sources.read(candidate)
             except SegmenterError as error:
                 st.session_state["seg_upload_error"] = (uploaded.file_id, error)
             else:
-                state.set_source(candidate)
+                session.set_source(candidate)
                 st.rerun()
     failed = st.session_state.get("seg_upload_error")
     if failed and uploaded is not None and failed[0] == uploaded.file_id:
         show_error(failed[1], context=f"{uploaded.name} was not loaded — the previous data is still in use")
 
 with right:
-    loaded = state.read(src)
+    loaded = sources.read(src)
     if src.kind == "demo":
         st.info("Now loaded: the **built-in demo data** — a year of a gift shop's transactions. "
                 "Upload your own file to segment your customers.", icon=":material/info:")
     else:
         size = "" if src.kind == "database" else f" ({src.size_mb:,.1f} MB)"
         st.success(f"Now loaded: **{md(src.name)}**{size}.", icon=":material/check_circle:")
-        st.button("Back to the demo data", on_click=state.use_demo, icon=":material/restart_alt:")
+        st.button("Back to the demo data", on_click=session.use_demo, icon=":material/restart_alt:")
     details = [f"{loaded.table.num_rows:,} rows × {loaded.table.num_columns} columns", f"format {loaded.file_format}"]
     if loaded.encoding:
         details.append(f"encoding {md(loaded.encoding)}")
@@ -71,27 +71,27 @@ with right:
 
 
 def _connect() -> None:
-    state.connect_database(st.session_state["w_db_url"])
-    if state.database_error() is None:
+    sources.connect_database(st.session_state["w_db_url"])
+    if sources.database_error() is None:
         st.session_state["w_db_url"] = ""  # the URL is not kept once connected
 
 
 with st.expander("Or connect to a database (PostgreSQL)",
-                 expanded=src.kind == "database" or state.database_error() is not None):
+                 expanded=src.kind == "database" or sources.database_error() is not None):
     st.text_input("Connection URL", type="password", key="w_db_url",
                   placeholder="postgresql://user:password@host:5432/database",
                   help="Read-only session. The URL stays in this session's memory only: it is never shown, "
                        "logged or cached.")
     st.button("Connect", key="w_db_connect", on_click=_connect, icon=":material/database:")
-    db = state.database()
+    db = sources.database()
     if db is not None:
         st.caption(f"Connected to {md(db['where'])}: {len(db['tables']):,} tables and views.")
         if db["tables"]:
             st.selectbox("Table or view with the transactions", db["tables"], key="w_db_table")
             st.button("Use this table", key="w_db_use", icon=":material/table:",
-                      on_click=lambda: state.use_table(st.session_state["w_db_table"]))
-    if state.database_error() is not None:
-        show_error(state.database_error(), context="The database was not used — the previous data is still in use")
+                      on_click=lambda: sources.use_table(st.session_state["w_db_table"]))
+    if sources.database_error() is not None:
+        show_error(sources.database_error(), context="The database was not used — the previous data is still in use")
 
 if len(loaded.sheets) > 1:
     sheet_key = f"w_sheet_{src.digest[:12]}"
@@ -100,15 +100,15 @@ if len(loaded.sheets) > 1:
         chosen = st.session_state[sheet_key]
         candidate = replace(src, sheet=chosen)
         try:
-            state.read(candidate)
+            sources.read(candidate)
         except SegmenterError as error:
             st.session_state["seg_sheet_error"] = (chosen, error)
             st.session_state[sheet_key] = loaded.sheet
             return
         st.session_state["seg_sheet_error"] = None
-        state.set_source(candidate)
+        session.set_source(candidate)
 
-    state.sync_widget(sheet_key, loaded.sheet)
+    session.sync_widget(sheet_key, loaded.sheet)
     st.selectbox("Sheet with the transactions", loaded.sheets, key=sheet_key, on_change=_choose_sheet,
                  help="The sheet that looked most like transactions was chosen for you.")
     sheet_error = st.session_state.get("seg_sheet_error")
@@ -122,8 +122,8 @@ with st.expander(f"Raw rows (first 100 of {loaded.table.num_rows:,})", expanded=
 st.subheader("2. What each column means")
 st.caption("Detected from the headers and the values. Change a box if a column was missed or taken wrongly; "
            "customer, date and money (quantity + unit price, or a line amount) are needed.")
-detected = state.detected_roles(src)
-user = state.overrides()
+detected = sources.detected_roles(src)
+user = session.overrides()
 current = {role.name: detected.get(role.name) for role in ROLES}
 current.update(user)
 column_names = list(loaded.table.column_names)
@@ -131,14 +131,14 @@ column_names = list(loaded.table.column_names)
 
 def _set_role(role: str, key: str) -> None:
     value = st.session_state[key]
-    state.set_override(role, None if value == NOT_USED else value)
+    session.set_override(role, None if value == NOT_USED else value)
 
 
 grid = st.columns(3)
 for index, role in enumerate(ROLES):
     key = f"w_role_{role.name}_{suffix}"
     value = current.get(role.name)
-    state.sync_widget(key, value if value in column_names else NOT_USED)
+    session.sync_widget(key, value if value in column_names else NOT_USED)
     need = {"yes": "required", "no": "optional"}.get(role.required, "quantity + price, or amount")
     grid[index % 3].selectbox(
         f"{role.label} ({need})",
@@ -158,14 +158,14 @@ if mapped:
 
 # --- cleaning -------------------------------------------------------------------------------
 st.subheader("3. Cleaning")
-settings_now = state.cleaning()
+settings_now = session.cleaning()
 prepared = None
 if not isinstance(outcome, SegmenterError) and outcome.spec.source == src:
     prepared = outcome.prepared
 
 
 def _set_rule(rule: str, key: str) -> None:
-    state.set_cleaning(state.cleaning().with_rule(rule, bool(st.session_state[key])))
+    session.set_cleaning(session.cleaning().with_rule(rule, bool(st.session_state[key])))
 
 
 rules_col, filters_col = st.columns(2, gap="large")
@@ -174,13 +174,13 @@ with rules_col:
     for rule in CLEANING_RULES:
         if rule.switchable:
             key = f"w_rule_{rule.name}_{suffix}"
-            state.sync_widget(key, rule.name in settings_now.rules)
+            session.sync_widget(key, rule.name in settings_now.rules)
             st.toggle(rule.label, key=key, help=rule.help, on_change=_set_rule, args=(rule.name, key))
 
     def _set_net() -> None:
-        state.set_cleaning(replace(state.cleaning(), net_returns=bool(st.session_state[f"w_net_{suffix}"])))
+        session.set_cleaning(replace(session.cleaning(), net_returns=bool(st.session_state[f"w_net_{suffix}"])))
 
-    state.sync_widget(f"w_net_{suffix}", settings_now.net_returns)
+    session.sync_widget(f"w_net_{suffix}", settings_now.net_returns)
     st.toggle("Net returns against purchases", key=f"w_net_{suffix}", on_change=_set_net,
               help="Keep cancellations and returns as negative revenue instead of dropping them; customers "
                    "whose net revenue is zero or less are then removed.")
@@ -192,13 +192,13 @@ with filters_col:
     else:
         low, high = prepared.date_min, prepared.date_max
         range_key = f"w_dates_{suffix}"
-        state.sync_widget(range_key, (settings_now.date_from or low, settings_now.date_to or high))
+        session.sync_widget(range_key, (settings_now.date_from or low, settings_now.date_to or high))
 
         def _set_dates() -> None:
             value = st.session_state[range_key]
             if isinstance(value, (tuple, list)) and len(value) == 2:
                 start, end = value
-                state.set_cleaning(replace(state.cleaning(), date_from=None if start == low else start,
+                session.set_cleaning(replace(session.cleaning(), date_from=None if start == low else start,
                                            date_to=None if end == high else end))
 
         st.date_input("Purchase dates", key=range_key, min_value=low, max_value=high, on_change=_set_dates,
@@ -210,25 +210,25 @@ with filters_col:
                 ("countries_exclude", "Leave out these countries", "Choosing one here takes it off the list above."),
             ):
                 key = f"w_{which}_{suffix}"
-                state.sync_widget(key, [c for c in getattr(settings_now, which) if c in prepared.countries])
+                session.sync_widget(key, [c for c in getattr(settings_now, which) if c in prepared.countries])
 
                 def _set_countries(which: str = which, key: str = key) -> None:
                     # A country is in one list at most (the settings refuse both): the latest choice wins.
                     chosen = tuple(st.session_state[key])
                     other = "countries_exclude" if which == "countries_include" else "countries_include"
-                    kept = tuple(c for c in getattr(state.cleaning(), other) if c not in chosen)
-                    state.set_cleaning(replace(state.cleaning(), **{which: chosen, other: kept}))
+                    kept = tuple(c for c in getattr(session.cleaning(), other) if c not in chosen)
+                    session.set_cleaning(replace(session.cleaning(), **{which: chosen, other: kept}))
 
                 st.multiselect(label, prepared.countries, key=key, on_change=_set_countries, help=help_text)
         else:
             st.caption("No country column is mapped, so there is no country filter.")
 
     snap_key = f"w_snapshot_{suffix}"
-    state.sync_widget(snap_key, state.snapshot())
+    session.sync_widget(snap_key, session.snapshot())
 
     def _set_snapshot() -> None:
         value = st.session_state[snap_key]
-        state.set_snapshot(value if isinstance(value, date) else None)
+        session.set_snapshot(value if isinstance(value, date) else None)
 
     default_snapshot = f" (now {prepared.snapshot:%d %b %Y})" if prepared is not None else ""
     st.date_input(

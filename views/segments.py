@@ -4,12 +4,12 @@ from __future__ import annotations
 import streamlit as st
 
 from segmentation import charts, segments
-from ui import state
 from ui.errors import reporting
+from ui.render import results_or_empty_state
 from ui.text import md
 
 st.title("Customer segments")
-outcome = state.results_or_empty_state()
+outcome = results_or_empty_state()
 
 seg = outcome.segmentation()
 profiles = seg.profiles

@@ -1,8 +1,17 @@
-"""Helpers for the AppTest tests: small hand-made transaction files and element lookups."""
+"""Helpers for the AppTest tests: the checked app, small hand-made transaction files, element lookups.
+
+Every app test (tests/app, tests/hostile) builds its app with :func:`new_app`: after *every* run —
+``at.run()``, ``widget.set_value(...).run()``, ``button.click().run()`` — it asserts there was no
+exception and no ``st.error`` element. A test that provokes an error on purpose says so around the
+runs that may show one: ``with at.expecting_errors(): ...`` (an exception still fails the run), and
+then asserts which error it saw.
+"""
 from __future__ import annotations
 
+import contextlib
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +20,33 @@ from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 180  # seconds per run: the first run computes the demo data's K scan
+
+
+class CheckedApp(AppTest):
+    """An AppTest whose every run fails the test on an exception, or on an error element unless expected."""
+
+    _errors_expected = False
+
+    def _run(self, widget_state=None, timeout=None) -> AppTest:  # every run (widgets call it too) ends here
+        at = super()._run(widget_state, timeout)
+        assert not self.exception, [e.value for e in self.exception]
+        if not self._errors_expected:
+            assert not self.error, [e.value for e in self.error]
+        return at
+
+    @contextlib.contextmanager
+    def expecting_errors(self) -> Iterator[CheckedApp]:
+        """Runs inside may show st.error (the test asserts which); an exception still fails them."""
+        before, self._errors_expected = self._errors_expected, True
+        try:
+            yield self
+        finally:
+            self._errors_expected = before
+
+
+def new_app(*, timeout: float = TIMEOUT) -> CheckedApp:
+    """The app after its first run (on the demo data), checked after every run."""
+    return CheckedApp(REPO / "app.py", default_timeout=timeout).run()
 
 
 def transactions(n_customers: int = 40, seed: int = 1, *, evil: bool = False) -> pd.DataFrame:

@@ -1,19 +1,18 @@
-"""AppTest fixtures: the app from the repo root, on the demo data or a small uploaded CSV."""
+"""AppTest fixtures: the app from the repo root, on the demo data or a small uploaded CSV.
+
+Both are :class:`tests.app.app_helpers.CheckedApp`: every run asserts no exception and no error element.
+"""
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from tests.app.app_helpers import REPO, TIMEOUT, to_csv, transactions, upload
+from tests.app.app_helpers import CheckedApp, new_app, to_csv, transactions, upload
 
 
 @pytest.fixture
-def app() -> AppTest:
+def app() -> CheckedApp:
     """The app after its first run (on the demo data)."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return new_app()
 
 
 @pytest.fixture
@@ -22,8 +21,6 @@ def small_csv() -> bytes:
 
 
 @pytest.fixture
-def uploaded(app: AppTest, small_csv: bytes) -> AppTest:
+def uploaded(app: CheckedApp, small_csv: bytes) -> CheckedApp:
     """The app with the small CSV uploaded, on the Data page."""
-    upload(app, "shop.csv", small_csv)
-    assert not app.exception, app.exception
-    return app
+    return upload(app, "shop.csv", small_csv)

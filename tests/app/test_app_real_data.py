@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.app_helpers import REPO, results, upload
+from tests.app.app_helpers import REPO, CheckedApp, new_app, results, upload
 
 pytestmark = pytest.mark.slow
 
@@ -29,14 +29,13 @@ def run_seconds(at: AppTest) -> tuple[float, float]:
 
 
 @pytest.fixture(scope="module")
-def real_app() -> AppTest:
+def real_app() -> CheckedApp:
     if not REAL_DATA.exists():
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"{REAL_DATA} is missing (CI=true: the real-data tests must run)")
         pytest.skip(f"{REAL_DATA} is missing (the UCI Online Retail workbook)")
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=900).run()
+    at = new_app(timeout=900)
     upload(at, "online_retail.xlsx", Path(REAL_DATA).read_bytes(), XLSX)
-    assert not at.exception, at.exception
     at.switch_page("views/segments.py").run()
     return at
 

@@ -78,7 +78,8 @@ def test_wrong_password_and_missing_table_keep_the_previous_data(app, pg_server,
     before = results(app)
     assert before.spec.source.table == "app_sales"
 
-    connect(app, pg_server.url(password=WRONG_PASSWORD))
+    with app.expecting_errors():
+        connect(app, pg_server.url(password=WRONG_PASSWORD))
     assert len(app.error) == 1
     message = app.error[0].value
     assert "previous data is still in use" in message
@@ -88,7 +89,8 @@ def test_wrong_password_and_missing_table_keep_the_previous_data(app, pg_server,
 
     with pg_server.admin() as admin:  # listed when connected, gone when picked
         admin.execute('DROP TABLE "app_gone"')
-    use_table(app, "app_gone")
+    with app.expecting_errors():
+        use_table(app, "app_gone")
     assert len(app.error) == 1
     assert "previous data is still in use" in app.error[0].value and "'app_gone' was not found" in texts(app)
     no_secret(texts(app), READER_PASSWORD)

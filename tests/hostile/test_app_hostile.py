@@ -8,31 +8,20 @@ charts' data.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from segmentation import reading
+from tests.app.app_helpers import CheckedApp, new_app, results
+from tests.app.app_helpers import texts as screen_text
 from tests.hostile.cases import ACCEPTED_CASES, ERROR_CASES, Case, good_csv
 
-REPO = Path(__file__).resolve().parents[2]
-TIMEOUT = 180
 PAGES = ["views/data.py", "views/choose_k.py", "views/segments.py", "views/customers.py"]
 GOOD_NAME = "shop.csv"
 
 
 def good_file() -> bytes:
     return good_csv(70)  # 7 customers, 10 lines each
-
-
-def screen_text(at: AppTest) -> str:
-    """Markdown, captions, alerts of the main area and the sidebar, as read on screen (escapes removed)."""
-    parts: list[str] = []
-    for kind in ("markdown", "caption", "error", "info", "success", "warning", "title", "subheader"):
-        parts += [str(e.value) for e in getattr(at, kind)]
-        parts += [str(e.value) for e in getattr(at.sidebar, kind)]
-    return re.sub(r"\\(.)", r"\1", "\n".join(parts))
 
 
 UPLOAD_TYPES = ("csv", "tsv", "txt", "gz", "xlsx", "parquet")  # the uploader's `type` list (views/data.py)
@@ -43,24 +32,17 @@ def uploadable(name: str) -> str:
     return name if name.rsplit(".", 1)[-1] in UPLOAD_TYPES else name.rsplit(".", 1)[0] + ".csv"
 
 
-def upload(at: AppTest, name: str, data: bytes) -> AppTest:
+def upload(at: CheckedApp, name: str, data: bytes) -> CheckedApp:
     name = uploadable(name)
     at.switch_page("views/data.py").run()
     at.file_uploader(key="w_upload").set_value((name, data, "application/octet-stream")).run()
     return at
 
 
-def results(at: AppTest):
-    return at.session_state["seg_results"]
-
-
 @pytest.fixture
-def app_with_good_file() -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
+def app_with_good_file() -> CheckedApp:
+    at = new_app()
     upload(at, GOOD_NAME, good_file())
-    assert not at.exception, at.exception
     assert results(at).spec.source.name == GOOD_NAME and not results(at).stale
     return at
 
@@ -73,19 +55,20 @@ def test_refused_upload_shows_the_error_and_keeps_the_previous_data(case: Case, 
     at = app_with_good_file
     for name, value in case.limits.items():
         monkeypatch.setattr(reading, name, value)
-    upload(at, case.filename, case.build())
-    assert not at.exception, at.exception
-    errors = [re.sub(r"\\(.)", r"\1", str(e.value)) for e in at.error]
-    assert any(re.search(case.message, text) for text in errors), errors
-    assert all("Traceback" not in text for text in errors)
-    shown = results(at)
-    assert not isinstance(shown, Exception)
-    assert shown.prepared.audit.rows_in == 70  # the good file's rows are what every page shows
-    for page in PAGES:
-        at.switch_page(page).run()
-        assert not at.exception, (page, at.exception)
+    with at.expecting_errors():
+        upload(at, case.filename, case.build())
+        errors = [re.sub(r"\\(.)", r"\1", str(e.value)) for e in at.error]
+        assert any(re.search(case.message, text) for text in errors), errors
+        assert all("Traceback" not in text for text in errors)
         shown = results(at)
-        assert not isinstance(shown, Exception) and shown.prepared.audit.rows_in == 70
+        assert not isinstance(shown, Exception)
+        assert shown.prepared.audit.rows_in == 70  # the good file's rows are what every page shows
+        for page in PAGES:
+            at.switch_page(page).run()
+            shown = results(at)
+            assert not isinstance(shown, Exception) and shown.prepared.audit.rows_in == 70
+            # Only the refusal itself (on Data) or "the previous results stay" (a file read but not usable).
+            assert all(re.search("previous (data|results)", str(e.value)) for e in at.error), (page, at.error)
 
 
 APP_ACCEPTED = [c for c in ACCEPTED_CASES if not c.args and c.where == "notes"]
@@ -143,7 +126,8 @@ def test_markup_in_ids_countries_and_descriptions_shows_as_text_everywhere(app_w
 def test_over_the_upload_limit_is_refused_before_reading(app_with_good_file):
     from segmentation.settings import MAX_UPLOAD_MB
 
-    at = upload(app_with_good_file, "huge.csv", b"a,b\n" + b"1,2\n" * (MAX_UPLOAD_MB * 250_000 + 1))
-    assert not at.exception
+    at = app_with_good_file
+    with at.expecting_errors():
+        upload(at, "huge.csv", b"a,b\n" + b"1,2\n" * (MAX_UPLOAD_MB * 250_000 + 1))
     assert any(f"the upload limit is {MAX_UPLOAD_MB} MB" in str(e.value) for e in at.error)
     assert results(at).spec.source.name == GOOD_NAME

@@ -7,15 +7,12 @@ Each file has its own customers and a country only it contains, so any leak show
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
+from tests.app.app_helpers import CheckedApp, new_app
 from tests.hostile.cases import csv_text, good_rows
 
-REPO = Path(__file__).resolve().parents[2]
-TIMEOUT = 180
 PAGES = ["views/data.py", "views/choose_k.py", "views/segments.py", "views/customers.py"]
 
 
@@ -30,20 +27,16 @@ FILES = {
 }
 
 
-def new_session() -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+def new_session() -> CheckedApp:
+    return new_app()
 
 
-def upload(at: AppTest, name: str, data: bytes) -> None:
+def upload(at: CheckedApp, name: str, data: bytes) -> None:
     at.switch_page("views/data.py").run()
     at.file_uploader(key="w_upload").set_value((name, data, "text/csv")).run()
-    assert not at.exception, at.exception
 
 
-def everything_shown(at: AppTest) -> str:
+def everything_shown(at: CheckedApp) -> str:
     parts: list[str] = []
     for kind in ("markdown", "caption", "error", "info", "success", "warning", "title", "subheader", "metric"):
         parts += [str(e.value) for e in getattr(at, kind)]
@@ -55,7 +48,7 @@ def everything_shown(at: AppTest) -> str:
     return re.sub(r"\\(.)", r"\1", "\n".join(parts))
 
 
-def assert_sees_only(at: AppTest, own: str, other: str) -> None:
+def assert_sees_only(at: CheckedApp, own: str, other: str) -> None:
     own_prefix, own_country = {"a": ("ALPHA-", "Atlantis"), "b": ("BETA-", "Lemuria")}[own]
     other_prefix, other_country = {"a": ("ALPHA-", "Atlantis"), "b": ("BETA-", "Lemuria")}[other]
     outcome = at.session_state["seg_results"]
@@ -94,11 +87,12 @@ def test_two_apptest_sessions_keep_their_own_uploads_settings_and_k():
     b.switch_page("views/data.py").run()
     next(button for button in b.button if "demo" in button.label.lower()).click().run()
     assert b.session_state["seg_results"].spec.source.kind == "demo"
-    upload(a, "broken.csv", b"")
-    assert any("is empty" in str(e.value) for e in a.error)
-    b.switch_page("views/data.py").run()
-    assert not any("broken.csv" in str(e.value) for e in b.error)
-    assert_sees_only(a, "a", "b")
+    with a.expecting_errors():
+        upload(a, "broken.csv", b"")
+        assert any("is empty" in str(e.value) for e in a.error)
+    b.switch_page("views/data.py").run()  # checked: no error at all in B, so not A's
+    with a.expecting_errors():  # A's Data page still shows its refused upload
+        assert_sees_only(a, "a", "b")
 
 
 def test_same_file_in_two_sessions_then_different_filters():

@@ -1,0 +1,145 @@
+"""ui/ by concern: cache keys derived from the settings dataclasses, modules that draw vs. modules that don't,
+no import cycle, and progress boxes only for steps that really ran (told by the step, not a global record)."""
+from __future__ import annotations
+
+import ast
+import dataclasses
+from dataclasses import dataclass, fields, replace
+from datetime import date
+
+import pytest
+from streamlit.testing.v1.element_tree import Status
+
+from segmentation.settings import CleaningSettings
+from tests.app.app_helpers import REPO, new_app, results, to_csv, transactions, upload
+from ui.session import DEMO, Source, Spec, settings_key
+
+UI = REPO / "ui"
+
+
+def spec_with(cleaning: CleaningSettings) -> Spec:
+    return Spec(source=DEMO, overrides=(), cleaning=cleaning, snapshot=None)
+
+
+def another_value(name: str, value):
+    """A valid value of a settings field other than ``value`` (by the field's default type)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, frozenset):
+        return value - {sorted(value)[0]} if value else frozenset({"duplicate"})
+    if isinstance(value, tuple):
+        return (*value, "France")
+    if value is None and "date" in name:
+        return date(2023, 3, 1)
+    if isinstance(value, (int, float)):
+        return value + 1
+    pytest.fail(f"CleaningSettings.{name}: teach another_value() a second value of {value!r}, so this test "
+                "checks that the field is part of the UI cache key")
+
+
+@pytest.mark.parametrize("name", [f.name for f in fields(CleaningSettings)])
+def test_every_cleaning_setting_is_in_the_cache_key(name):
+    """A field that did not change the key would serve another setting's cached customers."""
+    base = CleaningSettings()
+    changed = replace(base, **{name: another_value(name, getattr(base, name))})
+    assert changed != base
+    assert spec_with(changed).key() != spec_with(base).key()
+
+
+def test_a_new_settings_field_changes_the_key_without_listing_it():
+    @dataclass(frozen=True)
+    class FutureCleaning(CleaningSettings):
+        min_order_value: float = 0.0
+
+    assert settings_key(FutureCleaning(min_order_value=5.0)) != settings_key(FutureCleaning())
+
+
+def test_equal_settings_give_equal_keys():
+    rules = sorted(CleaningSettings().rules)
+    forward = CleaningSettings(rules=frozenset(rules), date_from=date(2023, 1, 1))
+    backward = CleaningSettings(rules=frozenset(reversed(rules)), date_from=date(2023, 1, 1))
+    assert spec_with(forward).key() == spec_with(backward).key()
+    assert hash(spec_with(forward).key()) == hash(spec_with(backward).key())
+
+
+def test_the_key_holds_the_digest_never_the_bytes():
+    upload_source = Source("upload", "shop.csv", "d" * 64, data=b"CustomerID,secret-bytes")
+    key = Spec(source=upload_source, overrides=(), cleaning=CleaningSettings(), snapshot=None).key()
+    assert "secret-bytes" not in repr(key) and "d" * 64 in key
+
+
+# ---------------------------------------------------------------------------------------------- layout
+
+DRAWING_MODULES = {"render.py", "errors.py", "progress.py"}  # the only ui modules that put elements on screen
+STATE_ONLY = {"session_state", "cache_data", "cache_resource"}
+
+
+def st_uses(path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {node.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "st"}
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in UI.glob("*.py") if p.name not in DRAWING_MODULES))
+def test_state_modules_draw_nothing(module):
+    assert st_uses(UI / module) <= STATE_ONLY, f"ui/{module} draws; drawing helpers go in ui/render.py"
+
+
+def ui_imports(path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1:
+                found |= {node.module} if node.module else {a.name for a in node.names}
+            elif node.module == "ui":
+                found |= {a.name for a in node.names}
+            elif node.module and node.module.startswith("ui."):
+                found.add(node.module.split(".")[1])
+    return found
+
+
+def test_ui_modules_import_each_other_without_a_cycle():
+    graph = {p.stem: ui_imports(p) & {q.stem for q in UI.glob("*.py")} for p in UI.glob("*.py")}
+    visiting, done = set(), set()
+
+    def visit(module, path):
+        assert module not in visiting, " -> ".join([*path, module])
+        if module in done:
+            return
+        visiting.add(module)
+        for imported in sorted(graph[module]):
+            visit(imported, [*path, module])
+        visiting.discard(module)
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+
+
+def test_settings_key_is_total_over_dataclass_fields():
+    """The key lists every field by name, in declaration order (what the cache key test relies on)."""
+    names = [name for name, _ in settings_key(CleaningSettings())[1]]
+    assert names == [f.name for f in dataclasses.fields(CleaningSettings)]
+
+
+# ---------------------------------------------------------------------------------------------- progress
+
+def test_progress_shows_for_a_step_that_ran_and_not_for_a_cache_hit_or_a_rerun():
+    data = to_csv(transactions(n_customers=31, seed=20261130))  # bytes no other test uploads: a cache miss
+    first = new_app()
+    upload(first, "fresh.csv", data)
+    labels = status_labels(first)
+    assert any(label.startswith("Cleaning the data") and "done in" in label for label in labels), labels
+    assert all("done in" in label for label in labels), labels  # no box left without its outcome
+    first.switch_page("views/segments.py").run()  # a rerun of steps this session has shown
+    assert status_labels(first) == []
+
+    second = new_app()  # another session, same bytes: every step is a cache hit, so no box
+    upload(second, "fresh.csv", data)
+    assert results(second).prepared.customers.equals(results(first).prepared.customers)
+    assert status_labels(second) == []
+
+
+def status_labels(at) -> list[str]:
+    """Labels of the st.status boxes of the last run (app.py draws them above the page)."""
+    return [block.label for block in at.main.children.values() if isinstance(block, Status)]

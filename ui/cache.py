@@ -1,0 +1,94 @@
+"""Cached computations, shared across sessions and reruns: each wrapper is one call into the core.
+
+* reading a file — ``st.cache_resource`` keyed on the file's SHA-256 and sheet (the Arrow table is
+  immutable, so sharing one object is safe and costs no copy); a database table's first rows — on a
+  SHA-256 of URL and table, so the URL (and its password) is in no cache key, log or screen;
+* roles, preparing (parse → clean → RFM) — ``st.cache_data`` keyed on :meth:`ui.session.Spec.key`
+  (file digest, sheet, role overrides, the cleaning settings as a whole, snapshot);
+* the K scan — keyed on that plus the seed; one segmentation — keyed on that plus K.
+
+So changing K (or a chart option) never re-reads or re-cleans the file.
+
+Arguments starting with ``_`` are not hashed: the key arguments before them say what they are.
+``_progress`` is a :class:`ui.progress.StepLog`; it is called only when the body runs (a cache
+miss) and draws nothing, since Streamlit replays whatever a cached body draws on every later hit.
+No widget, no ``st.*`` element inside these functions.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import pandas as pd
+import streamlit as st
+
+from segmentation import columns, pipeline, reading, segments, sources
+from segmentation.model import KSuggestion
+from segmentation.pipeline import Prepared, Progress
+from segmentation.reading import LoadedFile
+from segmentation.segments import Segmentation
+from segmentation.settings import K_SCAN_RANGE, CleaningSettings
+
+from .session import DEMO_ROWS, DEMO_SEED
+
+__all__ = ["read_file", "read_table", "detected_roles", "roles", "prepare_file", "prepare_table", "scan",
+           "segment", "top_items"]
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def read_file(digest: str, sheet: str | None, filename: str, _data: bytes | None, _progress: Progress) -> LoadedFile:
+    """The uploaded bytes read into Arrow; no bytes: the built-in demo data."""
+    if _data is None:
+        _progress("Generating the demo transactions", 0.0)
+        return pipeline.demo_file(DEMO_ROWS, seed=DEMO_SEED)
+    _progress(f"Reading {filename}", 0.0)
+    return reading.read_file(_data, filename=filename, sheet=sheet)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def read_table(digest: str, name: str, table: str, _con: ibis.BaseBackend, _progress: Progress) -> LoadedFile:
+    """A database table's first rows (for the Data page and role detection), as a LoadedFile."""
+    _progress(f"Reading the first rows of {table}", 0.0)
+    preview = sources.open_table(_con, table).preview()
+    return LoadedFile(preview.rows, name, "postgresql",
+                      notes=(f"Shown and detected from {preview.caption()}; the cleaning runs "
+                             "in the database on the whole table.",))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def detected_roles(digest: str, sheet: str | None, _loaded: LoadedFile) -> dict[str, str]:
+    return columns.detect_roles(_loaded.table)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def roles(digest: str, sheet: str | None, overrides: tuple, _loaded: LoadedFile) -> dict[str, str]:
+    return columns.resolve_roles(_loaded.table, dict(overrides))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def prepare_file(key: tuple, _loaded: LoadedFile, _roles: dict, _cleaning: CleaningSettings,
+                 _snapshot: date | None, _progress: Progress) -> Prepared:
+    return pipeline.prepare(_loaded, _roles, cleaning=_cleaning, snapshot=_snapshot, progress=_progress)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def prepare_table(key: tuple, _con: ibis.BaseBackend, _table: str, _roles: dict, _cleaning: CleaningSettings,
+                  _snapshot: date | None, _progress: Progress) -> Prepared:
+    return sources.prepare_table(sources.open_table(_con, _table), _roles, cleaning=_cleaning, snapshot=_snapshot,
+                                 progress=_progress, with_products=True)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def scan(key: tuple, seed: int, _customers: pd.DataFrame, _progress: Progress) -> tuple[pd.DataFrame, KSuggestion]:
+    _progress("Fitting K-Means for K = {}–{}".format(*K_SCAN_RANGE), 0.0)
+    return pipeline.scan_for(_customers, seed=seed)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def segment(key: tuple, k: int, seed: int, _customers: pd.DataFrame) -> Segmentation:
+    return segments.segment_customers(_customers, k=k, seed=seed)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def top_items(key: tuple, k: int, seed: int, _segmented: pd.DataFrame, _products: pd.DataFrame) -> pd.DataFrame:
+    return segments.top_items(_segmented, _products, n=3)

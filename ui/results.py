@@ -1,0 +1,128 @@
+"""This run's results: the customers, K evidence and segments of the session's current choices.
+
+:func:`compute` is called once per run by ``app.py`` (before the page runs); pages read the
+outcome with :func:`results`. When the current choices fail, the last choices that worked are
+shown, carrying the error; when nothing has ever worked, the outcome is the error itself.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+import streamlit as st
+
+from segmentation.errors import KChoiceError, SegmenterError
+from segmentation.kpolicy import decide_k
+from segmentation.model import KSuggestion
+from segmentation.pipeline import Prepared
+from segmentation.reading import LoadedFile
+from segmentation.segments import Segmentation
+from segmentation.settings import K_SCAN_RANGE
+
+from . import cache, session, sources
+from .progress import run_step
+from .session import LAST_GOOD, RESULTS, Spec
+
+__all__ = ["Results", "compute", "results"]
+
+
+@dataclass
+class Results:
+    """What the pages show: the customers of ``spec`` (the current settings, or the last that worked)."""
+
+    spec: Spec
+    loaded: LoadedFile
+    roles: dict[str, str]
+    prepared: Prepared
+    scan: pd.DataFrame
+    suggestion: KSuggestion
+    seed: int
+    k: int
+    error: SegmenterError | None = None  # the current settings failed with this; data is the last good
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def stale(self) -> bool:
+        return self.error is not None
+
+    @property
+    def k_values(self) -> list[int]:
+        # Too few distinct customers to compare K: the one K the data supports (see `degenerate`).
+        # A K chosen outside the compared ones (kpolicy allows it) stays pickable.
+        return sorted({int(k) for k in self.scan["k"]} | {self.k}) if not self.scan.empty else [self.suggestion.k]
+
+    @property
+    def degenerate(self) -> bool:
+        return self.scan.empty
+
+    def segmentation(self) -> Segmentation:
+        return cache.segment(self.spec.key(), self.k, self.seed, self.prepared.customers)
+
+    def top_items(self) -> pd.DataFrame:
+        seg = self.segmentation()
+        return cache.top_items(self.spec.key(), self.k, self.seed, seg.customers, self.prepared.customer_products)
+
+
+def _k_for(k_wanted: int | None, scan: pd.DataFrame, suggestion: KSuggestion, n_customers: int) -> int:
+    """The K to show, by the core's one K rule (`segmentation.kpolicy.decide_k`).
+
+    Fewer than 3 distinct customer profiles: the one K they support, with the reason shown. An
+    impossible K is an error the app shows (with its own hint), never a silent fallback.
+    """
+    request = "auto" if k_wanted is None or scan.empty else k_wanted
+    try:
+        return decide_k(request, scan=scan, suggestion=suggestion, n_customers=n_customers)
+    except KChoiceError as error:
+        error.hint = error.hint or "Pick another K on the Choose K page, or use the suggested K."
+        raise
+
+
+def _results_for(spec: Spec, seed: int, k_wanted: int | None) -> Results:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    key = spec.key()
+    loaded = run_step("Reading the data", ("read", spec.source.digest, spec.source.sheet),
+                      lambda log: sources.read(spec.source, log))
+    roles = sources.roles_of(spec, loaded)
+    prepared = run_step("Cleaning the data and computing recency, frequency and monetary value", ("prepare",) + key,
+                        lambda log: sources.prepare(spec, loaded, roles, log))
+    timings["prepare"] = time.perf_counter() - started
+    scan, suggestion = run_step("Comparing segmentations for K = {}–{}".format(*K_SCAN_RANGE), ("scan", seed) + key,
+                                lambda log: cache.scan(key, seed, prepared.customers, log))
+    timings["scan"] = time.perf_counter() - started - timings["prepare"]
+    return Results(spec=spec, loaded=loaded, roles=roles, prepared=prepared, scan=scan, suggestion=suggestion,
+                   seed=seed, k=_k_for(k_wanted, scan, suggestion, len(prepared.customers)), timings=timings)
+
+
+def compute() -> Results | SegmenterError:
+    """Results for the current settings; if they fail, the last good results carrying the error.
+
+    Returns the error itself when nothing has ever worked in this session (no data to show).
+    Called once per run by app.py; pages get the outcome from :func:`results`.
+    """
+    session.init()
+    ss = st.session_state
+    spec = session.current_spec()
+    seed = session.seed()
+    try:
+        outcome: Results | SegmenterError = _results_for(spec, seed, session.k())
+        ss[LAST_GOOD] = spec
+    except SegmenterError as error:
+        outcome = error
+        last = ss.get(LAST_GOOD)
+        if last is not None and last != spec:
+            try:
+                outcome = _results_for(last, seed, session.k())
+                outcome.error = error
+            except SegmenterError:
+                outcome = error
+    ss[RESULTS] = outcome
+    return outcome
+
+
+def results() -> Results | SegmenterError:
+    """This run's outcome, computed by app.py before the page ran."""
+    if RESULTS not in st.session_state:
+        return compute()
+    return st.session_state[RESULTS]

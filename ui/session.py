@@ -1,0 +1,234 @@
+"""The session store: what this browser session has chosen (data, mapping, cleaning, snapshot, K, seed).
+
+Canonical values live in ``st.session_state`` under the ``seg_*`` keys below; widgets have
+their own ``w_*`` keys and copy into the canonical values from ``on_change`` callbacks (a
+widget's own state is dropped by Streamlit when its page is not shown, the canonical value
+is not). Before a widget is drawn, :func:`sync_widget` puts the canonical value into it.
+
+Nothing here computes or draws; :class:`Spec` says which customer table the choices ask for and
+:meth:`Spec.key` is its cache key, derived from the frozen settings themselves.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import streamlit as st
+
+from segmentation.settings import DEFAULT_SEED, CleaningSettings
+
+__all__ = [
+    "DEMO",
+    "DEMO_ROWS",
+    "DEMO_SEED",
+    "K_WIDGETS",
+    "Source",
+    "Spec",
+    "cleaning",
+    "current_spec",
+    "digest_of",
+    "init",
+    "k",
+    "on_k_widget",
+    "overrides",
+    "seed",
+    "set_cleaning",
+    "set_k",
+    "set_override",
+    "set_seed",
+    "set_snapshot",
+    "set_source",
+    "settings_key",
+    "snapshot",
+    "source",
+    "sync_widget",
+    "use_demo",
+]
+
+DEMO_ROWS = 50_000
+DEMO_SEED = 0
+
+# Canonical session-state keys (tests read RESULTS: keep the names).
+SOURCE = "seg_source"
+OVERRIDES = "seg_overrides"
+CLEANING = "seg_cleaning"
+SNAPSHOT = "seg_snapshot"
+K = "seg_k"  # None: use the suggested K
+SEED = "seg_seed"
+LAST_GOOD = "seg_last_good"  # the last Spec that gave results
+RESULTS = "seg_results"  # this run's Results (or the SegmenterError when nothing ever worked)
+PROGRESS_SHOWN = "seg_progress_shown"  # step keys whose progress this session has already shown
+# A database connection lives only in this session's memory: the URL itself is never stored,
+# logged or put in a cache key (only its SHA-256 and the redacted form are kept).
+DATABASE = "seg_database"  # {"con", "hash", "where", "tables"} of the last successful connect
+DATABASE_CONS = "seg_database_cons"  # Source.digest -> connection, for each table picked
+DATABASE_ERROR = "seg_database_error"
+# Widgets bound to K (sidebar and Choose K page): changing one moves the other.
+K_WIDGETS = ("w_k_sidebar", "w_k_page")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the data comes from. Equality (and cache keys) use the digest, never the bytes."""
+
+    kind: str  # "demo" | "upload" | "database"
+    name: str
+    digest: str  # a database's: SHA-256 of URL and table, so no cache key holds the URL
+    sheet: str | None = None  # None: let the reader choose the transactions sheet
+    data: bytes | None = field(default=None, compare=False, repr=False, hash=False)
+    table: str | None = None  # the table or view of a database source
+
+    @property
+    def size_mb(self) -> float:
+        return len(self.data) / 1_000_000 if self.data else 0.0
+
+
+DEMO = Source("demo", f"Built-in demo data ({DEMO_ROWS:,} transactions)", f"demo-{DEMO_ROWS}-{DEMO_SEED}")
+
+
+def digest_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def settings_key(settings: Any) -> tuple:
+    """A frozen settings dataclass as a cache key: its class and every field, by name.
+
+    Derived from ``dataclasses.fields``, so a field added to the settings changes the key without
+    anyone listing it here. Sets are sorted (two equal sets iterate in any order) and dates become
+    ISO text, so equal settings always give equal keys.
+    """
+    return (type(settings).__qualname__,
+            tuple((f.name, _canonical(getattr(settings, f.name))) for f in dataclasses.fields(settings)))
+
+
+def _canonical(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return settings_key(value)
+    if isinstance(value, (set, frozenset)):
+        return ("set", tuple(sorted((_canonical(v) for v in value), key=repr)))
+    if isinstance(value, (tuple, list)):
+        return tuple(_canonical(v) for v in value)
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted(((repr(k), _canonical(v)) for k, v in value.items()))))
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    return value
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything that decides the customer table (not K, not the seed)."""
+
+    source: Source
+    overrides: tuple[tuple[str, str | None], ...]
+    cleaning: CleaningSettings
+    snapshot: date | None
+
+    def key(self) -> tuple:
+        return (
+            self.source.digest,
+            self.source.name,  # the prepared notes quote the file name: never another session's
+            self.source.sheet,
+            self.overrides,
+            settings_key(self.cleaning),
+            self.snapshot.isoformat() if self.snapshot else None,
+        )
+
+
+def init() -> None:
+    """Defaults for a new session: the demo data, detected roles, default cleaning, suggested K."""
+    ss = st.session_state
+    ss.setdefault(SOURCE, DEMO)
+    ss.setdefault(OVERRIDES, {})
+    ss.setdefault(CLEANING, CleaningSettings())
+    ss.setdefault(SNAPSHOT, None)
+    ss.setdefault(K, None)
+    ss.setdefault(SEED, DEFAULT_SEED)
+
+
+def source() -> Source:
+    return st.session_state[SOURCE]
+
+
+def set_source(new: Source) -> None:
+    """Switch to another file (or sheet): mapping, filters, snapshot and K start afresh."""
+    ss = st.session_state
+    ss[SOURCE] = new
+    ss[OVERRIDES] = {}
+    ss[CLEANING] = CleaningSettings()
+    ss[SNAPSHOT] = None
+    ss[K] = None
+
+
+def use_demo() -> None:
+    set_source(DEMO)
+
+
+def overrides() -> dict[str, str | None]:
+    return dict(st.session_state[OVERRIDES])
+
+
+def set_override(role: str, column: str | None) -> None:
+    new = overrides()
+    new[role] = column
+    st.session_state[OVERRIDES] = new
+
+
+def cleaning() -> CleaningSettings:
+    return st.session_state[CLEANING]
+
+
+def set_cleaning(new: CleaningSettings) -> None:
+    st.session_state[CLEANING] = new
+
+
+def snapshot() -> date | None:
+    return st.session_state[SNAPSHOT]
+
+
+def set_snapshot(value: date | None) -> None:
+    st.session_state[SNAPSHOT] = value
+
+
+def k() -> int | None:
+    """The K asked for, or None for the suggested K."""
+    return st.session_state[K]
+
+
+def set_k(value: int | None) -> None:
+    st.session_state[K] = None if value is None else int(value)
+
+
+def seed() -> int:
+    return int(st.session_state[SEED])
+
+
+def set_seed(value: int) -> None:
+    st.session_state[SEED] = int(value)
+
+
+def current_spec() -> Spec:
+    return Spec(
+        source=source(),
+        overrides=tuple(sorted(overrides().items())),
+        cleaning=cleaning(),
+        snapshot=snapshot(),
+    )
+
+
+def sync_widget(key: str, value: Any) -> None:
+    """Put the canonical value into a widget's state before the widget is drawn this run."""
+    if st.session_state.get(key, object()) != value:
+        st.session_state[key] = value
+
+
+def on_k_widget(key: str) -> None:
+    """on_change of a K widget: store K and move the other K widgets along."""
+    value = st.session_state[key]
+    set_k(value)
+    for other in K_WIDGETS:
+        if other != key and other in st.session_state:
+            st.session_state[other] = value
