@@ -1,0 +1,126 @@
+"""App latency, as a marketer sees it: the real app in headless Chromium (Debian's /usr/bin/chromium).
+
+    python benchmarks/app_latency.py FILE CUSTOMERS [--runs N]
+
+For each run: a fresh `streamlit run app.py` on a free loopback port and a fresh browser profile;
+open the Data page, drop FILE into the real uploader, and time until the sidebar shows the file's
+customer count (the segments are computed: the sidebar is drawn after them); then move the K slider
+one step on the Segments page and time until the cards change. Prints one JSON line.
+`benchmarks/run.py --cases app-xlsx app-csv` runs it next to the CLI on the same file.
+Never runs `playwright install`: it needs Debian's chromium (apt-get install chromium).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("SEGMENTER_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+SIDEBAR = '[data-testid="stSidebar"]'
+CARDS = '[class*="st-key-card_"]'
+K_SLIDER = f'{SIDEBAR} [data-testid="stSlider"] input[type="range"]'
+UPLOADER = '[data-testid="stFileUploaderDropzoneInput"]'
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_server(log: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return process, url
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("streamlit did not start within 60 s")
+
+
+def _idle(page, timeout: float = 600_000) -> None:
+    page.wait_for_selector(IDLE, timeout=timeout)
+    time.sleep(0.3)
+    page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def one_run(path: Path, customers: int, work: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    process, url = _start_server(work / "streamlit.log")
+    try:
+        with sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                str(work / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                viewport={"width": 1400, "height": 1800})
+            context.set_default_timeout(600_000)
+            page = context.new_page()
+            page.goto(f"{url}/data", wait_until="commit")
+            page.get_by_role("heading", name="Data", exact=True).first.wait_for()
+            page.locator(SIDEBAR).get_by_text("customers", exact=False).first.wait_for()
+            _idle(page)
+            started = time.perf_counter()
+            page.set_input_files(UPLOADER, str(path))
+            first_status = None
+            # The first sign of work the page shows after the drop (a status or progress element).
+            try:
+                page.wait_for_selector('[data-testid="stStatusWidget"], [data-testid="stProgress"], '
+                                       '[data-testid="stExpander"] [data-testid="stStatus"]', timeout=30_000)
+                first_status = time.perf_counter() - started
+            except Exception:  # a missing progress element is recorded (None), not fatal
+                first_status = None
+            page.locator(SIDEBAR).get_by_text(f"{customers:,} customers").first.wait_for()
+            upload_to_segments = time.perf_counter() - started
+            _idle(page)
+            page.locator('[data-testid="stSidebarNav"] a', has_text="Segments").first.click()
+            page.get_by_role("heading", name="Customer segments", exact=True).first.wait_for()
+            _idle(page)
+            before = page.locator(CARDS).count()
+            page.locator(K_SLIDER).focus()
+            started = time.perf_counter()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(f"() => document.querySelectorAll('{CARDS}').length === {before + 1}")
+            k_change = time.perf_counter() - started
+            context.close()
+        return {"upload_to_segments_s": upload_to_segments, "first_progress_s": first_status, "k_change_s": k_change}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("file", type=Path)
+    parser.add_argument("customers", type=int, help="the customer count the sidebar shows when done")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="segmenter-app-bench-") as work:
+        print(json.dumps(one_run(args.file.resolve(), args.customers, Path(work))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
