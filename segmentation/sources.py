@@ -531,7 +531,8 @@ def _describe(exc: Exception, target: str, table: str | None) -> tuple[str, str 
     if "path does not exist" in low or "path_not_found" in low:
         return (f"{_first_line(text)}.", "Check the path (and the credentials for a lake URI).")
     if type(exc).__module__.split(".")[0] in ("pyspark", "py4j"):
-        return f"{target} failed with {_spark_error_class(exc, text)}: {_first_line(text)}.", None
+        error_class, text = _spark_failure(exc, text)
+        return f"{target} failed with {error_class}: {_first_line(text)}.", None
     return f"{target} failed: {kind}: {_first_line(text)}.", None
 
 
@@ -539,20 +540,41 @@ _SPARK_CONDITION = re.compile(r"\[([A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)*)\]")
 _JAVA_EXCEPTION = re.compile(r"\b(?:[a-z][a-z0-9_]*\.)+([A-Z]\w*(?:Exception|Error))\b")
 
 
-def _spark_error_class(exc: Exception, text: str) -> str:
-    """Spark's error class (``FAILED_READ_FILE.NO_HINT``…) of a failure, else its Java or Python class.
+def _spark_failure(exc: Exception, text: str) -> tuple[str, str]:
+    """Spark's error class (``FAILED_READ_FILE.NO_HINT``…) of a failure and the message that goes with it.
 
-    A failed job's own condition is often empty; the task failure it reports names the class.
+    A failed job's own condition is often empty: the first cause that has one (a Java exception's
+    chain, or the task failure quoted in the job's message) names it; else the Java or Python class.
     """
-    condition = None
+    for condition, message in _java_conditions(exc):
+        if condition:
+            return condition, " ".join(message.split("\n\tat ")[0].split())
     try:
         condition = exc.getCondition() if hasattr(exc, "getCondition") else None
     except Exception:  # the JVM may be gone
         condition = None
+    text = re.sub(r"^An error occurred while calling \S+\s*:\s*", "", text)  # Py4J's own preamble
     if condition:
-        return condition
+        return condition, text
     match = _SPARK_CONDITION.search(text) or _JAVA_EXCEPTION.search(text)
-    return match.group(1) if match else type(exc).__name__
+    return (match.group(1) if match else type(exc).__name__), text
+
+
+def _java_conditions(exc: Exception) -> Iterator[tuple[str | None, str]]:
+    """(condition, message) along the cause chain of a Py4J Java error (nothing for other errors)."""
+    throwable = getattr(exc, "java_exception", None)
+    for _ in range(10):
+        if throwable is None:
+            return
+        try:
+            condition = throwable.getCondition()
+        except Exception:  # not a SparkThrowable (no such method), or the JVM is gone
+            condition = None
+        try:
+            message, throwable = str(throwable.getMessage() or throwable.toString()), throwable.getCause()
+        except Exception:
+            return
+        yield condition, message
 
 
 def _first_line(text: str, limit: int = 300) -> str:

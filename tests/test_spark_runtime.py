@@ -85,6 +85,43 @@ class CapturedSparkError(Exception):
         return self.condition
 
 
+class JavaThrowable:
+    """Stands for a Java exception seen through Py4J: a SparkThrowable has getCondition()."""
+
+    def __init__(self, message: str, condition: str | None = None, cause: JavaThrowable | None = None):
+        self.message, self.condition, self.cause = message, condition, cause
+
+    def getCondition(self):
+        if self.condition is None:
+            raise AttributeError("Method getCondition([]) does not exist")  # what Py4J says
+        return self.condition
+
+    def getMessage(self):
+        return self.message
+
+    def toString(self):
+        return f"org.apache.spark.SparkException: {self.message}"
+
+    def getCause(self):
+        return self.cause
+
+
+class Py4JJavaError(Exception):
+    __module__ = "py4j.protocol"
+
+    def __init__(self, text: str, java_exception: JavaThrowable):
+        super().__init__(text)
+        self.java_exception = java_exception
+
+
+FOOTER = JavaThrowable("[CANNOT_READ_FILE_FOOTER] Could not read footer for file: file:/data/bad.parquet. "
+                       "SQLSTATE: KD001\n\tat org.apache.spark.sql.errors.QueryExecutionErrors$.x(Q.scala:1)",
+                       "CANNOT_READ_FILE_FOOTER")
+READ_ABORTED = Py4JJavaError(
+    "An error occurred while calling o62.parquet.\n: org.apache.spark.SparkException: Job aborted due to stage "
+    "failure: Task 0 in stage 0.0 failed 4 times: Exception thrown in awaitResult:\n\tat org.apache.x(Y.java:1)",
+    JavaThrowable("Job aborted due to stage failure", cause=JavaThrowable("Exception thrown in awaitResult:",
+                                                                           cause=FOOTER)))
 JOB_ABORTED = ("org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in stage 3.0 failed 4 "
                "times, most recent failure: Lost task 0.3 in stage 3.0 (TID 9) (127.0.0.1 executor 1): "
                "org.apache.spark.SparkException: [FAILED_READ_FILE.NO_HINT] Encountered error while reading file "
@@ -97,10 +134,14 @@ JOB_ABORTED = ("org.apache.spark.SparkException: Job aborted due to stage failur
     (CapturedSparkError(JOB_ABORTED), "FAILED_READ_FILE.NO_HINT"),
     (CapturedSparkError("java.lang.OutOfMemoryError: Java heap space\n\tat java.base/x.y(Z.java:1)"),
      "OutOfMemoryError"),
-], ids=["condition", "task-failure-in-job-abort", "java-class"])
+    (READ_ABORTED, "CANNOT_READ_FILE_FOOTER"),
+    (Py4JJavaError("An error occurred while calling o7.sql.\n: java.lang.IllegalStateException: x\n\tat a.b(C.java:1)",
+                   JavaThrowable("x")), "IllegalStateException"),
+], ids=["condition", "task-failure-in-job-abort", "java-class", "cause-chain", "py4j-no-condition"])
 def test_a_spark_failure_is_one_line_naming_the_error_class(error, error_class):
     with pytest.raises(sources.SourceError) as raised, sources._source_errors("Spark at local[2]", []):
         raise error
     message = str(raised.value)
     assert message.startswith(f"Spark at local[2] failed with {error_class}: ")
+    assert "An error occurred while calling" not in message
     assert "\n" not in message and "JVM stacktrace" not in message and "\tat " not in message
