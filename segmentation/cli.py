@@ -244,7 +244,10 @@ def _run_in_engine(args, overrides, cleaning, progress) -> tuple[pipeline.Result
         if args.input is None:
             raise ParameterError("--engine spark needs INPUT: a Parquet/CSV path or a Spark table name.",
                                  hint="e.g. python -m segmentation s3a://lake/transactions/ --engine spark")
-        prepared = sources.prepare_spark(args.input, master=args.spark_master, **options)
+        # The session this run starts is stopped here, before the interpreter exits: its executors
+        # are gone before Python (and the JVM's shutdown hooks) end, and K-Means runs without them.
+        with sources.running_session(args.spark_master) as session:
+            prepared = sources.prepare_spark(args.input, session=session, **options)
         shown = str(args.input)
     return pipeline.run_prepared(prepared, k=args.k, seed=args.seed, progress=progress), shown
 

@@ -32,7 +32,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -40,7 +40,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from . import columns
+from . import columns, spark_runtime
 from .engines import Engine, engine_of
 from .errors import SegmenterError, SourceError
 from .preparation import Canonical, Prepared, Preview, Progress, no_progress, prepare_source
@@ -63,6 +63,7 @@ __all__ = [
     "prepare_postgres",
     "java_available",
     "spark_session",
+    "running_session",
     "connect_spark",
     "read_spark",
     "prepare_spark",
@@ -317,12 +318,14 @@ def spark_session(
 ):
     """A SparkSession for the pipeline, with the session time zone set to UTC.
 
-    ``master`` ``local[N]``/``local[*]``, ``yarn``, ``spark://host:7077``, ``k8s://…``; ``None``
-    takes the session that is already there (Databricks, EMR notebooks, ``spark-submit``,
-    whose ``--master`` then counts) or else starts ``local[*]``. Timestamps are wall-clock
-    values read without zone and day numbers come from epoch seconds, hence UTC. On a local
-    master shuffle partitions default to 2×cores instead of 200, the UI is off and the driver
-    binds to loopback. ``config`` adds or overrides Spark settings.
+    ``master`` ``local[N]``/``local[*]``, ``local-cluster[workers,cores,MB]`` (executor JVMs on
+    this machine), ``yarn``, ``spark://host:7077``, ``k8s://…``; ``None`` takes the session that
+    is already there (Databricks, EMR notebooks, ``spark-submit``, whose ``--master`` then
+    counts) or else starts ``local[*]``. Timestamps are wall-clock values read without zone and
+    day numbers come from epoch seconds, hence UTC. On a local master shuffle partitions default
+    to 2×cores instead of 200, the UI is off and everything binds to loopback; a driver JVM
+    started here is quiet (spark_runtime). ``config`` adds or overrides Spark settings.
+    Stop it with ``spark_runtime.stop_session``, or use :func:`running_session`.
     """
     try:
         from pyspark.sql import SparkSession
@@ -330,44 +333,19 @@ def spark_session(
         raise SourceError("The Spark engine needs PySpark, which is not installed.",
                           hint="pip install 'pyspark>=3.5,<4.1'") from None
     launched_by_spark = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit, Databricks, EMR
-    local = master.startswith("local") if master else not launched_by_spark
+    local = spark_runtime.is_local_master(master) if master else not launched_by_spark
     if local and not launched_by_spark and not java_available():
         raise SourceError("Spark on this machine needs Java (17), which was not found.",
                           hint="Install a JDK 17 (apt-get install openjdk-17-jre-headless) or set JAVA_HOME.")
-    runtime = {"spark.sql.session.timeZone": "UTC"}  # settable on a running session too
-    if shuffle_partitions:
-        runtime["spark.sql.shuffle.partitions"] = str(shuffle_partitions)
-    startup = {
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
-        "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
-    }
-    if local:
-        runtime.setdefault("spark.sql.shuffle.partitions", str(max(2, 2 * _local_cores(master or "local[*]"))))
-        startup.update({
-            "spark.ui.enabled": "false",
-            "spark.ui.showConsoleProgress": "false",
-            "spark.driver.bindAddress": "127.0.0.1",  # loopback only, whatever the hostname resolves to
-            "spark.driver.host": "127.0.0.1",
-            "spark.driver.memory": driver_memory or "2g",
-        })
-    elif driver_memory:
-        startup["spark.driver.memory"] = driver_memory
-    startup.update(runtime)
-    startup.update(config or {})
+    startup, runtime = spark_runtime.session_conf(master, launched_by_spark=launched_by_spark,
+                                                  shuffle_partitions=shuffle_partitions,
+                                                  driver_memory=driver_memory, config=config)
     active = SparkSession.getActiveSession() if master is None else None
     with _source_errors(f"Spark at {master or 'the active session'}", []):
         if active is not None:
             session = active
         else:
-            builder = SparkSession.builder.appName(app_name)
-            if master:
-                builder = builder.master(master)
-            for key, value in startup.items():
-                builder = builder.config(key, value)
-            session = builder.getOrCreate()
-            if local:
-                session.sparkContext.setLogLevel("ERROR")
+            session = _new_session(master, app_name, startup, launched_by_spark=launched_by_spark)
         for key, value in runtime.items():  # a session that was already running keeps its own otherwise
             session.conf.set(key, value)
         for key, value in (config or {}).items():
@@ -376,11 +354,50 @@ def spark_session(
     return session
 
 
-def _local_cores(master: str) -> int:
-    match = re.fullmatch(r"local\[(\d+|\*)(,\d+)?\]", master)
-    if match and match.group(1) != "*":
-        return int(match.group(1))
-    return os.cpu_count() or 2
+def _new_session(master: str | None, app_name: str, startup: Mapping[str, str], *, launched_by_spark: bool):
+    from pyspark import SparkConf, SparkContext
+    from pyspark.sql import SparkSession
+
+    if not launched_by_spark:
+        master = master or "local[*]"
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    for key, value in startup.items():
+        builder = builder.config(key, value)
+    # PySpark keeps one driver JVM per process (SparkContext._gateway); when this is the first, it is
+    # launched here, quiet, so that the JVM's own start-up output never reaches the user's terminal.
+    if not launched_by_spark and SparkContext._gateway is None:
+        conf = SparkConf().setAppName(app_name).setAll(list(startup.items()))
+        if master:
+            conf.setMaster(master)
+        try:
+            gateway = spark_runtime.launch_driver_jvm(conf, master)
+        except Exception as error:
+            last = spark_runtime.jvm_output()[-1:] or [str(error)]
+            raise SourceError(f"Spark's JVM did not start: {last[0]}.",
+                              hint="Check Java 17 (JAVA_HOME) and the Spark settings.") from None
+        SparkContext(conf=conf, gateway=gateway)
+    return builder.getOrCreate()
+
+
+@contextmanager
+def running_session(master: str | None = None, **kwargs) -> Iterator:
+    """:func:`spark_session` for one run: stopped at the end, executors included, when the run
+    started it; a session that was already running (a notebook's, a test's) is left running."""
+    from pyspark import SparkContext
+
+    already_running = SparkContext._active_spark_context is not None
+    session = spark_session(master, **kwargs)
+    try:
+        yield session
+    except BaseException:
+        if not already_running:
+            with suppress(Exception):  # the run's own error is the one to report (a dead JVM cannot stop)
+                spark_runtime.stop_session(session)
+        raise
+    if not already_running:
+        spark_runtime.stop_session(session)
 
 
 def connect_spark(session=None, *, master: str | None = None) -> Engine:
@@ -477,7 +494,7 @@ def _source_errors(target: str, secrets: Sequence[str], *, table: str | None = N
 
 
 def _describe(exc: Exception, target: str, table: str | None) -> tuple[str, str | None]:
-    text = " ".join(str(exc).split())
+    text = " ".join(str(exc).split("JVM stacktrace:")[0].split("\n\tat ")[0].split())
     kind = type(exc).__name__
     sqlstate = getattr(getattr(exc, "diag", None), "sqlstate", None) or getattr(exc, "sqlstate", None)
     low = text.lower()
@@ -513,7 +530,51 @@ def _describe(exc: Exception, target: str, table: str | None) -> tuple[str, str 
         return (f"Spark could not start: {_first_line(text)}.", "Install Java 17 or set JAVA_HOME.")
     if "path does not exist" in low or "path_not_found" in low:
         return (f"{_first_line(text)}.", "Check the path (and the credentials for a lake URI).")
+    if type(exc).__module__.split(".")[0] in ("pyspark", "py4j"):
+        error_class, text = _spark_failure(exc, text)
+        return f"{target} failed with {error_class}: {_first_line(text)}.", None
     return f"{target} failed: {kind}: {_first_line(text)}.", None
+
+
+_SPARK_CONDITION = re.compile(r"\[([A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)*)\]")
+_JAVA_EXCEPTION = re.compile(r"\b(?:[a-z][a-z0-9_]*\.)+([A-Z]\w*(?:Exception|Error))\b")
+
+
+def _spark_failure(exc: Exception, text: str) -> tuple[str, str]:
+    """Spark's error class (``FAILED_READ_FILE.NO_HINT``…) of a failure and the message that goes with it.
+
+    A failed job's own condition is often empty: the first cause that has one (a Java exception's
+    chain, or the task failure quoted in the job's message) names it; else the Java or Python class.
+    """
+    for condition, message in _java_conditions(exc):
+        if condition:
+            return condition, " ".join(message.split("\n\tat ")[0].split())
+    try:
+        condition = exc.getCondition() if hasattr(exc, "getCondition") else None
+    except Exception:  # the JVM may be gone
+        condition = None
+    text = re.sub(r"^An error occurred while calling \S+\s*:\s*", "", text)  # Py4J's own preamble
+    if condition:
+        return condition, text
+    match = _SPARK_CONDITION.search(text) or _JAVA_EXCEPTION.search(text)
+    return (match.group(1) if match else type(exc).__name__), text
+
+
+def _java_conditions(exc: Exception) -> Iterator[tuple[str | None, str]]:
+    """(condition, message) along the cause chain of a Py4J Java error (nothing for other errors)."""
+    throwable = getattr(exc, "java_exception", None)
+    for _ in range(10):
+        if throwable is None:
+            return
+        try:
+            condition = throwable.getCondition()
+        except Exception:  # not a SparkThrowable (no such method), or the JVM is gone
+            condition = None
+        try:
+            message, throwable = str(throwable.getMessage() or throwable.toString()), throwable.getCause()
+        except Exception:
+            return
+        yield condition, message
 
 
 def _first_line(text: str, limit: int = 300) -> str:

@@ -1,8 +1,15 @@
 """The command line on data where it lives: --source (PostgreSQL) and --engine spark give the
-same report as the file path on DuckDB, and errors never show the password."""
+same report as the file path on DuckDB, and errors never show the password. As a user runs it
+(a subprocess), --engine spark on local[2] and local-cluster[2,1,1024] prints nothing on stderr
+but the CLI's own lines, stops its executors, and fails with exactly one `error:` line."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -52,6 +59,7 @@ def test_source_postgres_wrong_password_is_one_line_without_it(pg_server, tmp_pa
     assert not (tmp_path / "c.csv").exists()
 
 
+@pytest.mark.xdist_group("spark")  # on the worker that holds the Spark session, not a second JVM elsewhere
 def test_engine_spark_gives_the_file_results(spark, demo_file_report, tmp_path):
     _, folder, expected = demo_file_report
     report_path = tmp_path / "spark.json"
@@ -70,3 +78,71 @@ def test_engine_usage_errors(args, message, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err
+
+
+CLI_OWN_LINE = re.compile(r"^(\[|warning: )")  # progress (on a terminal) and warnings; errors are tested apart
+
+
+def run_cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """python -m segmentation in a fresh process, with the driver JVM's own output kept in jvm.log
+    and temporary files (the private SPARK_HOME, executor folders) under tmp_path."""
+    env = {**os.environ, "TMPDIR": str(tmp_path), "SEGMENTER_SPARK_LOG": str(tmp_path / "jvm.log")}
+    return subprocess.run([sys.executable, "-m", "segmentation", *args], capture_output=True, text=True,
+                          env=env, cwd=Path(__file__).parents[1], timeout=900)
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes() if entry.isdigit() else b""
+        except OSError:
+            continue
+        if text.encode() in cmdline:
+            found.append(cmdline.replace(b"\0", b" ").decode(errors="replace")[:200])
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("master, quiet", [(engine_spark.LOCAL, ()), (engine_spark.CLUSTER, ("--quiet",))],
+                         ids=["local", "cluster-quiet"])
+def test_engine_spark_run_is_exact_quiet_and_stops_cleanly(master, quiet, demo_file_report, tmp_path):
+    engine_spark.require_spark()
+    _, folder, expected = demo_file_report
+    done = run_cli(str(folder / "demo.parquet"), "--engine", "spark", "--spark-master", master, "--k", "3",
+                   "--out", str(tmp_path / "c.csv"), "--report", str(tmp_path / "spark.json"), *quiet,
+                   tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if not CLI_OWN_LINE.match(line)] == []
+    same_results(json.loads((tmp_path / "spark.json").read_text()), expected)
+    assert done.stdout.startswith("3,000 rows in")
+    # Clean stop: Spark logged no error (the issue's "Failed to launch executor … Shutdown hooks cannot
+    # be modified during shutdown" among them), no executor outlives the run, no temporary folder is left.
+    spark_log = (tmp_path / "jvm.log").read_text()
+    assert "ERROR" not in spark_log and "Exception" not in spark_log, spark_log
+    assert processes_mentioning(str(tmp_path)) == []
+    assert not list(tmp_path.glob("segmenter-spark-*"))
+
+
+def garbage_file(path: Path) -> Path:
+    path.write_bytes(b"PAR1" + bytes(range(256)) * 8)  # Parquet's magic, then no Parquet
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("master, make_input, expected", [
+    (engine_spark.LOCAL, lambda folder: folder / "nothing.parquet", r"\[PATH_NOT_FOUND\] .*nothing\.parquet"),
+    # the task fails on an executor, 4 times; the line names the condition of the first cause that has one
+    (engine_spark.CLUSTER, lambda folder: garbage_file(folder / "garbage.parquet"),
+     r"failed with [A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)*: .*garbage\.parquet"),
+], ids=["local-missing-path", "cluster-unreadable-file"])
+def test_engine_spark_failure_is_one_error_line(master, make_input, expected, tmp_path):
+    engine_spark.require_spark()
+    source = make_input(tmp_path)
+    done = run_cli(str(source), "--engine", "spark", "--spark-master", master, "--out", str(tmp_path / "c.csv"),
+                   tmp_path=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and re.search(expected, lines[0]), done.stderr
+    assert not (tmp_path / "c.csv").exists()
+    assert processes_mentioning(str(tmp_path)) == []

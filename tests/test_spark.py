@@ -1,9 +1,16 @@
-"""The pipeline on Spark (local[2], one shared session): same results as DuckDB on the edge
-cases and on 50,000 real rows, read from Parquet and from CSV text."""
+"""The pipeline on Spark: same results as DuckDB on the edge cases and on 50,000 real rows, read
+from Parquet and from CSV text, on local[2] (one JVM) and on local-cluster[2,1,1024] (executor
+JVMs: rows serialised between processes, shuffles across them), also when an executor dies."""
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import itertools
+import os
+import signal
+import socket
+import threading
+import time
 from datetime import UTC
 
 import pandas as pd
@@ -12,7 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import segmentation
-from segmentation import columns, parsing, pipeline, reading, sources
+from segmentation import columns, parsing, pipeline, reading, sources, spark_runtime
+from segmentation.demo import demo_transactions
 from segmentation.errors import SourceError
 from segmentation.settings import CleaningSettings
 from tests.engines import edge_cases
@@ -20,7 +28,8 @@ from tests.engines import spark as engine_spark
 from tests.engines.compare import assert_same_as_duckdb
 from tests.shared_data import shared_file
 
-spark, spark_con = engine_spark.spark, engine_spark.spark_con  # the worker's one local[2] session (fixtures)
+spark, spark_con = engine_spark.spark, engine_spark.spark_con  # the worker's one session (fixtures)
+ON_BOTH_MASTERS, ON_CLUSTER = engine_spark.ON_BOTH_MASTERS, engine_spark.ON_CLUSTER
 # One server/JVM per worker is costly on 2 cores: with `pytest -n 2 --dist loadgroup` (.ci/run) all of
 # this module runs on one worker; with other --dist modes the mark does nothing.
 pytestmark = pytest.mark.xdist_group("spark")
@@ -34,6 +43,7 @@ def duckdb_reference(raw: pa.Table, roles, **kwargs) -> pipeline.Prepared:
     return pipeline.prepare_canonical(parsing.to_canonical(raw, roles).table, roles, with_products=False, **kwargs)
 
 
+@ON_BOTH_MASTERS
 @pytest.mark.parametrize("id_type", ["text", "float"])
 def test_edge_cases_from_parquet(spark_con, tmp_path, id_type):
     raw = edge_cases.raw_table(id_type)
@@ -54,6 +64,7 @@ def test_edge_cases_from_parquet(spark_con, tmp_path, id_type):
     assert (audit["duplicate"], audit["missing_customer"]) == (1, 3)
 
 
+@ON_BOTH_MASTERS
 def test_edge_cases_with_filters_and_net_returns(spark_con, tmp_path):
     raw = edge_cases.raw_table()
     path = tmp_path / "edge.parquet"
@@ -78,6 +89,7 @@ def real_rows(tmp_path_factory):
     return path, loaded, roles
 
 
+@ON_BOTH_MASTERS
 @pytest.mark.slow
 def test_real_rows_from_csv_text(spark_con, real_rows):
     path, loaded, roles = real_rows
@@ -89,6 +101,7 @@ def test_real_rows_from_csv_text(spark_con, real_rows):
     assert got.audit.rows_in == REAL_ROWS and len(got.customers) > 900
 
 
+@ON_BOTH_MASTERS
 @pytest.mark.slow
 def test_real_rows_from_parquet(spark_con, real_rows, tmp_path):
     _, loaded, roles = real_rows
@@ -153,3 +166,48 @@ def test_segment_accepts_a_spark_ibis_table(spark_con, tmp_path, id_type):
     want = segmentation.segment(raw, roles=edge_cases.ROLES, k=2)
     assert (got.k, got.suggestion) == (want.k, want.suggestion)
     pd.testing.assert_frame_equal(got.customers, want.customers)
+
+
+def kill_an_executor_when_tasks_run(session, stop: threading.Event, killed: list[int]) -> None:
+    """Wait until a stage has tasks running, then SIGKILL one executor JVM (as an OOM killer would)."""
+    tracker = session.sparkContext.statusTracker()
+    while not stop.is_set():
+        running = [info for info in map(tracker.getStageInfo, tracker.getActiveStageIds())
+                   if info is not None and info.numActiveTasks > 0]
+        executors = spark_runtime.executor_pids(session)
+        if running and executors:
+            os.kill(executors[0], signal.SIGKILL)
+            killed.append(executors[0])
+            return
+        time.sleep(0.02)
+
+
+@ON_CLUSTER
+def test_an_executor_killed_mid_job_is_replaced_and_the_result_stays_exact(spark, spark_con, tmp_path):
+    raw = demo_transactions(40_000, seed=11)
+    path = tmp_path / "demo.parquet"
+    pq.write_table(raw, path, row_group_size=4_000)  # several tasks per stage
+    executors = spark_runtime.executor_pids(spark)
+    assert len(executors) == 2
+    for pid in executors:  # loopback: the executors bind to and reach the driver on 127.0.0.1
+        arguments = spark_runtime._cmdline(pid).decode().split("\0")
+        host = arguments[arguments.index("--hostname") + 1]  # 127.0.0.1, or localhost after a local[N] run
+        assert ipaddress.ip_address(socket.gethostbyname(host)).is_loopback, host
+        assert "@127.0.0.1:" in arguments[arguments.index("--driver-url") + 1]
+    stop, killed = threading.Event(), []
+    killer = threading.Thread(target=kill_an_executor_when_tasks_run, args=(spark, stop, killed))
+    killer.start()
+    try:
+        table = sources.read_spark(spark_con, str(path))
+        roles = sources.resolve_roles(table)
+        got = sources.prepare_table(table, roles)
+    finally:
+        stop.set()
+        killer.join()
+    assert killed and killed[0] in executors, "no executor was killed while tasks ran"
+    assert_same_as_duckdb(got, duckdb_reference(raw, roles))
+    deadline = time.monotonic() + 120  # the worker starts a new executor in place of the dead one
+    while len(spark_runtime.executor_pids(spark)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    replaced = spark_runtime.executor_pids(spark)
+    assert len(replaced) == 2 and killed[0] not in replaced

@@ -1,13 +1,22 @@
-"""One local Spark session (local[2], 4 shuffle partitions) shared by every Spark test in a worker."""
+"""One Spark session at a time per worker, shared by every Spark test there: `local[2]` (driver and
+executors in one JVM), or `local-cluster[2,1,1024]` (two executor JVMs) for the tests marked with
+`ON_BOTH_MASTERS`. The `spark` fixture is session-scoped and parametrised by master, so pytest
+runs all tests of one master, stops that session (executors included), then starts the other:
+PySpark allows one SparkContext per process, and two would not fit CI's two cores anyway."""
 from __future__ import annotations
 
 import os
 
 import pytest
 
+LOCAL = "local[2]"
+CLUSTER = "local-cluster[2,1,1024]"  # 2 workers × 1 core × 1 GiB executors, as the README shows
+# For a test that runs on both: @ON_BOTH_MASTERS (the `spark` fixture's default is LOCAL only).
+ON_BOTH_MASTERS = pytest.mark.parametrize("spark", [LOCAL, CLUSTER], ids=["local", "cluster"], indirect=True)
+ON_CLUSTER = pytest.mark.parametrize("spark", [CLUSTER], ids=["cluster"], indirect=True)
 
-@pytest.fixture(scope="session")
-def spark():
+
+def require_spark() -> None:
     from segmentation import sources
 
     in_ci = os.environ.get("CI") == "true"
@@ -21,9 +30,17 @@ def spark():
         if in_ci:
             pytest.fail("Java is missing; CI must run the Spark tests (apt-get install openjdk-17-jre-headless)")
         pytest.skip("Java is missing: local Spark needs a JDK 17 (JAVA_HOME or java on PATH)")
-    session = sources.spark_session("local[2]", shuffle_partitions=4, driver_memory="2g")
+
+
+@pytest.fixture(scope="session", params=[LOCAL], ids=["local"])
+def spark(request):
+    from segmentation import sources, spark_runtime
+
+    require_spark()
+    session = sources.spark_session(request.param, shuffle_partitions=4, driver_memory="2g")
+    assert session.sparkContext.master == request.param  # not a left-over session of the other master
     yield session
-    session.stop()
+    spark_runtime.stop_session(session)
 
 
 @pytest.fixture(scope="session")
