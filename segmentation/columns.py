@@ -16,7 +16,7 @@ from .errors import MappingError
 from .settings import REQUIRED_ROLES, ROLES
 
 __all__ = ["ROLE_ORDER", "normalise_header", "detect_roles", "resolve_roles", "detection_notes",
-           "unused_columns_note"]
+           "mapping_notes", "unused_columns_note"]
 
 ROLE_ORDER: tuple[str, ...] = tuple(role.name for role in ROLES)
 _ALIASES: dict[str, tuple[str, ...]] = {role.name: role.aliases for role in ROLES}
@@ -335,6 +335,12 @@ def detection_notes(table: pa.Table, roles: Mapping[str, str]) -> tuple[str, ...
         notes.append(f"`{roles['quantity']}` is for information only: money comes from the line amount "
                      f"`{roles['amount']}` (there is no unit price).")
     return tuple(notes)
+
+
+def mapping_notes(table: pa.Table, roles: Mapping[str, str]) -> tuple[str, ...]:
+    """The notes of the mapping for a file's report: detection_notes and unused_columns_note."""
+    unused = unused_columns_note(table.column_names, roles)
+    return detection_notes(table, roles) + ((unused,) if unused else ())
 
 
 def unused_columns_note(names, roles: Mapping[str, str]) -> str | None:

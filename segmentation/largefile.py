@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import parsing
+from .columns import mapping_notes
 from .errors import InputFileError
 from .reading import LoadedFile, csv_layout, read_file, skipped_lines_note, unique_headers
 from .schema import CANONICAL_SCHEMA, canonical, unmapped_column_names, unmapped_columns, unmapped_values
@@ -98,8 +99,8 @@ class LargeFile:
             lines = _rejected_lines(con) if self.file_format == "csv" else 0
             return (skipped_lines_note(lines, self.head.num_columns),) if lines else ()
 
-        return Canonical(table=transactions, engine=duckdb_engine(con), notes=tuple(self.notes) + tuple(notes),
-                         late_notes=skipped)
+        notes = tuple(self.notes) + mapping_notes(self.head, roles) + tuple(notes)
+        return Canonical(table=transactions, engine=duckdb_engine(con), notes=notes, late_notes=skipped)
 
     def prepare(self, roles: Mapping[str, str], **options):
         """Clean, aggregate and score (preparation.prepare_source)."""

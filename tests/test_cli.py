@@ -222,3 +222,24 @@ def test_a_read_only_disk_and_a_vanished_folder(tmp_path, monkeypatch, capsys):
     assert main([str(source), "--k", "2", "--quiet", "--report", str(gone / "r.json")]) == 2
     _assert_one_error_line(capsys.readouterr().err, f"{gone / 'r.json'}: its folder does not exist (any more).")
     assert not gone.exists()
+
+
+def test_a_cdnow_file_segments_without_map_taking_dollar_value_as_the_line_amount(tmp_path):
+    """CDNOW's public headers: no alias names the money, its meaning does."""
+    lines = ["customer_id,date,number_of_cds,dollar_value"]
+    for i in range(240):
+        customer = 1 + i % 40
+        lines.append(f"{customer},199701{1 + i % 28:02d},{1 + i % 4},{customer * 1.5 + (i % 7) * 3.25:.2f}")
+    source = write(tmp_path / "cdnow.csv", "\n".join(lines) + "\n")
+    done = run_cli(source, "--report", tmp_path / "r.json", "--out", tmp_path / "c.csv")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["columns"] == {"customer": "customer_id", "date": "date", "quantity": "number_of_cds",
+                                 "amount": "dollar_value"}
+    assert "non_positive_amount" in report["dropped"]  # the money is the amount, not quantity × price
+    assert any(note.startswith("`dollar_value` read as the line amount") for note in report["notes"])
+    assert any("`number_of_cds` is for information only" in note for note in report["notes"])
+    customers = pd.read_csv(tmp_path / "c.csv", dtype={"customer_id": str}).set_index("customer_id")
+    assert len(customers) == 40
+    spent = sum(float(line.split(",")[3]) for line in lines[1:] if line.startswith("7,"))
+    assert customers.loc["7", "monetary"] == pytest.approx(spent)

@@ -320,6 +320,16 @@ def detected_roles(src: Source) -> dict[str, str]:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
+def _mapping_notes(digest: str, sheet: str | None, roles_: tuple, _loaded: LoadedFile) -> tuple[str, ...]:
+    return columns.detection_notes(_loaded.table, dict(roles_))
+
+
+def mapping_notes(src: Source, roles: dict[str, str]) -> tuple[str, ...]:
+    """What detection decided for the mapping shown (product vs description, money by meaning, guesses)."""
+    return _mapping_notes(src.digest, src.sheet, tuple(sorted(roles.items())), read(src))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
 def _roles(digest: str, sheet: str | None, overrides_: tuple, _loaded: LoadedFile) -> dict[str, str]:
     return columns.resolve_roles(_loaded.table, dict(overrides_))
 
