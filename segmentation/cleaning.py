@@ -16,7 +16,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from .schema import CANONICAL_COLUMNS
+from .schema import CANONICAL_COLUMNS, UNMAPPED_PREFIX
 from .settings import CLEANING_RULES, CleaningSettings, Rule
 
 __all__ = [
@@ -224,14 +224,17 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
     roles the file had, which decides how money is computed and which rules apply. The rules
     are those of `RULES`, in their order.
 
-    With the duplicate rule on, identical rows are grouped on all canonical columns (a hash
-    aggregate, not a sorted window) into one line. A line the "row" rules drop stands for all
+    With the duplicate rule on, identical rows are grouped on all their columns (a hash aggregate,
+    not a sorted window) into one line: the canonical columns and the unmapped ones that follow
+    them (`unmapped_1`, ...), so a duplicate is a copy of the whole source row. A line the "row"
+    rules drop stands for all
     its copies under that rule (`rows` = copies); of a line that passes them one row goes
     through the "line" rules (`rows` = 1) and the other copies are counted under `duplicate`
     (`duplicates` = copies - 1). Otherwise every input row is one line. So every input row is
     counted once: rows in = sum(rows) + sum(duplicates).
     """
-    t = transactions.select(*CANONICAL_COLUMNS)
+    unmapped = unmapped_of(transactions)
+    t = transactions.select(*CANONICAL_COLUMNS, *unmapped)
     t = t.mutate(description=t.description.fill_null("Unknown"))
     mode = _money_mode(roles)
     dedupe = _COPIES.is_on(settings)
@@ -255,8 +258,9 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
         ]
         return ibis.cases(*branches, else_=ibis.null("string")) if branches else ibis.null("string")
 
-    def with_reasons(lines: ir.Table) -> ir.Table:
-        """Canonical columns + `copies` → + line_units, rows, duplicates, drop_reason, purchase."""
+    def with_reasons(lines: ir.Table, carry: tuple[str, ...] = ()) -> ir.Table:
+        """Canonical columns + `copies` → + line_units, rows, duplicates, drop_reason, purchase
+        (and the `carry` columns, unchanged)."""
         bad_number, line_units = line_money(lines)
         early_reason = first_reason(lines, "row", Context(roles, mode, settings, bad_number))
         # Of a line that passes the "row" rules one row goes on and the other copies are
@@ -268,22 +272,23 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
             rows=ibis.cases((passed, 1), else_=lines.copies).cast("int64"),
             duplicates=ibis.cases((passed, lines.copies - 1), else_=0).cast("int64"),
         )
-        lines = lines.select(*CANONICAL_COLUMNS, "line_units", "rows", "duplicates", "drop_reason",
+        lines = lines.select(*CANONICAL_COLUMNS, *carry, "line_units", "rows", "duplicates", "drop_reason",
                              passed_early=passed)
         context = Context(roles, mode, settings)
         reason = ibis.coalesce(lines.drop_reason, first_reason(lines, "line", context))
         return lines.mutate(drop_reason=reason, purchase=purchase_of(lines, roles))
 
-    # Identical rows are grouped first (one hash aggregate on all canonical columns), so every
-    # rule is computed once per distinct line. A line stands for `copies` identical rows.
+    # Identical rows are grouped first (one hash aggregate on all columns, unmapped ones included),
+    # so every rule is computed once per distinct line. A line stands for `copies` identical rows.
     if dedupe:
-        lines = with_reasons(t.group_by(list(CANONICAL_COLUMNS)).agg(copies=t.count()))
+        lines = with_reasons(t.group_by([*CANONICAL_COLUMNS, *unmapped]).agg(copies=t.count()))
     else:
         lines = with_reasons(t.mutate(copies=ibis.literal(1, "int64")))
     if dedupe and _hashes_rows(transactions):
         # The same purchases without grouping the rows on their text: every row goes through the
-        # rules on its own and the copies are found and subtracted by row hashes.
-        purchases = _purchases_by_hash(with_reasons(t.mutate(copies=ibis.literal(1, "int64"))))
+        # rules on its own and the copies are found and subtracted by whole-row hashes.
+        rows = with_reasons(t.mutate(copies=ibis.literal(1, "int64")), carry=tuple(unmapped))
+        purchases = _purchases_by_hash(rows, [*CANONICAL_COLUMNS, *unmapped])
     else:
         purchases = _purchases(lines)
     lines = lines.drop("passed_early")
@@ -326,7 +331,12 @@ def _pair_hash(table: ir.Table, names: list[str]) -> tuple[ir.IntegerValue, ir.I
             ibis.struct({n: table[n] for n in reversed(names)}).hash())
 
 
-def _purchases_by_hash(rows: ir.Table) -> ir.Table:
+def unmapped_of(transactions: ir.Table) -> list[str]:
+    """The unmapped source columns that follow the canonical ones (see schema.UNMAPPED_PREFIX)."""
+    return [name for name in transactions.columns if name.startswith(UNMAPPED_PREFIX)]
+
+
+def _purchases_by_hash(rows: ir.Table, row_columns: list[str]) -> ir.Table:
     """`_purchases` for a DuckDB engine, from rows that went through the rules one by one.
 
     Grouping all rows on nine columns (mostly text) to find the copies is the most expensive
@@ -334,7 +344,8 @@ def _purchases_by_hash(rows: ir.Table) -> ir.Table:
     purchases is the next. Here both group on 128-bit keys (two 64-bit hashes of the same
     columns in two orders) with the text as payload only where it is needed: the purchases
     are summed over every row, the copies (rows that passed the first three rules and are
-    identical in all canonical columns) are counted per purchase and subtracted.
+    identical in all `row_columns`: the canonical and the unmapped ones) are counted per purchase
+    and subtracted.
 
     How exact: DuckDB combines per-column 64-bit hashes, so two different rows get the same
     key only if two different values of one column hash alike *and* the rows agree on every
@@ -356,7 +367,7 @@ def _purchases_by_hash(rows: ir.Table) -> ir.Table:
         **{k: rows[k].arbitrary() for k in keys},
     )
     passed = rows.filter(rows.passed_early)
-    row_1, row_2 = _pair_hash(passed, list(CANONICAL_COLUMNS))
+    row_1, row_2 = _pair_hash(passed, row_columns)
     groups = passed.group_by([row_1.name("r1"), row_2.name("r2")]).agg(
         n=passed.count(), p1=passed.p1.arbitrary(), p2=passed.p2.arbitrary(),
         line_units=passed.line_units.arbitrary())

@@ -189,20 +189,17 @@ def _run(args: argparse.Namespace) -> int:
 
         result = pipeline.run(loaded, overrides=overrides, cleaning=cleaning, snapshot=args.snapshot,
                               k=args.k, seed=args.seed, progress=progress)
-    from .export import write_atomic, write_table
+    from .export import all_or_nothing, write_atomic, write_table
 
     report = report_of(result, source, seed=args.seed)
-    # Both outputs are rendered before either is written, so a failure leaves no partial output.
     customers = result.customers
     report_bytes = (json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n").encode()
-    try:
+    # Every output appears at the end, or none does: a full disk (OutputError) leaves nothing behind.
+    with all_or_nothing():
         if args.out is not None:
             write_table(args.out, customers, extra_sheets={"Segments": result.segmentation.profiles})
         if args.report is not None:
             write_atomic(args.report, report_bytes)
-    except OSError as error:
-        raise ParameterError(f"Cannot write {error.filename or 'the output'}: {error.strerror}.",
-                             hint="Choose a folder you can write to.") from error
     for message in result.warnings:
         print(f"warning: {message}", file=sys.stderr)
     _print_summary(result)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,7 +15,8 @@ import pyarrow.compute as pc
 from .errors import MappingError
 from .settings import REQUIRED_ROLES, ROLES
 
-__all__ = ["ROLE_ORDER", "normalise_header", "detect_roles", "resolve_roles"]
+__all__ = ["ROLE_ORDER", "normalise_header", "detect_roles", "resolve_roles", "detection_notes",
+           "mapping_notes", "unused_columns_note"]
 
 ROLE_ORDER: tuple[str, ...] = tuple(role.name for role in ROLES)
 _ALIASES: dict[str, tuple[str, ...]] = {role.name: role.aliases for role in ROLES}
@@ -83,6 +85,17 @@ def detect_roles(table: pa.Table) -> dict[str, str]:
 
 def _detect_all(table: pa.Table) -> dict[str, str]:
     """Every role found, amount included even next to quantity and price (resolve_roles needs it)."""
+    return _detect(table).roles
+
+
+@dataclass(frozen=True)
+class _Detection:
+    roles: dict[str, str]
+    reasons: dict[str, str]  # role → why its column was taken, where a name alone did not say it
+    unsure: frozenset[str]  # roles that are a guess the user should check
+
+
+def _detect(table: pa.Table) -> _Detection:
     columns = list(table.column_names)
     candidates = []
     for order, role in enumerate(ROLE_ORDER):
@@ -98,7 +111,22 @@ def _detect_all(table: pa.Table) -> dict[str, str]:
             found[role] = column
             used.add(column)
 
+    reasons: dict[str, str] = {}
+    unsure: set[str] = set()
+    _product_or_description(table, found, reasons)
+    used = set(found.values())
     free = [c for c in columns if c not in used]
+    for role, words in (("quantity", _is_count_header), ("amount", _is_money_header)):
+        if role in found:
+            continue
+        guess = _by_meaning(table, free, role, words)
+        if guess is not None:
+            column, sure = guess
+            found[role] = column
+            free.remove(column)
+            reasons[role] = _MEANING_REASONS[role]
+            if not sure:
+                unsure.add(role)
     if "date" not in found:
         column = _date_by_content(table, free)
         if column:
@@ -114,7 +142,217 @@ def _detect_all(table: pa.Table) -> dict[str, str]:
         if column:
             found["customer"] = column
             free.remove(column)
-    return {role: found[role] for role in ROLE_ORDER if role in found}
+    return _Detection(roles={role: found[role] for role in ROLE_ORDER if role in found}, reasons=reasons,
+                      unsure=frozenset(unsure))
+
+
+# ----------------------------------------------------------------------------- product vs description
+#
+# Exports name the product column in many ways: `sku` next to `product` (names), `product` (codes)
+# next to `product_name`, `item` next to `item_description`. Headers alone cannot tell which holds
+# the codes, so when two such columns compete, their values decide: the one of mostly letters and
+# spaces, longer and with more distinct words is the description, the short code-like one the
+# product. A column of names is never the product code when a code-like column is there.
+
+_CODE_TEXT = re.compile(r"^[A-Za-z0-9#][A-Za-z0-9_\-./#:]*$")
+
+
+@dataclass(frozen=True)
+class _TextProfile:
+    kind: str | None  # "names", "codes" or None (neither clearly)
+    distinct_words: int
+    mean_length: float
+
+
+def _text_profile(column: pa.ChunkedArray) -> _TextProfile:
+    head = column.slice(0, _CONTENT_SAMPLE * 5).drop_null().slice(0, _CONTENT_SAMPLE)
+    if len(head) and pa.types.is_integer(head.type):
+        return _TextProfile("codes", 0, 0.0)
+    values = _sample_strings(column)
+    if values is None:
+        return _TextProfile(None, 0, 0.0)
+    texts = [v for v in pc.unique(values).to_pylist()[:500] if v]
+    if not texts:
+        return _TextProfile(None, 0, 0.0)
+    n = len(texts)
+    characters = sum(len(t) for t in texts)
+    letters = sum(ch.isalpha() or ch == " " for t in texts for ch in t)
+    spaced = sum(" " in t for t in texts) / n
+    with_digit = sum(any(ch.isdigit() for ch in t) for t in texts) / n
+    code_shaped = sum(bool(_CODE_TEXT.match(t)) and len(t) <= 40 for t in texts) / n
+    upper_codes = sum(t.upper() == t for t in texts) / n
+    words = {w.casefold() for t in texts for w in t.split()}
+    mean_length = characters / n
+    if code_shaped >= 0.9 and (with_digit >= 0.5 or upper_codes >= 0.9):
+        kind = "codes"
+    elif letters / characters >= 0.7 and (spaced >= 0.3 or mean_length >= 6):
+        kind = "names"
+    else:
+        kind = None
+    return _TextProfile(kind, len(words), mean_length)
+
+
+def _product_or_description(table: pa.Table, found: dict[str, str], reasons: dict[str, str]) -> None:
+    """Re-decide `product` and `description` from the values when a column of names and a
+    code-like product column compete (see above); `found` is changed in place."""
+    others = {column for role, column in found.items() if role not in ("product", "description")}
+    pool = [c for c in table.column_names if c not in others
+            and (_header_score("product", c) > 0 or _header_score("description", c) > 0)]
+    if len(pool) < 2:
+        return
+    profiles = {c: _text_profile(table.column(c)) for c in pool}
+    names = [c for c in pool if profiles[c].kind == "names"]
+    codes = [c for c in pool if profiles[c].kind == "codes" and _header_score("product", c) > 0]
+    if not names or not codes:
+        return
+    description = max(names, key=lambda c: (profiles[c].distinct_words, profiles[c].mean_length))
+    product = max(codes, key=lambda c: _header_score("product", c))
+    ambiguous = any(_header_score("product", c) > 0 and _header_score("description", c) > 0
+                    for c in (product, description))
+    if (found.get("product"), found.get("description")) == (product, description) and not ambiguous:
+        return  # the names said it already (StockCode, Description)
+    found["product"], found["description"] = product, description
+    reasons["description"] = f"`{description}` read as the product description; `{product}` as the product code"
+    reasons["product"] = reasons["description"]
+
+
+# ----------------------------------------------------------------------------- money and counts by meaning
+#
+# A numeric column named for money (`dollar_value`, `net_sales`, `Revenue EUR`) is a line amount
+# candidate, a count column (`number_of_cds`, `n_items`, `units`) a quantity candidate, when no
+# alias named them; their values must back the name up (money: numbers, mostly not negative;
+# counts: whole numbers, small). With an amount and no unit price, the amount is the money and the
+# quantity is for information (resolve_roles; cleaning's money mode).
+
+_MONEY_WORDS = frozenset({
+    "value", "dollar", "dollars", "usd", "eur", "euro", "euros", "gbp", "chf", "spend", "spent", "sales",
+    "netsales", "revenue", "revenues", "turnover", "total", "amount", "paid", "umsatz", "betrag", "montant",
+    "gesamtbetrag", "bruttobetrag", "nettobetrag", "importe", "valor",
+})
+# Money that is not the line's sale: freight, taxes, discounts, refunds, fees...
+_NOT_LINE_MONEY = frozenset({
+    "freight", "shipping", "shipment", "delivery", "tax", "taxes", "vat", "mwst", "tva", "discount", "discounts",
+    "refund", "refunded", "fee", "fees", "tip", "duty", "duties", "balance", "credit", "limit", "cost", "costs",
+    "price", "rate", "margin", "profit", "commission",
+})
+_COUNT_WORDS = frozenset({"units", "unit", "pieces", "piece", "count", "qty", "quantity", "menge", "anzahl",
+                          "stuck", "stück", "quantite", "quantité", "pcs"})
+_COUNT_PREFIXES = (("number", "of"), ("n",), ("nb",), ("num",), ("no", "of"), ("nr",))
+_MEANING_REASONS = {
+    "amount": "read as the line amount: its name speaks of money and its values are amounts",
+    "quantity": "read as the quantity: its name speaks of a count and its values are whole numbers",
+}
+
+
+def _is_money_header(column: str) -> bool:
+    words = _words(column)
+    joined = {"".join(words[i:i + 2]) for i in range(len(words))}
+    return bool((set(words) | joined) & _MONEY_WORDS) and not set(words) & _NOT_LINE_MONEY
+
+
+def _is_count_header(column: str) -> bool:
+    words = _words(column)
+    if any(tuple(words[:len(prefix)]) == prefix and len(words) > len(prefix) for prefix in _COUNT_PREFIXES):
+        return True
+    return bool(set(words) & _COUNT_WORDS) and not _is_money_header(column)
+
+
+def _numbers(column: pa.ChunkedArray) -> pa.Array | None:
+    """Up to _CONTENT_SAMPLE values as float64 (text read with a decimal point or comma), or None."""
+    head = column.slice(0, _CONTENT_SAMPLE * 5).drop_null().slice(0, _CONTENT_SAMPLE)
+    if len(head) == 0:
+        return None
+    kind = head.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return head.cast(pa.float64())
+    text = _sample_strings(column)
+    if text is None:
+        return None
+    text = pc.replace_substring_regex(text, r"^([+-]?\d+),(\d+)$", r"\1.\2")  # decimal comma
+    numeric = pc.match_substring_regex(text, r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+    share = pc.mean(numeric.cast(pa.float64())).as_py() or 0.0
+    if share < 0.7:
+        return None
+    return pc.filter(text, numeric).cast(pa.float64()) if share < 1 else text.cast(pa.float64())
+
+
+def _content_backs(table: pa.Table, column: str, role: str) -> bool | None:
+    """True: the values fit the role; False: they roughly fit (a guess); None: they do not."""
+    values = _numbers(table.column(column))
+    if values is None or len(values) == 0:
+        return None
+    share_of_rows = len(values) / max(1, len(table.column(column).slice(0, _CONTENT_SAMPLE * 5).drop_null()
+                                             .slice(0, _CONTENT_SAMPLE)))
+    non_negative = pc.mean(pc.greater_equal(values, 0).cast(pa.float64())).as_py()
+    if role == "amount":
+        if non_negative < 0.5:
+            return None
+        return share_of_rows >= 0.95 and non_negative >= 0.8
+    whole = pc.mean(pc.equal(pc.floor(values), values).cast(pa.float64())).as_py()
+    if whole < 0.9:
+        return None
+    largest = pc.max(pc.abs(values)).as_py()
+    return share_of_rows >= 0.95 and whole >= 0.99 and largest <= 100_000
+
+
+def _by_meaning(table: pa.Table, free: list[str], role: str, named_for) -> tuple[str, bool] | None:
+    """The first free column named for the role whose values back the name up: (column, sure)."""
+    guesses = []
+    for column in free:
+        if not named_for(column):
+            continue
+        backs = _content_backs(table, column, role)
+        if backs is not None:
+            guesses.append((not backs, column))
+    if not guesses:
+        return None
+    unsure, column = min(guesses, key=lambda guess: (guess[0], free.index(guess[1])))
+    return column, not unsure
+
+
+def detection_notes(table: pa.Table, roles: Mapping[str, str]) -> tuple[str, ...]:
+    """What detection decided beyond the names, for the roles in `roles` it chose (the report's
+    notes, the app's mapping section): product vs description, money and counts by meaning,
+    guesses to check, a quantity that is for information only."""
+    detection = _detect(table)
+    notes: list[str] = []
+    for role in ROLE_ORDER:
+        column = roles.get(role)
+        if not column or detection.roles.get(role) != column or role not in detection.reasons:
+            continue
+        reason = detection.reasons[role]
+        if role == "product" and reason == detection.reasons.get("description") and \
+                roles.get("description") == detection.roles.get("description"):
+            continue  # said once, with the description
+        if role in ("product", "description"):
+            notes.append(reason + ".")
+        elif role in detection.unsure:
+            notes.append(f"`{column}` guessed as the {_LABELS[role].lower()} from its name; some values do not "
+                         "fit, so check the mapping.")
+        else:
+            notes.append(f"`{column}` {reason}.")
+    if roles.get("quantity") and roles.get("amount") and not roles.get("price"):
+        notes.append(f"`{roles['quantity']}` is for information only: money comes from the line amount "
+                     f"`{roles['amount']}` (there is no unit price).")
+    return tuple(notes)
+
+
+def mapping_notes(table: pa.Table, roles: Mapping[str, str]) -> tuple[str, ...]:
+    """The notes of the mapping for a file's report: detection_notes and unused_columns_note."""
+    unused = unused_columns_note(table.column_names, roles)
+    return detection_notes(table, roles) + ((unused,) if unused else ())
+
+
+def unused_columns_note(names, roles: Mapping[str, str]) -> str | None:
+    """The note that duplicates compare the columns no role uses too (None when every column is used)."""
+    used = {column for column in roles.values() if column}
+    unused = [str(name) for name in names if name not in used]
+    if not unused:
+        return None
+    shown = ", ".join(f"`{name}`" for name in unused[:10]) + (f" and {len(unused) - 10} more"
+                                                             if len(unused) > 10 else "")
+    return (f"Duplicates are copies of the whole row: the {len(unused)} column(s) not used ({shown}) are "
+            "compared too.")
 
 
 def _sample_strings(column: pa.ChunkedArray) -> pa.Array | None:

@@ -10,6 +10,7 @@ __all__ = [
     "InputFileError",
     "MappingError",
     "NoDataLeftError",
+    "OutputError",
     "ParameterError",
     "KChoiceError",
     "SourceError",
@@ -60,3 +61,9 @@ class KChoiceError(ParameterError):
 class SourceError(SegmenterError):
     """A database or Spark source cannot be used: bad URL, refused login, missing table, no
     permission, server down. The message never contains the password."""
+
+
+class OutputError(SegmenterError):
+    """An output file cannot be written: no space left, quota used up, read-only file system,
+    its folder gone, no permission. The message names the file and the cause; nothing of the
+    file (nor a temporary file) is left behind."""

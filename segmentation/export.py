@@ -1,16 +1,23 @@
-"""Exports a marketer can open in a spreadsheet safely, and atomic file writes."""
+"""Exports a marketer can open in a spreadsheet safely, and atomic file writes that fail cleanly."""
 from __future__ import annotations
 
+import errno
 import io
 import os
+import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from .errors import OutputError
+
 __all__ = ["FORMULA_PREFIXES", "neutralise_formulas", "to_csv_bytes", "to_xlsx_bytes", "write_atomic",
-           "write_table"]
+           "write_table", "all_or_nothing"]
 
 # A spreadsheet treats a cell starting with these as a formula (CSV injection, OWASP).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -48,7 +55,12 @@ def _excel_ready(table: pd.DataFrame) -> pd.DataFrame:
 def to_csv_bytes(table: pd.DataFrame) -> bytes:
     with tempfile.TemporaryDirectory(prefix="segmenter-csv-") as folder:
         path = Path(folder) / "table.csv"
-        _write_csv(path, table)
+        try:
+            _write_csv(path, table)
+        except Exception as error:
+            if _is_io_failure(error):
+                raise _output_error(path, error) from error
+            raise
         return path.read_bytes()
 
 
@@ -77,26 +89,142 @@ def to_xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
     return buffer.getvalue()
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
-    _atomically(path, lambda temporary: temporary.write_bytes(data))
+# --------------------------------------------------------------------------- writing files
+#
+# Every output file (customers CSV/XLSX, the report, and any later output) is written through
+# `write_atomic`/`write_table`: first into a private temporary folder beside the target, then
+# renamed over it, so readers never see half a file and a failure leaves nothing behind (the
+# whole temporary folder goes, whatever the writer put in it). Inside `all_or_nothing()` the
+# renames wait for the end of the block: several outputs appear together, or none does.
+
+_CAUSES = {  # errno → (what happened, how to fix it), in a marketer's words
+    errno.ENOSPC: ("no space left on the disk", "Free some space there, or write the file to another disk."),
+    errno.EDQUOT: ("the disk quota is used up", "Free some of your space there, or write the file elsewhere."),
+    errno.EROFS: ("the file system is read-only", "Write the file to a folder you can write to."),
+    errno.ENOENT: ("its folder does not exist (any more)", "Create the folder again, or write the file elsewhere."),
+    errno.EACCES: ("permission denied", "Write the file to a folder you can write to."),
+    errno.EPERM: ("operation not permitted", "Write the file to a folder you can write to."),
+    errno.EISDIR: ("a folder has that name", "Give a file name, not a folder."),
+    errno.EFBIG: ("the file is too large for that file system", "Write the file to another disk."),
+    errno.EIO: ("the disk reported an input/output error", "Check the disk, or write the file elsewhere."),
+}
+
+
+def _io_errno(error: BaseException) -> int | None:
+    """The errno of an I/O failure: an OSError's own, or the one DuckDB's writer names in its text."""
+    if isinstance(error, OSError):
+        return error.errno or errno.EIO
+    text = str(error)
+    for code in _CAUSES:
+        if os.strerror(code) in text:
+            return code
+    return errno.EIO
+
+
+def _is_io_failure(error: BaseException) -> bool:
+    if isinstance(error, OSError):
+        return True
+    if type(error).__module__.split(".")[0].lstrip("_") == "duckdb":  # (its classes live in _duckdb)
+        import duckdb
+
+        return isinstance(error, duckdb.IOException)
+    return False
+
+
+def _output_error(target: Path, error: BaseException) -> OutputError:
+    code = _io_errno(error)
+    cause, hint = _CAUSES.get(code, (None, "Check the disk and the folder, or write the file elsewhere."))
+    if cause is None:
+        cause = (getattr(error, "strerror", None) or os.strerror(code)).lower()
+    return OutputError(f"Cannot write {target}: {cause}.", hint=hint)
+
+
+@dataclass
+class _Staged:
+    target: Path
+    folder: Path  # the private temporary folder beside the target, removed in the end
+    existed: bool  # whether the target was there before (a new one is removed if a later output fails)
+
+    @property
+    def temporary(self) -> Path:
+        return self.folder / self.target.name
+
+
+_STAGING: ContextVar[list[_Staged] | None] = ContextVar("segmenter_output_staging", default=None)
+
+
+def _stage(path: str | os.PathLike, write: Callable[[Path], object]) -> _Staged:
+    target = Path(path)
+    try:
+        folder = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))
+    except OSError as error:
+        raise _output_error(target, error) from error
+    staged = _Staged(target=target, folder=folder, existed=target.exists())
+    try:
+        write(staged.temporary)
+    except BaseException as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        if _is_io_failure(error):
+            raise _output_error(target, error) from error
+        raise
+    return staged
+
+
+def _commit(staged: _Staged) -> None:
+    try:
+        os.replace(staged.temporary, staged.target)
+    except OSError as error:
+        raise _output_error(staged.target, error) from error
+    finally:
+        shutil.rmtree(staged.folder, ignore_errors=True)
 
 
 def _atomically(path: str | os.PathLike, write: Callable[[Path], object]) -> None:
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".part")
-    os.close(handle)
+    staged = _stage(path, write)
+    batch = _STAGING.get()
+    if batch is None:
+        _commit(staged)
+    else:
+        batch.append(staged)
+
+
+@contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """Files written inside the block appear together at its end; when one cannot be written
+    (OutputError) or anything else fails, none of them is left behind."""
+    batch: list[_Staged] = []
+    token = _STAGING.set(batch)
     try:
-        write(Path(temporary))
-        os.replace(temporary, target)
+        yield
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        for staged in batch:
+            shutil.rmtree(staged.folder, ignore_errors=True)
         raise
+    finally:
+        _STAGING.reset(token)
+    done: list[_Staged] = []
+    try:
+        for staged in batch:
+            _commit(staged)
+            done.append(staged)
+    except OutputError:
+        for staged in batch[len(done):]:
+            shutil.rmtree(staged.folder, ignore_errors=True)
+        for staged in done:  # files this block created go again; an older file that was replaced cannot come back
+            if not staged.existed:
+                staged.target.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` atomically; OutputError (naming the file and the cause) when the
+    disk is full, read-only, the folder is gone..., and then nothing is left behind."""
+    _atomically(path, lambda temporary: temporary.write_bytes(data))
 
 
 def write_table(path: str | os.PathLike, table: pd.DataFrame, *, sheet_name: str = "Customers",
                 extra_sheets: Mapping[str, pd.DataFrame] | None = None) -> None:
-    """Write CSV or XLSX by the file's extension, atomically."""
+    """Write CSV or XLSX by the file's extension, atomically (errors as in `write_atomic`)."""
     suffix = Path(path).suffix.lower()
     if suffix == ".xlsx":
         write_atomic(path, to_xlsx_bytes({sheet_name: table, **(extra_sheets or {})}))

@@ -37,9 +37,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import parsing
+from .columns import mapping_notes
 from .errors import InputFileError
 from .reading import LoadedFile, csv_layout, read_file, skipped_lines_note, unique_headers
-from .schema import CANONICAL_SCHEMA, canonical
+from .schema import CANONICAL_SCHEMA, canonical, unmapped_column_names, unmapped_columns, unmapped_values
 from .settings import DUCKDB_MEMORY_LIMIT, LARGE_FILE_BYTES, LARGE_PARQUET_ROWS, STREAM_BATCH_ROWS, CleaningSettings
 
 __all__ = ["LargeFile", "is_large", "open_file", "canonical_batches", "load_into_duckdb", "reads_directly",
@@ -98,8 +99,8 @@ class LargeFile:
             lines = _rejected_lines(con) if self.file_format == "csv" else 0
             return (skipped_lines_note(lines, self.head.num_columns),) if lines else ()
 
-        return Canonical(table=transactions, engine=duckdb_engine(con), notes=tuple(self.notes) + tuple(notes),
-                         late_notes=skipped)
+        notes = tuple(self.notes) + mapping_notes(self.head, roles) + tuple(notes)
+        return Canonical(table=transactions, engine=duckdb_engine(con), notes=notes, late_notes=skipped)
 
     def prepare(self, roles: Mapping[str, str], **options):
         """Clean, aggregate and score (preparation.prepare_source)."""
@@ -256,34 +257,44 @@ def _lookups(large: LargeFile, roles: Mapping[str, str], batch_rows: int) -> tup
 
 def canonical_batches(large: LargeFile, roles: Mapping[str, str], *, batch_rows: int = STREAM_BATCH_ROWS,
                       threads: int = 2) -> tuple[pa.Schema, Iterator[pa.RecordBatch], tuple[str, ...]]:
-    """(canonical schema, canonical record batches in file order, parsing notes)."""
+    """(schema, record batches in file order, parsing notes): the canonical columns, then the
+    unmapped ones as read (schema.unmapped_values), for whole-row duplicates."""
     roles = {role: column for role, column in roles.items() if column}
     lookups, notes = _lookups(large, roles, batch_rows)
     per_batch_roles = {role: column for role, column in roles.items() if role not in lookups}
-    columns = list(dict.fromkeys(roles.values()))
+    unmapped = unmapped_columns(large.head.column_names, roles)
+    wanted = list(dict.fromkeys(roles.values())) + unmapped
+    file_schema = pq.ParquetFile(large.path).schema_arrow
+    kinds = dict(zip(unique_headers(file_schema.names), file_schema.types))
+    unmapped_names = unmapped_column_names(len(unmapped))
+    schema = pa.schema(list(CANONICAL_SCHEMA) + [
+        pa.field(name, unmapped_values(pa.array([], kinds[column])).type)
+        for name, column in zip(unmapped_names, unmapped)])
 
     def parse(table: pa.Table) -> pa.RecordBatch:
-        canonical = parsing.to_canonical(table, per_batch_roles).table
+        canonical = parsing.to_canonical(table, per_batch_roles, unmapped=False).table
         for role, (distinct, parsed) in lookups.items():
             position = pc.index_in(table.column(roles[role]), value_set=distinct)
             name = _CANONICAL_OF[role]
             canonical = canonical.set_column(canonical.schema.get_field_index(name), name,
                                              pc.take(parsed, position))
+        for name, column in zip(unmapped_names, unmapped):
+            canonical = canonical.append_column(name, unmapped_values(table.column(column)))
         return canonical.combine_chunks().to_batches()[0] if canonical.num_rows else \
-            pa.RecordBatch.from_pylist([], schema=CANONICAL_SCHEMA)
+            pa.RecordBatch.from_pylist([], schema=schema)
 
     def batches() -> Iterator[pa.RecordBatch]:
         # Arrow compute releases the GIL: parse the next batch while DuckDB ingests this one.
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             pending = []
-            for table in _raw_batches(large, columns, batch_rows):
+            for table in _raw_batches(large, wanted, batch_rows):
                 pending.append(pool.submit(parse, table))
                 if len(pending) > threads:
                     yield pending.pop(0).result()
             for future in pending:
                 yield future.result()
 
-    return CANONICAL_SCHEMA, batches(), notes
+    return schema, batches(), notes
 
 
 # ----------------------------------------------------------------------------- DuckDB

@@ -14,7 +14,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import MappingError
-from .schema import CANONICAL_SCHEMA, ID_COLUMNS, ROLE_OF_COLUMN, TEXT_COLUMNS
+from .schema import (
+    CANONICAL_SCHEMA,
+    ID_COLUMNS,
+    ROLE_OF_COLUMN,
+    TEXT_COLUMNS,
+    unmapped_column_names,
+    unmapped_columns,
+    unmapped_values,
+)
 
 __all__ = ["ParsedTable", "to_canonical"]
 
@@ -30,8 +38,11 @@ class ParsedTable:
     notes: tuple[str, ...] = ()
 
 
-def to_canonical(table: pa.Table, roles: Mapping[str, str]) -> ParsedTable:
+def to_canonical(table: pa.Table, roles: Mapping[str, str], *, unmapped: bool = True) -> ParsedTable:
     """Build the canonical table from ``table`` and ``roles`` (role → column, from columns.resolve_roles).
+
+    With ``unmapped`` (the default) the columns no role uses follow the canonical ones, as read
+    (`unmapped_1`, ..., see schema.unmapped_values), so that duplicates are whole-row copies.
 
     Raises :class:`MappingError` when a mapped column does not exist, or when the date column has
     values but none of them reads as a date.
@@ -77,8 +88,12 @@ def to_canonical(table: pa.Table, roles: Mapping[str, str]) -> ParsedTable:
             arrays.append(parsed)
             if note:
                 notes.append(note)
-    return ParsedTable(table=pa.Table.from_arrays(arrays, schema=CANONICAL_SCHEMA), date_format=date_format,
-                       decimal_comma=decimal_comma, notes=tuple(notes))
+    canonical = pa.Table.from_arrays(arrays, schema=CANONICAL_SCHEMA)
+    if unmapped:
+        others = unmapped_columns(table.column_names, roles)
+        for name, column in zip(unmapped_column_names(len(others)), others):
+            canonical = canonical.append_column(name, unmapped_values(table.column(column)))
+    return ParsedTable(table=canonical, date_format=date_format, decimal_comma=decimal_comma, notes=tuple(notes))
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -79,7 +79,9 @@ class LoadedFile:
         return Preview(rows=self.table, total_rows=self.table.num_rows)
 
     def canonical(self, roles, *, progress=None):
-        """Parsed into the canonical schema (parsing.to_canonical) and handed to a new DuckDB."""
+        """Parsed into the canonical schema (parsing.to_canonical) and handed to a new DuckDB;
+        the notes say what the mapping decided (columns.mapping_notes) and the parsing found."""
+        from .columns import mapping_notes
         from .parsing import to_canonical
         from .preparation import Canonical, arrow_canonical
 
@@ -87,7 +89,8 @@ class LoadedFile:
             progress("Reading values (dates, numbers, ids)", 0.1)
         parsed = to_canonical(self.table, roles)
         table, engine = arrow_canonical(parsed.table)
-        return Canonical(table=table, engine=engine, notes=tuple(self.notes) + tuple(parsed.notes))
+        return Canonical(table=table, engine=engine,
+                         notes=tuple(self.notes) + mapping_notes(self.table, roles) + tuple(parsed.notes))
 
     def prepare(self, roles, **options):
         """Clean, aggregate and score (preparation.prepare_source)."""

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # needs only the Arrow schema, while the CLI imports Ibis on a second thread.
 
 __all__ = ["CANONICAL_SCHEMA", "CANONICAL_COLUMNS", "IBIS_TYPES", "ROLE_OF_COLUMN", "ID_COLUMNS", "TEXT_COLUMNS",
-           "canonical"]
+           "UNMAPPED_PREFIX", "canonical", "unmapped_columns", "unmapped_column_names", "unmapped_values"]
 
 CANONICAL_SCHEMA = pa.schema([
     ("customer_id", pa.string()),
@@ -46,6 +46,10 @@ ROLE_OF_COLUMN = {"customer_id": "customer", "invoice": "invoice", "invoice_date
                   "country": "country"}
 ID_COLUMNS = ("customer_id", "invoice", "product")
 TEXT_COLUMNS = ("description", "country")
+# After the canonical columns come the source's columns that no role uses, as read (`unmapped_1`,
+# `unmapped_2`, ... in source order): the `duplicate` rule compares whole rows, so a line number,
+# a discount or a product name that is not mapped still tells two lines apart. Nothing else reads them.
+UNMAPPED_PREFIX = "unmapped_"
 # The same text forms parsing.py accepts for numbers and ISO dates; anything else is null
 # (and counted by the cleaning rules) instead of failing the whole query with a cast error.
 _NUMBER_TEXT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
@@ -53,10 +57,48 @@ _ISO_DATE_TEXT = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9
 _WHOLE_FLOAT_TEXT = r"^[+-]?[0-9]+\.0+$"
 
 
+def unmapped_columns(names, roles: Mapping[str, str]) -> list[str]:
+    """The columns (of ``names``, in order) that no role uses."""
+    used = {column for column in roles.values() if column}
+    return [name for name in names if name not in used]
+
+
+def unmapped_column_names(count: int) -> list[str]:
+    """Canonical names of ``count`` unmapped columns: unmapped_1, unmapped_2, ..."""
+    return [f"{UNMAPPED_PREFIX}{i}" for i in range(1, count + 1)]
+
+
+def unmapped_values(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """An unmapped Arrow column as read, in a type every engine can hash and compare: dictionaries
+    decoded, other string kinds as string, half floats widened; nested, union and other exotic
+    types as their text (the same values give the same text)."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        array = array.cast(kind.value_type)
+        kind = array.type
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return array.cast(pa.string())
+    if pa.types.is_float16(kind):
+        return array.cast(pa.float32())
+    if pa.types.is_large_binary(kind) or pa.types.is_binary_view(kind) or pa.types.is_fixed_size_binary(kind):
+        return array.cast(pa.binary())
+    if any(check(kind) for check in (pa.types.is_string, pa.types.is_integer, pa.types.is_float32,
+                                     pa.types.is_float64, pa.types.is_boolean, pa.types.is_timestamp,
+                                     pa.types.is_date, pa.types.is_decimal128, pa.types.is_binary,
+                                     pa.types.is_null)):
+        return array
+    try:
+        return array.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array([None if value is None else repr(value) for value in array.to_pylist()], pa.string())
+
+
 def canonical(table: ir.Table, roles: Mapping[str, str]) -> ir.Table:
     """The table in the canonical schema, as Ibis expressions (nothing is read).
 
-    Mirrors parsing.to_canonical for typed engine columns: ids become trimmed text with a
+    Mirrors parsing.to_canonical for typed engine columns (the unmapped columns follow, as
+    `unmapped_1`, ..., for whole-row duplicates): ids become trimmed text with a
     float form's ``.0`` removed (17850.0 → '17850'), blank → null; text is trimmed, blank → null;
     numbers are cast to float64 (text that is no plain number → null); timestamps stay as they
     are (time-zone-aware ones as UTC wall time), dates become midnight, ISO date text is cast.
@@ -85,7 +127,20 @@ def canonical(table: ir.Table, roles: Mapping[str, str]) -> ir.Table:
             values[name] = _timestamp(column, column_name)
         else:
             values[name] = _float(column)
+    others = unmapped_columns(schema.names, roles)
+    for name, column_name in zip(unmapped_column_names(len(others)), others):
+        values[name] = _comparable(table[column_name])
     return table.select(**values)
+
+
+def _comparable(column: ir.Value) -> ir.Value:
+    """An unmapped column as the engine holds it, or as text where the engine cannot group or
+    compare its type (PostgreSQL json, Spark maps, nested values): the duplicate rule groups by it."""
+    kind = column.type()
+    if kind.is_string() or kind.is_numeric() or kind.is_boolean() or kind.is_temporal() or kind.is_binary() \
+            or kind.is_uuid() or kind.is_null():
+        return column
+    return column.cast("string")
 
 
 @cache

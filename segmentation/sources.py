@@ -219,7 +219,9 @@ class EngineTable:
         return Preview(rows=rows, total_rows=total)
 
     def canonical(self, roles: Mapping[str, str], *, progress: Progress = no_progress) -> Canonical:
-        return Canonical(table=canonical(self.table, roles), engine=self.engine, notes=self.notes)
+        unused = columns.unused_columns_note(self.table.columns, roles)
+        return Canonical(table=canonical(self.table, roles), engine=self.engine,
+                         notes=tuple(self.notes) + ((unused,) if unused else ()))
 
     def prepare(self, roles: Mapping[str, str], **options) -> Prepared:
         """Clean, audit and aggregate inside the engine (preparation.prepare_source)."""
@@ -290,8 +292,10 @@ def prepare_postgres(
     engine = connect_postgres(url)
     try:
         source = open_table(engine, table)
-        source = replace(source, notes=(f"Read from table {table} in PostgreSQL at {engine.target}.",))
-        roles = resolve_roles(source, overrides)
+        rows = sample(source)
+        roles = columns.resolve_roles(rows, overrides)
+        source = replace(source, notes=(f"Read from table {table} in PostgreSQL at {engine.target}.",)
+                         + columns.detection_notes(rows, roles))
         return prepare_table(source, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
                              with_products=with_products)
     finally:
@@ -465,7 +469,9 @@ def prepare_spark(
     """``--engine spark``: read the path(s) or table on Spark, then clean and aggregate there."""
     engine = connect_spark(session, master=master)
     table = read_spark(engine, source)
-    roles = resolve_roles(table, overrides)
+    rows = sample(table)
+    roles = columns.resolve_roles(rows, overrides)
+    table = replace(table, notes=tuple(table.notes) + columns.detection_notes(rows, roles))
     return prepare_table(table, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
                          with_products=with_products)
 

@@ -169,3 +169,37 @@ def test_registry_refuses_rules_it_cannot_run_in_order(rules, message):
 
     with pytest.raises(RuntimeError, match=message):
         cleaning._registry(rules, cleaning._HOW)
+
+
+# ----------------------------------------------------------------------------- whole-row duplicates
+
+def test_rows_that_differ_only_in_an_unmapped_column_are_not_duplicates():
+    """The issue-14 loss: lines alike in every mapped column but not in the whole row were dropped."""
+    from segmentation import parsing, pipeline
+    from tests.engines import edge_cases
+
+    raw = edge_cases.unmapped_rows_table()
+    parsed = parsing.to_canonical(raw, edge_cases.ROLES).table
+    assert parsed.column_names[-2:] == ["unmapped_1", "unmapped_2"]
+    edge_cases.assert_no_line_dropped(pipeline.prepare_canonical(parsed, edge_cases.ROLES))
+    # the same rows without the line number are 99 copies of one line
+    same = parsing.to_canonical(raw.drop_columns(["LineNo"]), edge_cases.ROLES).table
+    assert pipeline.prepare_canonical(same, edge_cases.ROLES).audit.dropped["duplicate"] == 99
+
+
+@pytest.mark.parametrize("grouped_on_text", [False, True], ids=["row hashes", "grouped columns"])
+def test_a_whole_row_copy_is_still_a_duplicate(grouped_on_text, monkeypatch):
+    """Both ways of finding copies (DuckDB's row hashes, the engines' group by) count whole-row
+    copies once and keep rows that differ in an unmapped column."""
+    import pyarrow as pa
+
+    from segmentation import cleaning, parsing, pipeline
+    from tests.engines import edge_cases
+
+    if grouped_on_text:
+        monkeypatch.setattr(cleaning, "_hashes_rows", lambda transactions: False)
+    raw = edge_cases.unmapped_rows_table()
+    raw = pa.concat_tables([raw, raw.slice(0, 3), raw.slice(0, 1)])  # rows 1-3 twice more, row 1 once more
+    prepared = pipeline.prepare_canonical(parsing.to_canonical(raw, edge_cases.ROLES).table, edge_cases.ROLES)
+    assert prepared.audit.dropped["duplicate"] == 4
+    assert prepared.audit.rows_kept == edge_cases.UNMAPPED_ROWS

@@ -1,6 +1,8 @@
 """The command line contract: flags, output columns, report keys, one-line errors with exit 2."""
+import errno
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +11,9 @@ import pandas as pd
 import pytest
 
 from segmentation.cli import OUTPUT_COLUMNS, main
+from tests import disks
+
+small_disk = disks.small_disk  # a real 300 KB tmpfs (a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 REPORT_KEYS = {"rows_in", "rows_kept", "dropped", "customers", "snapshot", "columns", "k", "k_scan", "segments"}
@@ -134,3 +139,107 @@ def test_gzip_csv_input(tmp_path):
     done = run_cli(source, "--k", 2, "--report", tmp_path / "r.json")
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "r.json").read_text())["rows_in"] == 60
+
+
+# ----------------------------------------------------------------------------- outputs that cannot be written
+
+OUTPUTS = {  # output kind → the flags that write it
+    "out-csv": ["--out", "customers.csv"],
+    "out-xlsx": ["--out", "customers.xlsx"],
+    "report": ["--report", "report.json"],
+}
+
+
+def _assert_one_error_line(err: str, words: str) -> None:
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: Cannot write ") and words in lines[0], err
+
+
+@pytest.mark.parametrize("kind", sorted(OUTPUTS))
+def test_an_injected_full_disk_gives_exit_2_one_line_and_no_file(kind, tmp_path, monkeypatch, capsys):
+    from segmentation import export
+
+    source = write(tmp_path / "export.csv", GOOD_CSV)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    flag, name = OUTPUTS[kind]
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(export, "_write_csv", full)
+    monkeypatch.setattr(Path, "write_bytes", full)
+    assert main([str(source), "--k", "2", "--quiet", flag, str(folder / name)]) == 2
+    _assert_one_error_line(capsys.readouterr().err, f"{folder / name}: no space left on the disk.")
+    assert list(folder.iterdir()) == []
+
+
+def test_a_full_real_disk_gives_exit_2_one_line_and_no_file(small_disk, tmp_path, capsys):
+    """Every output kind on a real full tmpfs; the report fails after the customers file was staged,
+    and neither is left behind."""
+    source = write(tmp_path / "export.csv", GOOD_CSV)
+    disks.fill(small_disk)
+    for kind in sorted(OUTPUTS):
+        flag, name = OUTPUTS[kind]
+        assert main([str(source), "--k", "2", "--quiet", flag, str(small_disk / name)]) == 2
+        _assert_one_error_line(capsys.readouterr().err, f"{small_disk / name}: no space left on the disk.")
+    (small_disk / "filler").unlink()
+    disks.fill(small_disk, leave=4096)  # one page: room for the customers file (< 1 KB), not the report
+    assert main([str(source), "--k", "2", "--quiet", "--out", str(small_disk / "c.csv"),
+                 "--report", str(small_disk / "r.json")]) == 2
+    _assert_one_error_line(capsys.readouterr().err, f"{small_disk / 'r.json'}: no space left on the disk.")
+    assert [p.name for p in small_disk.iterdir()] == ["filler"]
+
+
+def test_a_read_only_disk_and_a_vanished_folder(tmp_path, monkeypatch, capsys):
+    from segmentation import pipeline
+
+    source = write(tmp_path / "export.csv", GOOD_CSV)
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    if os.access(read_only, os.W_OK):  # root writes anywhere: inject what a read-only mount says
+        monkeypatch.setattr("tempfile.mkdtemp", lambda **kwargs: (_ for _ in ()).throw(
+            OSError(errno.EROFS, os.strerror(errno.EROFS))))
+        assert main([str(source), "--k", "2", "--quiet", "--out", str(read_only / "c.csv")]) == 2
+        _assert_one_error_line(capsys.readouterr().err, "the file system is read-only.")
+        monkeypatch.undo()
+    else:
+        assert main([str(source), "--k", "2", "--quiet", "--out", str(read_only / "c.csv")]) == 2
+        _assert_one_error_line(capsys.readouterr().err, "permission denied.")
+    assert list(read_only.iterdir()) == []
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    run = pipeline.run
+
+    def run_then_remove_the_folder(*args, **kwargs):
+        result = run(*args, **kwargs)
+        gone.rmdir()  # the folder vanishes while the segments are computed
+        return result
+
+    monkeypatch.setattr(pipeline, "run", run_then_remove_the_folder)
+    assert main([str(source), "--k", "2", "--quiet", "--report", str(gone / "r.json")]) == 2
+    _assert_one_error_line(capsys.readouterr().err, f"{gone / 'r.json'}: its folder does not exist (any more).")
+    assert not gone.exists()
+
+
+def test_a_cdnow_file_segments_without_map_taking_dollar_value_as_the_line_amount(tmp_path):
+    """CDNOW's public headers: no alias names the money, its meaning does."""
+    lines = ["customer_id,date,number_of_cds,dollar_value"]
+    for i in range(240):
+        customer = 1 + i % 40
+        lines.append(f"{customer},199701{1 + i % 28:02d},{1 + i % 4},{customer * 1.5 + (i % 7) * 3.25:.2f}")
+    source = write(tmp_path / "cdnow.csv", "\n".join(lines) + "\n")
+    done = run_cli(source, "--report", tmp_path / "r.json", "--out", tmp_path / "c.csv")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["columns"] == {"customer": "customer_id", "date": "date", "quantity": "number_of_cds",
+                                 "amount": "dollar_value"}
+    assert "non_positive_amount" in report["dropped"]  # the money is the amount, not quantity × price
+    assert any(note.startswith("`dollar_value` read as the line amount") for note in report["notes"])
+    assert any("`number_of_cds` is for information only" in note for note in report["notes"])
+    customers = pd.read_csv(tmp_path / "c.csv", dtype={"customer_id": str}).set_index("customer_id")
+    assert len(customers) == 40
+    spent = sum(float(line.split(",")[3]) for line in lines[1:] if line.startswith("7,"))
+    assert customers.loc["7", "monetary"] == pytest.approx(spent)

@@ -1,11 +1,20 @@
-"""Exports neutralise spreadsheet formulas and are written atomically."""
+"""Exports neutralise spreadsheet formulas, are written atomically and fail cleanly (OutputError)."""
+import errno
 import io
+import os
+import re
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
 
+from segmentation import export
+from segmentation.errors import OutputError
 from segmentation.export import neutralise_formulas, to_csv_bytes, to_xlsx_bytes, write_atomic, write_table
+from tests import disks
+
+small_disk = disks.small_disk  # a real 300 KB tmpfs (a fixture)
 
 HOSTILE = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx", "plain", "a=b"]
 
@@ -53,3 +62,86 @@ def test_failed_write_leaves_no_file(tmp_path):
     with pytest.raises(TypeError):
         write_atomic(tmp_path / "out.csv", object())  # not bytes: the write fails midway
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- failing disks
+
+def _io_error(code):
+    return OSError(code, os.strerror(code))
+
+
+def _duckdb_full(*args):
+    import duckdb
+
+    raise duckdb.IOException('IO Error: Could not write file "x.csv": No space left on device')
+
+
+FAILURES = [  # (id, what the write raises, words of the message)
+    ("no-space", _io_error(errno.ENOSPC), "no space left on the disk"),
+    ("quota", _io_error(errno.EDQUOT), "the disk quota is used up"),
+    ("read-only", _io_error(errno.EROFS), "the file system is read-only"),
+    ("vanished-folder", _io_error(errno.ENOENT), "its folder does not exist"),
+]
+TABLE = pd.DataFrame({"customer_id": ["1", "2"], "monetary": [2.5, 3.0]})
+KINDS = {  # output kind → how it is written
+    "csv": lambda path: write_table(path.with_suffix(".csv"), TABLE),
+    "xlsx": lambda path: write_table(path.with_suffix(".xlsx"), TABLE, extra_sheets={"Segments": TABLE}),
+    "bytes": lambda path: write_atomic(path.with_suffix(".json"), b"{}"),
+}
+
+
+def _fail_writes(monkeypatch, error):
+    def raise_it(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(export, "_write_csv", raise_it)
+    monkeypatch.setattr(Path, "write_bytes", raise_it)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("failure, error, words", FAILURES, ids=[case[0] for case in FAILURES])
+def test_an_injected_io_failure_is_an_output_error_and_leaves_nothing(tmp_path, monkeypatch, kind, failure,
+                                                                      error, words):
+    _fail_writes(monkeypatch, error)
+    with pytest.raises(OutputError, match=re.escape(words)) as caught:
+        KINDS[kind](tmp_path / "out")
+    assert str(tmp_path / "out") in caught.value.message  # names the file
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_duckdbs_io_exception_is_an_output_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "_write_csv", _duckdb_full)
+    with pytest.raises(OutputError, match=r"c\.csv: no space left on the disk\."):
+        write_table(tmp_path / "c.csv", TABLE)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_is_gone_is_an_output_error(tmp_path):
+    with pytest.raises(OutputError, match="its folder does not exist"):
+        write_table(tmp_path / "gone" / "c.csv", TABLE)
+
+
+def test_all_or_nothing_removes_the_outputs_written_before_a_failure(tmp_path, monkeypatch):
+    with pytest.raises(OutputError), export.all_or_nothing():
+        write_table(tmp_path / "c.csv", TABLE)
+        _fail_writes(monkeypatch, _io_error(errno.ENOSPC))
+        write_atomic(tmp_path / "r.json", b"{}")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    with export.all_or_nothing():
+        write_table(tmp_path / "c.csv", TABLE)
+        write_atomic(tmp_path / "r.json", b"{}")
+        assert not (tmp_path / "c.csv").exists()  # nothing appears before the end of the block
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "r.json"]
+
+
+def test_a_full_real_disk_gives_an_output_error_and_no_partial_file(small_disk):
+    many = pd.DataFrame({"customer_id": [f"{i:08d}" for i in range(25_000)], "segment": ["Champions"] * 25_000})
+    with pytest.raises(OutputError, match=r"c\.csv: no space left on the disk\."):
+        write_table(small_disk / "c.csv", many)  # 475 KB: the disk fills up halfway through
+    assert list(small_disk.iterdir()) == []
+    disks.fill(small_disk)
+    for kind in sorted(KINDS):
+        with pytest.raises(OutputError, match=r"out\.\w+: no space left on the disk\."):
+            KINDS[kind](small_disk / "out")
+    assert [p.name for p in small_disk.iterdir()] == ["filler"]

@@ -106,6 +106,33 @@ def test_large_files_are_never_read_whole_nor_pulled_into_pandas(fixture, reques
     assert result.prepared.customer_products.empty  # run() skips per-product rows for large files
 
 
+@pytest.mark.parametrize("layout", ["parquet", "parquet streamed", "csv"])
+def test_large_file_rows_differing_only_in_an_unmapped_column_are_kept(layout, tmp_path):
+    """Whole-row duplicates on the large-file path: the unmapped columns are hashed with the rest."""
+    import pyarrow.csv as pa_csv
+
+    from tests.engines import edge_cases
+
+    raw = edge_cases.unmapped_rows_table()
+    if layout == "csv":
+        path = tmp_path / "lines.csv"
+        pa_csv.write_csv(raw, path)
+    else:
+        if layout == "parquet streamed":  # a dictionary customer column is streamed, not read in place
+            raw = raw.set_column(raw.schema.get_field_index("CustomerID"), "CustomerID",
+                                 pc.dictionary_encode(raw["CustomerID"]))
+        path = tmp_path / "lines.parquet"
+        pq.write_table(raw, path)
+    large = largefile.open_file(path)
+    roles = columns.resolve_roles(large.head, None)
+    assert roles == edge_cases.ROLES  # LineNo and Channel are not used
+    assert largefile.reads_directly(large, roles) is (layout != "parquet streamed")
+    got = largefile.prepare_large(large, roles, with_products=False)
+    edge_cases.assert_no_line_dropped(got)
+    expected, _ = _whole_file(path)
+    pd.testing.assert_frame_equal(got.audit.table, expected.audit.table)
+
+
 def test_duckdb_finds_copies_by_row_hashes_not_by_grouping_text_columns():
     import ibis
 

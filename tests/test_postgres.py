@@ -94,6 +94,23 @@ def test_edge_cases_give_the_duckdb_results(pg_server, id_type):
     assert "12353" in set(got.customers["customer_id"])  # '12353.0', ' 12353 ' and 12353 are one customer
 
 
+def test_rows_differing_only_in_an_unmapped_column_are_kept(pg_server):
+    """Whole-row duplicates in the database: the unmapped columns are grouped on too."""
+    raw = edge_cases.unmapped_rows_table()
+    pg_server.load_arrow("unmapped_lines", raw)
+    con = sources.connect_postgres(pg_server.url())
+    try:
+        table = sources.open_table(con, "unmapped_lines")
+        assert sources.resolve_roles(table) == edge_cases.ROLES
+        got = sources.prepare_table(table, edge_cases.ROLES)
+    finally:
+        con.disconnect()
+    edge_cases.assert_no_line_dropped(got)
+    want = pipeline.prepare_canonical(parsing.to_canonical(raw, edge_cases.ROLES).table, edge_cases.ROLES,
+                                      with_products=False)
+    assert_same_as_duckdb(got, want)
+
+
 # ----------------------------------------------------------------------------- read-only
 
 def test_the_session_is_read_only(pg_server):

@@ -64,6 +64,19 @@ def test_edge_cases_from_parquet(spark_con, tmp_path, id_type):
     assert (audit["duplicate"], audit["missing_customer"]) == (1, 3)
 
 
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+def test_rows_differing_only_in_an_unmapped_column_are_kept(spark_con, tmp_path, file_format):
+    """Whole-row duplicates on Spark: the unmapped columns are grouped on too (typed or as CSV text)."""
+    import pyarrow.csv as pa_csv
+
+    raw = edge_cases.unmapped_rows_table()
+    path = tmp_path / f"lines.{file_format}"
+    (pq.write_table if file_format == "parquet" else pa_csv.write_csv)(raw, path)
+    got = sources.prepare_table(sources.read_spark(spark_con, str(path)), edge_cases.ROLES)
+    edge_cases.assert_no_line_dropped(got)
+    assert_same_as_duckdb(got, duckdb_reference(raw, edge_cases.ROLES))
+
+
 @ON_BOTH_MASTERS
 def test_edge_cases_with_filters_and_net_returns(spark_con, tmp_path):
     raw = edge_cases.raw_table()

@@ -39,6 +39,11 @@ def detected_roles(src: Source) -> dict[str, str]:
     return cache.detected_roles(src.digest, src.sheet, read(src))
 
 
+def mapping_notes(src: Source, roles: dict[str, str]) -> tuple[str, ...]:
+    """What detection decided for the mapping shown (product vs description, money by meaning, guesses)."""
+    return cache.mapping_notes(src.digest, src.sheet, tuple(sorted(roles.items())), read(src))
+
+
 def roles_of(spec: Spec, loaded: LoadedFile) -> dict[str, str]:
     """The roles ``spec`` asks for: detected, then the user's overrides (MappingError when incomplete)."""
     return cache.roles(spec.source.digest, spec.source.sheet, spec.overrides, loaded)

@@ -150,6 +150,8 @@ for index, role in enumerate(ROLES):
     )
 
 mapped = [(role, current.get(role.name)) for role in ROLES if current.get(role.name) in column_names]
+for note in sources.mapping_notes(src, {role.name: column for role, column in mapped}):
+    st.caption(md(note), help="Detected from the column names and values; change the boxes above if it is wrong.")
 if mapped:
     preview = loaded.table.select([column for _, column in mapped]).slice(0, 6).to_pandas()
     preview.columns = [f"{role.label} ← {column}" for role, column in mapped]

@@ -176,6 +176,21 @@ def test_roles_detected_and_shown(uploaded):
     assert by_key_prefix(uploaded.selectbox, "w_role_amount_").value == "— not used —"
 
 
+def test_mapping_section_says_which_column_holds_names_and_which_codes(app):
+    """The issue-14 export: `product` holds the names, `sku` the codes; the Data page says so."""
+    frame = transactions().rename(columns={"InvoiceNo": "invoice_no", "StockCode": "sku", "Description": "product",
+                                           "Quantity": "qty", "InvoiceDate": "order_date", "UnitPrice": "unit_price",
+                                           "CustomerID": "customer", "Country": "country"})
+    frame["product"] = [f"JUMBO BAG {word} PATTERNS" for word in ("RED", "BLUE", "PINK") * (len(frame) // 3)] + \
+        ["JUMBO BAG RED PATTERNS"] * (len(frame) % 3)
+    upload(app, "europe.csv", to_csv(frame))
+    assert not app.exception and not app.error
+    assert by_key_prefix(app.selectbox, "w_role_product_").value == "sku"
+    assert by_key_prefix(app.selectbox, "w_role_description_").value == "product"
+    assert "`product` read as the product description; `sku` as the product code." in texts(app)
+    assert "Duplicates are copies of the whole row" not in texts(app)  # every column is used
+
+
 def test_mapping_override_unmaps_country(uploaded):
     by_key_prefix(uploaded.selectbox, "w_role_country_").set_value("— not used —").run()
     assert not uploaded.exception

@@ -65,3 +65,32 @@ def raw_table(id_type: str = "text") -> pa.Table:
         "CustomerID": ids_array,
         "Country": pa.array([row[7] for row in ROWS], type=pa.string()),
     })
+
+
+UNMAPPED_ROWS = 100
+
+
+def unmapped_rows_table() -> pa.Table:
+    """UNMAPPED_ROWS lines alike in every mapped column that differ only in an unmapped one (`LineNo`,
+    as a line number does), plus an unmapped `Channel` that is the same everywhere: whole rows differ,
+    so none of them is a duplicate."""
+    n = UNMAPPED_ROWS
+    return pa.table({
+        "InvoiceNo": pa.array(["536365"] * n, type=pa.string()),
+        "StockCode": pa.array(["85123A"] * n, type=pa.string()),
+        "Description": pa.array(["WHITE HANGING HEART"] * n, type=pa.string()),
+        "Quantity": pa.array([6] * n, type=pa.int64()),
+        "InvoiceDate": pa.array([datetime(2011, 1, 18, 10, 1)] * n, type=pa.timestamp("us")),
+        "UnitPrice": pa.array([2.55] * n, type=pa.float64()),
+        "CustomerID": pa.array(["12346"] * n, type=pa.string()),
+        "Country": pa.array(["United Kingdom"] * n, type=pa.string()),
+        "LineNo": pa.array(range(1, n + 1), type=pa.int64()),
+        "Channel": pa.array(["web"] * n, type=pa.string()),
+    })
+
+
+def assert_no_line_dropped(prepared) -> None:
+    """What unmapped_rows_table must give on every engine: 100 lines kept, none a duplicate."""
+    assert prepared.audit.dropped["duplicate"] == 0
+    assert (prepared.audit.rows_in, prepared.audit.rows_kept) == (UNMAPPED_ROWS, UNMAPPED_ROWS)
+    assert prepared.customers["monetary"].tolist() == [round(UNMAPPED_ROWS * 6 * 2.55, 6)]
