@@ -14,7 +14,7 @@ from datetime import date
 
 import pandas as pd
 
-from . import columns
+from . import columns, saved
 from .kpolicy import decide_k
 from .model import SCAN_COLUMNS, DegenerateClustersWarning, KSuggestion, max_k, scan_k, segment_model, suggest_k
 from .preparation import (
@@ -48,6 +48,18 @@ class Result:
     k: int
     segmentation: Segmentation
     warnings: tuple[str, ...] = ()
+    seed: int = DEFAULT_SEED
+
+    def saved_segmentation(self, *, sha256: str | None = None) -> saved.SavedSegmentation:
+        """This result's fitted segments, frozen (see segmentation.saved)."""
+        prepared = self.prepared
+        return saved.from_segmentation(self.segmentation, snapshot=prepared.snapshot, seed=self.seed,
+                                       roles=prepared.roles, cleaning=prepared.cleaning,
+                                       rows_in=prepared.audit.rows_in, sha256=sha256)
+
+    def save_segmentation(self, path, *, sha256: str | None = None) -> None:
+        """Write this result's segments as a `segmenter.segmentation/1` JSON file."""
+        saved.save(self.saved_segmentation(sha256=sha256), path)
 
     @property
     def customers(self) -> pd.DataFrame:
@@ -177,5 +189,5 @@ def run_prepared(
         messages = (degenerate.reason,) + messages
     progress("Done", 1.0)
     return Result(prepared=prepared, scan=scan, suggestion=suggestion, k=segmentation.k,
-                  segmentation=segmentation, warnings=messages)
+                  segmentation=segmentation, warnings=messages, seed=seed)
 
