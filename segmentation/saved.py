@@ -134,8 +134,8 @@ class SavedSegmentation:
         scored = add_rfm_scores_with_edges(customers, dict(self.rfm_edges))
         segment_ids, distances = self.assign(scored)
         scored["segment_id"] = segment_ids
-        scored["segment"] = scored["segment_id"].map(self.names()).astype("object")
-        scored["action"] = scored["segment_id"].map(self.actions()).astype("object")
+        scored["segment"] = scored["segment_id"].map(self.names()).astype("str")
+        scored["action"] = scored["segment_id"].map(self.actions()).astype("str")
         profiles = profile_segments(scored)
         segmentation = Segmentation(k=self.k, customers=scored, profiles=profiles)
         return segmentation, distances
