@@ -33,7 +33,7 @@ from .segments import Segmentation, segment_customers
 from .settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, CleaningSettings
 
 __all__ = ["Progress", "Prepared", "Result", "CUSTOMER_COLUMNS", "OUTPUT_COLUMNS", "demo_file", "connect",
-           "prepare", "prepare_canonical", "prepare_expr", "run", "run_prepared", "scan_for"]
+           "prepare", "prepare_canonical", "prepare_expr", "run", "run_prepared", "apply_prepared", "scan_for"]
 
 
 
@@ -49,9 +49,16 @@ class Result:
     segmentation: Segmentation
     warnings: tuple[str, ...] = ()
     seed: int = DEFAULT_SEED
+    # Set when the segments come from a saved segmentation instead of a fit (then scan is empty):
+    # the file's segmentation and the drift of these customers from it (saved.drift).
+    applied: saved.SavedSegmentation | None = None
+    drift: dict | None = None
 
     def saved_segmentation(self, *, sha256: str | None = None) -> saved.SavedSegmentation:
-        """This result's fitted segments, frozen (see segmentation.saved)."""
+        """The segments in use, frozen (see segmentation.saved): the fitted ones, or the saved
+        segmentation they were applied from."""
+        if self.applied is not None:
+            return self.applied
         prepared = self.prepared
         return saved.from_segmentation(self.segmentation, snapshot=prepared.snapshot, seed=self.seed,
                                        roles=prepared.roles, cleaning=prepared.cleaning,
@@ -159,12 +166,14 @@ def run(
     k: int | str = "auto",
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
+    segmentation: saved.SavedSegmentation | None = None,
 ) -> Result:
-    """The whole pipeline for the command line: mapping, cleaning, features, K scan, segments."""
+    """The whole pipeline for the command line: mapping, cleaning, features, K scan, segments
+    (or, given a saved `segmentation`, its segments applied instead of a fit)."""
     progress = progress or no_progress
     roles = columns.resolve_roles(source.preview().rows, overrides)
     prepared = prepare(source, roles, cleaning=cleaning, snapshot=snapshot, progress=progress)
-    return run_prepared(prepared, k=k, seed=seed, progress=progress)
+    return run_prepared(prepared, k=k, seed=seed, progress=progress, segmentation=segmentation)
 
 
 def run_prepared(
@@ -173,9 +182,13 @@ def run_prepared(
     k: int | str = "auto",
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
+    segmentation: saved.SavedSegmentation | None = None,
 ) -> Result:
-    """K scan and segments for customers already prepared (from a file, a database or Spark)."""
+    """K scan and segments for customers already prepared (from a file, a database or Spark);
+    given a saved `segmentation`, no scan and no fit: its segments are applied."""
     progress = progress or no_progress
+    if segmentation is not None:
+        return apply_prepared(prepared, segmentation, seed=seed, progress=progress)
     progress("Comparing numbers of segments (K scan)", 0.85)
     scan, suggestion = scan_for(prepared.customers, seed=seed)
     degenerate = suggestion if scan.empty else None
@@ -191,3 +204,19 @@ def run_prepared(
     return Result(prepared=prepared, scan=scan, suggestion=suggestion, k=segmentation.k,
                   segmentation=segmentation, warnings=messages, seed=seed)
 
+
+
+def apply_prepared(prepared: Prepared, segmentation: saved.SavedSegmentation, *, seed: int = DEFAULT_SEED,
+                   progress: Progress | None = None) -> Result:
+    """A saved segmentation applied to prepared customers: nearest saved centre, frozen scores."""
+    progress = progress or no_progress
+    progress(f"Applying the saved {segmentation.k} segments", 0.9)
+    applied, distances = segmentation.apply(prepared.customers)
+    drift = saved.drift(segmentation, applied.customers["segment_id"].to_numpy(), distances)
+    reason = (f"K={segmentation.k} comes from the saved segmentation (fitted on data up to "
+              f"{segmentation.snapshot.isoformat()}), not from a K scan.")
+    messages = (drift["warning"],) if drift["warning"] else ()
+    progress("Done", 1.0)
+    return Result(prepared=prepared, scan=pd.DataFrame(columns=SCAN_COLUMNS),
+                  suggestion=KSuggestion(k=segmentation.k, reason=reason), k=segmentation.k,
+                  segmentation=applied, warnings=messages, seed=seed, applied=segmentation, drift=drift)
