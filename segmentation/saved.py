@@ -200,8 +200,9 @@ def from_segmentation(
     features = tuple(str(name) for name in getattr(model, "feature_names_in_", FEATURES))
     scaler = model.named_steps["scale"]
     kmeans = model.named_steps["kmeans"]
-    by_segment = np.argsort(np.asarray(segmentation.segment_of_cluster))  # row i: cluster of segment i + 1
-    centers = np.asarray(kmeans.cluster_centers_, dtype=np.float64)[by_segment]
+    # segment_of_cluster[i] is the segment of cluster i (0: a cluster left empty, no segment)
+    cluster_of = {sid: cluster for cluster, sid in enumerate(segmentation.segment_of_cluster) if sid > 0}
+    centers = np.asarray(kmeans.cluster_centers_, dtype=np.float64)[[cluster_of[sid] for sid in sorted(cluster_of)]]
     customers = segmentation.customers
     profiles = segmentation.profiles.set_index("segment_id")
     draft = SavedSegmentation(
