@@ -17,11 +17,14 @@ from datetime import date, datetime, timedelta
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
 from .cleaning import MONEY_SCALE
 from .errors import NoDataLeftError, ParameterError
-from .kpolicy import decide_k
+from .kpolicy import check_request, decide_k
+from .model import max_k
 from .pipeline import scan_for
+from .preparation import connect
 from .saved import SavedSegmentation, from_segmentation
 from .scoring import add_rfm_scores
 from .segments import segment_customers
@@ -34,6 +37,9 @@ __all__ = [
     "MIGRATION_COLUMNS",
     "Migration",
     "customer_purchases",
+    "kept_purchases",
+    "purchases_from_arrow",
+    "default_dates",
     "as_of_pair",
     "customers_as_of",
     "fit_as_of",
@@ -66,6 +72,19 @@ def customer_purchases(purchases: ir.Table) -> ir.Table:
         first_date=kept.first_date.min(),
         last_date=kept.last_date.max(),
     )
+
+
+def kept_purchases(purchases: ir.Table) -> pa.Table:
+    """The kept purchases as an Arrow table (a fraction of the rows): what a cache keeps to run
+    migrations later without cleaning again (see `purchases_from_arrow`)."""
+    return purchases.filter(purchases.drop_reason.isnull()).to_pyarrow()
+
+
+def purchases_from_arrow(table: pa.Table) -> ir.Table:
+    """`kept_purchases` back as an Ibis table on a fresh DuckDB, for `compare` and `trend`."""
+    con = connect()
+    con.con.register("purchases", table)
+    return con.table("purchases")
 
 
 def as_of_pair(purchases: ir.Table, date_a: date, date_b: date) -> pd.DataFrame:
@@ -123,8 +142,12 @@ def fit_as_of(customers_a: pd.DataFrame, date_a: date, *, k: int | str = "auto",
         raise NoDataLeftError(f"No customer bought before {date_a.isoformat()}, so there is nothing to fit there.",
                               hint="Choose a later first date.")
     scored = add_rfm_scores(customers_a) if "r_score" not in customers_a else customers_a
-    scan, suggestion = scan_for(scored, seed=seed)
-    chosen = decide_k(k, scan=scan, suggestion=suggestion, n_customers=len(scored))
+    request = check_request(k)
+    if request != "auto":  # a K that was asked for: no scan, but never more than the data supports
+        chosen = min(request, max_k(scored))
+    else:
+        scan, suggestion = scan_for(scored, seed=seed)
+        chosen = decide_k(request, scan=scan, suggestion=suggestion, n_customers=len(scored))
     segmentation = segment_customers(scored, k=chosen, seed=seed)
     return from_segmentation(segmentation, snapshot=date_a, seed=seed, roles=roles, cleaning=cleaning)
 

@@ -43,6 +43,7 @@ __all__ = [
     "cleaning_dict",
     "loads",
     "load",
+    "load_segmentation",
     "save",
     "drift",
 ]
@@ -460,3 +461,6 @@ def drift(saved: SavedSegmentation, segment_ids: np.ndarray, distances: np.ndarr
                    "consider refitting.")
     return {"segments": rows, "mean_distance_training": then, "mean_distance_now": now,
             "distance_ratio": ratio, "warning": warning}
+
+
+load_segmentation = load  # the notebook API's name: segmentation.load_segmentation(path)
