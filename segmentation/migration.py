@@ -54,6 +54,10 @@ DEFAULT_DAYS = 90
 TREND_POINTS = 24
 # The --migration file's columns (a contract, like --out): New customers have empty A columns.
 MIGRATION_COLUMNS = ["customer_id", "segment_id_a", "segment_a", "segment_id_b", "segment_b", "revenue_between"]
+# Also in Migration.customers: R/F/M at both dates and the named RFM segment (R×F score map) at
+# both dates, scored with the cut points frozen in the segmentation (at A when fitted there).
+EXTRA_COLUMNS = ["recency_a", "frequency_a", "monetary_a", "rfm_segment_a", "recency_b", "frequency_b",
+                 "monetary_b", "rfm_segment_b"]
 MATRIX_COLUMNS = ["from_id", "from", "to_id", "to", "customers", "row_share", "revenue"]
 SIZE_COLUMNS = ["segment_id", "segment", "size_a", "size_b", "moved_in", "new", "moved_out", "net"]
 
@@ -179,6 +183,11 @@ class Migration:
         chosen = moved[from_a.fillna(False) & (moved["segment_b"] == target)]
         return chosen.sort_values(["revenue_between", "customer_id"], ascending=[False, True]).reset_index(drop=True)
 
+    def rfm_matrix(self) -> pd.DataFrame:
+        """Customers from each named RFM segment at A (New for new customers) to each at B."""
+        source = self.customers["rfm_segment_a"].astype("object").fillna(NEW)
+        return pd.crosstab(source.rename("from"), self.customers["rfm_segment_b"].rename("to"))
+
     def report(self) -> dict:
         """The report's `migration` key."""
         return {
@@ -233,12 +242,9 @@ def compare(
     applied_b, _ = segmentation.apply(at_b)
     names = segmentation.names()
 
-    a = applied_a.customers[["customer_id", "recency", "frequency", "monetary", "segment_id"]]
-    a = a.rename(columns={"recency": "recency_a", "frequency": "frequency_a", "monetary": "monetary_a",
-                          "segment_id": "segment_id_a"})
-    b = applied_b.customers[["customer_id", "recency", "frequency", "monetary", "segment_id"]]
-    b = b.rename(columns={"recency": "recency_b", "frequency": "frequency_b", "monetary": "monetary_b",
-                          "segment_id": "segment_id_b"})
+    kept = ["customer_id", "recency", "frequency", "monetary", "segment_id", "rfm_segment"]
+    a = applied_a.customers[kept].rename(columns={name: f"{name}_a" for name in kept[1:]})
+    b = applied_b.customers[kept].rename(columns={name: f"{name}_b" for name in kept[1:]})
     between = pd.DataFrame({"customer_id": pair["customer_id"].astype("string"),
                             "revenue_between": (pair["units_between"].fillna(0).astype("float64")
                                                 / MONEY_SCALE).round(6)})
@@ -247,8 +253,7 @@ def compare(
     moved["segment_a"] = moved["segment_id_a"].map(names).astype("string")
     moved["segment_b"] = moved["segment_id_b"].map(names).astype("string")
     moved["revenue_between"] = moved["revenue_between"].fillna(0.0)
-    moved = moved[MIGRATION_COLUMNS + ["recency_a", "frequency_a", "monetary_a", "recency_b", "frequency_b",
-                                       "monetary_b"]].sort_values("customer_id").reset_index(drop=True)
+    moved = moved[MIGRATION_COLUMNS + EXTRA_COLUMNS].sort_values("customer_id").reset_index(drop=True)
     return Migration(date_a=date_a, date_b=date_b, segmentation=segmentation, fitted_at_a=fitted,
                      customers=moved, matrix=_matrix(moved, names), sizes=_sizes(moved, names))
 

@@ -199,3 +199,15 @@ def test_trend_dates(first, snapshot, points, expected):
         assert len(ends) == 24 and ends[-1] == date(2011, 11, 30) and ends[0] == date(2009, 12, 31)
     else:
         assert ends == expected
+
+
+def test_named_rfm_segments_migrate_with_the_edges_frozen_at_a(planted):
+    _, moved = planted
+    edges = moved.segmentation.rfm_edges
+    lapsing = moved.customers[moved.customers["customer_id"].str.startswith("L")]
+    # recency scores from the cut points fitted at A: 160+ days of silence is the lowest score
+    assert (lapsing["recency_b"] > edges["recency"][0]).all()
+    assert set(lapsing["rfm_segment_b"]) <= {"Hibernating", "At Risk", "Can't Lose Them", "Lost"}
+    table = moved.rfm_matrix()
+    assert table.to_numpy().sum() == len(moved.customers)
+    assert table.loc[migration.NEW].sum() == moved.new_customers
