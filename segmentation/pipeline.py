@@ -98,7 +98,10 @@ class Result:
         """The fitted scikit-learn Pipeline (log1p → StandardScaler → KMeans → segment ids):
         ``model.predict(rows)`` on rows with recency, frequency and monetary columns returns
         segment ids (1 = highest mean monetary), the `segment_id` of `customers`. The plain
-        K-Means pipeline, predicting cluster labels, is ``segmentation.model``."""
+        K-Means pipeline, predicting cluster labels, is ``segmentation.model``. Segments applied
+        from a saved segmentation: that SavedSegmentation, whose ``predict`` does the same."""
+        if self.applied is not None:
+            return self.applied
         return segment_model(self.segmentation.model, self.segmentation.segment_of_cluster)
 
 

@@ -128,6 +128,10 @@ class SavedSegmentation:
         nearest = squared.argmin(axis=1)  # ties: the lower segment id
         return nearest.astype(np.int64) + 1, np.sqrt(squared[np.arange(len(scaled)), nearest])
 
+    def predict(self, customers: pd.DataFrame) -> np.ndarray:
+        """Segment ids of rows with the feature columns (like the fitted model's ``predict``)."""
+        return self.assign(customers)[0]
+
     def apply(self, customers: pd.DataFrame) -> tuple[Segmentation, np.ndarray]:
         """The saved segments for a customer table (the columns of `pipeline.prepare`): RFM scores
         from the saved cut points, segment_id / segment / action from the nearest centre.
