@@ -246,13 +246,19 @@ def _migration(args, result: pipeline.Result, frozen, progress):
     from . import migration
 
     prepared = result.prepared
-    if args.compare_to >= prepared.snapshot:
-        raise ParameterError(f"--compare-to {args.compare_to.isoformat()} is not before the snapshot "
-                             f"{prepared.snapshot.isoformat()}.", hint="Choose an earlier date to compare with.")
-    progress(f"Comparing with {args.compare_to.isoformat()}", 0.97)
-    return migration.compare(prepared.purchases, date_a=args.compare_to, date_b=prepared.snapshot,
-                             segmentation=frozen, k=args.k or "auto", seed=args.seed, roles=prepared.roles,
-                             cleaning=prepared.cleaning)
+    try:
+        if args.compare_to >= prepared.snapshot:
+            raise ParameterError(f"--compare-to {args.compare_to.isoformat()} is not before the snapshot "
+                                 f"{prepared.snapshot.isoformat()}.", hint="Choose an earlier date to compare with.")
+        progress(f"Comparing with {args.compare_to.isoformat()}", 0.97)
+        return migration.compare(prepared.purchases, date_a=args.compare_to, date_b=prepared.snapshot,
+                                 segmentation=frozen, k=args.k or "auto", seed=args.seed, roles=prepared.roles,
+                                 cleaning=prepared.cleaning)
+    finally:
+        if args.source is not None:
+            from . import sources
+
+            sources.close_engine_of(prepared)
 
 
 def _report_extras(args, result: pipeline.Result, to_save, moved) -> dict:
@@ -312,7 +318,9 @@ def _run_in_engine(args, overrides, cleaning, progress, frozen=None) -> tuple[pi
         if not args.table:
             raise ParameterError("--source needs --table NAME: the table or view holding the transactions.",
                                  hint="Add e.g. --table sales.transactions.")
-        prepared = sources.prepare_postgres(args.source, args.table, **options)
+        # --compare-to queries the cleaned purchases again: the connection stays open until then.
+        prepared = sources.prepare_postgres(args.source, args.table, keep_open=args.compare_to is not None,
+                                            **options)
         shown = f"{sources.redact_url(args.source)} table {args.table}"
     else:
         if args.input is None:

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from segmentation import migration, parsing, pipeline, sources
+from segmentation.cli import main
 from tests.engines import postgres as engine_postgres
 from tests.engines import spark as engine_spark
 from tests.test_migration import planted_transactions
@@ -61,3 +62,24 @@ def test_spark_gives_the_duckdb_migration(spark_con, duckdb_reference, tmp_path)
     pq.write_table(_raw(), path)
     prepared = sources.prepare_table(sources.read_spark(spark_con, str(path)), ROLES, with_products=False)
     _assert_same_migration(prepared, duckdb_reference)
+
+
+@pytest.mark.xdist_group("postgres")
+def test_cli_apply_and_compare_on_postgres_equals_duckdb(pg_server, tmp_path):
+    raw = _raw()
+    pg_server.load_arrow("planted_cli", raw)
+    csv = tmp_path / "planted.csv"
+    raw.to_pandas().to_csv(csv, index=False)
+    seg = tmp_path / "seg.json"
+    assert main([str(csv), "--k", "3", "--to", "2011-06-30", "--save-segmentation", str(seg), "--quiet"]) == 0
+    outputs = {}
+    sources_ = {"duckdb": [str(csv)], "postgres": ["--source", pg_server.url(), "--table", "planted_cli"]}
+    for name, where in sources_.items():
+        out, moved = tmp_path / f"{name}.csv", tmp_path / f"{name}-migration.csv"
+        assert main([*where, "--segmentation", str(seg), "--out", str(out), "--compare-to", "2011-07-01",
+                     "--migration", str(moved), "--quiet"]) == 0
+        outputs[name] = (pd.read_csv(out, dtype={"customer_id": str}), pd.read_csv(moved, dtype={"customer_id": str}))
+    for got, want in zip(outputs["postgres"], outputs["duckdb"]):
+        pd.testing.assert_frame_equal(got.drop(columns=["country"], errors="ignore"),
+                                      want.drop(columns=["country"], errors="ignore"))
+    assert len(outputs["postgres"][1]) == 180
