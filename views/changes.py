@@ -38,7 +38,7 @@ if ss.get("changes_snapshot") != (snapshot, low):  # new data: its own dates (an
     ss["w_changes_preset"] = DEFAULT_DAYS
     ss["w_changes_b"] = snapshot
     ss["w_changes_a"] = max(low, snapshot - timedelta(days=DEFAULT_DAYS))
-pick = st.columns([3, 2, 2], vertical_alignment="bottom")
+pick = st.columns([4, 2, 2], vertical_alignment="bottom")
 pick[0].segmented_control("Compare with", PRESET_DAYS, key="w_changes_preset", on_change=_apply_preset,
                           format_func=lambda days: f"{days} days ago",
                           help="Sets the first date that many days before the snapshot; or pick any dates.")

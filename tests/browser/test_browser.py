@@ -218,7 +218,7 @@ def test_real_changes_page_presets_and_flow_download(real_page, tmp_path):
     assert "(2011-09-11)" in " ".join(main.locator(".sankey text").all_text_contents())  # 90 days before 2011-12-10
     assert f"{REAL_CUSTOMERS:,}" in main.inner_text()  # customers on the second date
     screenshot(real_page, "changes")
-    real_page.get_by_role("button", name="30 days ago", exact=True).click()
+    main.locator('[data-testid="stButtonGroup"] button', has_text="30 days ago").first.click()
     real_page.locator(".sankey text", has_text="(2011-11-10)").first.wait_for(timeout=180_000)
     wait_idle(real_page)
     assert not any("(2011-09-11)" in text for text in main.locator(".sankey text").all_text_contents())
