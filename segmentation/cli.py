@@ -204,8 +204,9 @@ def _run(args: argparse.Namespace) -> int:
     progress = _StderrProgress(enabled=not args.quiet and sys.stderr.isatty())
     cleaning = _cleaning_settings(args)
     overrides = {role: (column or None) for role, column in args.map}
+    pair = None  # --compare-to's as-of customers when fetched before a Spark session was stopped
     if args.source is not None or args.engine == "spark":
-        result, source = _run_in_engine(args, overrides, cleaning, progress, frozen)
+        result, source, pair = _run_in_engine(args, overrides, cleaning, progress, frozen)
     else:
         loaded, source = _load_file(args, progress)
         from . import pipeline  # its heavy dependencies were imported by the preload thread meanwhile
@@ -214,7 +215,7 @@ def _run(args: argparse.Namespace) -> int:
                               k=args.k or "auto", seed=args.seed, progress=progress, segmentation=frozen)
     from .export import all_or_nothing, write_atomic, write_table
 
-    moved = _migration(args, result, frozen, progress) if args.compare_to is not None else None
+    moved = _migration(args, result, frozen, progress, pair) if args.compare_to is not None else None
     to_save = None
     if args.save_segmentation is not None:
         to_save = result.saved_segmentation(sha256=_file_sha256(args) if frozen is None else None)
@@ -240,7 +241,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _migration(args, result: pipeline.Result, frozen, progress):
+def _migration(args, result: pipeline.Result, frozen, progress, pair=None):
     """Segments as of --compare-to and as of the snapshot, under the saved segmentation (or one
     fitted as of --compare-to with --k and --seed)."""
     from . import migration
@@ -253,7 +254,7 @@ def _migration(args, result: pipeline.Result, frozen, progress):
         progress(f"Comparing with {args.compare_to.isoformat()}", 0.97)
         return migration.compare(prepared.purchases, date_a=args.compare_to, date_b=prepared.snapshot,
                                  segmentation=frozen, k=args.k or "auto", seed=args.seed, roles=prepared.roles,
-                                 cleaning=prepared.cleaning)
+                                 cleaning=prepared.cleaning, pair=pair)
     finally:
         if args.source is not None:
             from . import sources
@@ -306,11 +307,15 @@ def _load_file(args: argparse.Namespace, progress: _StderrProgress) -> tuple[rea
     return largefile.read_file_or_stream(path, sheet=args.sheet), str(path)
 
 
-def _run_in_engine(args, overrides, cleaning, progress, frozen=None) -> tuple[pipeline.Result, str]:
-    """--source (PostgreSQL) or --engine spark: clean and aggregate where the data lives."""
+def _run_in_engine(args, overrides, cleaning, progress, frozen=None):
+    """--source (PostgreSQL) or --engine spark: clean and aggregate where the data lives.
+
+    Returns the result, how to name the source, and (Spark with --compare-to) the as-of customers
+    fetched while the session still ran."""
     from . import pipeline, sources  # only these paths need the database and Spark clients
 
     options = {"overrides": overrides, "cleaning": cleaning, "snapshot": args.snapshot, "progress": progress}
+    pair = None
     if args.source is not None:
         if args.input is not None or args.engine == "spark":
             raise ParameterError("--source reads from a database: give no INPUT file and no --engine spark.",
@@ -330,9 +335,13 @@ def _run_in_engine(args, overrides, cleaning, progress, frozen=None) -> tuple[pi
         # are gone before Python (and the JVM's shutdown hooks) end, and K-Means runs without them.
         with sources.running_session(args.spark_master) as session:
             prepared = sources.prepare_spark(args.input, session=session, **options)
+            if args.compare_to is not None and args.compare_to < prepared.snapshot:
+                from .migration import as_of_pair
+
+                pair = as_of_pair(prepared.purchases, args.compare_to, prepared.snapshot)
         shown = str(args.input)
     return pipeline.run_prepared(prepared, k=args.k or "auto", seed=args.seed, progress=progress,
-                                 segmentation=frozen), shown
+                                 segmentation=frozen), shown, pair
 
 
 def _print_summary(result: pipeline.Result) -> None:

@@ -224,13 +224,17 @@ def compare(
     seed: int = DEFAULT_SEED,
     roles: dict | None = None,
     cleaning: CleaningSettings | None = None,
+    pair: pd.DataFrame | None = None,
 ) -> Migration:
     """Segments as of A and as of B (purchases before each date) under one frozen segmentation:
-    `segmentation`, or one fitted on the customers as of A with `k` and `seed`."""
+    `segmentation`, or one fitted on the customers as of A with `k` and `seed`. `pair` is
+    `as_of_pair(purchases, date_a, date_b)` when it was already fetched (then `purchases` is not read),
+    e.g. before the engine holding the purchases was stopped."""
     if not date_a < date_b:
         raise ParameterError(f"The first date {date_a.isoformat()} must be before the second, {date_b.isoformat()}.",
                              hint="Swap the dates or choose an earlier first date.")
-    pair = as_of_pair(purchases, date_a, date_b)
+    if pair is None:
+        pair = as_of_pair(purchases, date_a, date_b)
     at_a = _customers(pair, "a", date_a)
     at_b = _customers(pair, "b", date_b)
     if at_b.empty:
