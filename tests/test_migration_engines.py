@@ -83,3 +83,20 @@ def test_cli_apply_and_compare_on_postgres_equals_duckdb(pg_server, tmp_path):
         pd.testing.assert_frame_equal(got.drop(columns=["country"], errors="ignore"),
                                       want.drop(columns=["country"], errors="ignore"))
     assert len(outputs["postgres"][1]) == 180
+
+
+@pytest.mark.xdist_group("spark")
+def test_cli_apply_and_compare_on_spark_equals_duckdb(spark_con, tmp_path):
+    parquet = tmp_path / "planted.parquet"
+    pq.write_table(_raw(), parquet)
+    seg = tmp_path / "seg.json"
+    assert main([str(parquet), "--k", "3", "--to", "2011-06-30", "--save-segmentation", str(seg), "--quiet"]) == 0
+    outputs = {}
+    for name, engine in {"duckdb": [], "spark": ["--engine", "spark"]}.items():
+        out, moved = tmp_path / f"{name}.csv", tmp_path / f"{name}-migration.csv"
+        assert main([str(parquet), *engine, "--segmentation", str(seg), "--out", str(out), "--compare-to",
+                     "2011-07-01", "--migration", str(moved), "--quiet"]) == 0
+        outputs[name] = (pd.read_csv(out, dtype={"customer_id": str}), pd.read_csv(moved, dtype={"customer_id": str}))
+    for got, want in zip(outputs["spark"], outputs["duckdb"]):
+        pd.testing.assert_frame_equal(got, want)
+    assert len(outputs["spark"][1]) == 180
