@@ -14,6 +14,7 @@ import streamlit as st
 
 from segmentation.errors import SegmenterError
 from ui import results, session
+from ui import saved as saved_ui
 from ui.errors import show_error
 from ui.text import md
 
@@ -26,9 +27,10 @@ PAGES = {
     "data": st.Page("views/data.py", title="Data", icon=":material/upload_file:", url_path="data"),
     "choose_k": st.Page("views/choose_k.py", title="Choose K", icon=":material/tune:", url_path="choose-k"),
     "customers": st.Page("views/customers.py", title="Customers", icon=":material/groups:", url_path="customers"),
+    "changes": st.Page("views/changes.py", title="Changes", icon=":material/swap_horiz:", url_path="changes"),
 }
-page = st.navigation([PAGES["data"], PAGES["choose_k"], PAGES["segments"], PAGES["customers"]], position="sidebar",
-                     expanded=True)
+page = st.navigation([PAGES["data"], PAGES["choose_k"], PAGES["segments"], PAGES["customers"], PAGES["changes"]],
+                     position="sidebar", expanded=True)
 
 outcome = results.compute()
 
@@ -50,7 +52,10 @@ with st.sidebar:
         if outcome.stale:
             st.warning("The latest settings did not work; showing the last results that did.",
                        icon=":material/history:")
-        if not outcome.degenerate:
+        frozen = saved_ui.in_use()
+        if frozen is not None:
+            st.caption(f"K = {frozen.k} from the saved segmentation {md(saved_ui.name())}.")
+        elif not outcome.degenerate:
             session.sync_widget("w_k_sidebar", outcome.k)
             st.select_slider(
                 "Number of segments (K)",
@@ -60,8 +65,10 @@ with st.sidebar:
                 args=("w_k_sidebar",),
                 help=f"Suggested: K={outcome.suggestion.k}. See the Choose K page for the evidence.",
             )
-        suggested = " (suggested)" if outcome.k == outcome.suggestion.k else f" (suggested: {outcome.suggestion.k})"
-        st.caption(f"K = {outcome.k}{suggested}, seed {outcome.seed}.")
+        if frozen is None:
+            suggested = (" (suggested)" if outcome.k == outcome.suggestion.k
+                         else f" (suggested: {outcome.suggestion.k})")
+            st.caption(f"K = {outcome.k}{suggested}, seed {outcome.seed}.")
 
 if isinstance(outcome, SegmenterError):
     show_error(outcome, context="The data cannot be segmented")

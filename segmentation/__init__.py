@@ -5,11 +5,12 @@ From a notebook: ``segmentation.segment(df)`` (customers, segments, fitted model
 ``segmentation.rfm(df)`` (one row per customer); see README "Use it from Python".
 """
 __version__ = "0.1.0"
-__all__ = ["__version__", "segment", "rfm", "Result", "CleaningSettings"]
+__all__ = ["__version__", "segment", "rfm", "load_segmentation", "Result", "CleaningSettings"]
 
 # Loaded on first use: `python -m segmentation` imports this package before it reads the file,
 # and must not wait for pandas, Ibis and scikit-learn there (the CLI loads them on a thread).
-_LAZY = {"segment": "api", "rfm": "api", "Result": "pipeline", "CleaningSettings": "settings"}
+_LAZY = {"segment": "api", "rfm": "api", "load_segmentation": "api", "Result": "pipeline",
+         "CleaningSettings": "settings"}
 
 
 def __getattr__(name: str):

@@ -17,11 +17,13 @@ import pandas as pd
 import pyarrow as pa
 
 from . import columns, pipeline
-from .errors import InputFileError
+from .errors import InputFileError, KChoiceError
 from .preparation import TransactionSource
+from .saved import SavedSegmentation
+from .saved import load as load_segmentation
 from .settings import DEFAULT_SEED, CleaningSettings
 
-__all__ = ["segment", "rfm", "source_of"]
+__all__ = ["segment", "rfm", "source_of", "load_segmentation"]
 
 
 def source_of(data) -> TransactionSource:
@@ -70,6 +72,7 @@ def segment(
     snapshot: date | str | None = None,
     cleaning: CleaningSettings | None = None,
     seed: int = DEFAULT_SEED,
+    segmentation: str | os.PathLike | SavedSegmentation | None = None,
 ) -> pipeline.Result:
     """Segment customers from a table of transactions (RFM + K-Means).
 
@@ -93,6 +96,12 @@ def segment(
         Which cleaning rules run and the date and country filters; default all rules.
     seed : int, default 42
         Random seed of K-Means: the same seed gives the same segments.
+    segmentation : str, os.PathLike or SavedSegmentation, optional
+        A saved segmentation (``Result.save_segmentation(path)``, format
+        ``segmenter.segmentation/1``) to apply instead of fitting: each customer goes to the
+        nearest saved centre, R/F/M scores use the saved cut points, and ``result.drift``
+        compares these customers with the ones it was fitted on. K comes from the file, so
+        `k` must be left at ``"auto"``.
 
     Returns
     -------
@@ -115,8 +124,14 @@ def segment(
     >>> result.segments[["segment", "customers", "revenue_share"]]  # doctest: +SKIP
     >>> result.model.predict(new_customers[["recency", "frequency", "monetary"]])  # doctest: +SKIP
     """
+    frozen = segmentation
+    if frozen is not None and not isinstance(frozen, SavedSegmentation):
+        frozen = load_segmentation(frozen)
+    if frozen is not None and k != "auto":
+        raise KChoiceError(f"K={k} was asked for, but K comes from the saved segmentation (K={frozen.k}).",
+                           hint="Leave k out to apply the saved segmentation, or leave the segmentation out to fit.")
     return pipeline.run(source_of(data), overrides=roles, cleaning=cleaning or CleaningSettings(),
-                        snapshot=_snapshot(snapshot), k=k, seed=seed)
+                        snapshot=_snapshot(snapshot), k=k, seed=seed, segmentation=frozen)
 
 
 def rfm(

@@ -45,6 +45,9 @@ __all__ = [
     "snake_plot",
     "revenue_share_figure",
     "crosstab_heatmap",
+    "migration_sankey",
+    "migration_heatmap",
+    "segment_trend_figure",
 ]
 
 # Customer features a chart can show, in display order (the features a profile describes).
@@ -526,4 +529,100 @@ def crosstab_heatmap(customers: pd.DataFrame, *, normalise: bool = True) -> go.F
         height=max(320, 46 * len(table) + 180),
         margin=dict(t=60, l=10, r=10, b=80),
     )
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# migration between two dates (segmentation.migration)
+# --------------------------------------------------------------------------------------------
+_NEW_COLOR = "#999999"
+_MATRIX_COLUMNS = ("from_id", "from", "to_id", "to", "customers", "revenue")
+
+
+def _flow_color(hex_color: str, alpha: float = 0.45) -> str:
+    red, green, blue = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{alpha})"
+
+
+def migration_sankey(matrix: pd.DataFrame, *, date_a: str, date_b: str) -> go.Figure:
+    """Sankey of customers from their segment at A (or New, from_id 0) to their segment at B.
+
+    `matrix` has one row per flow (migration.Migration.matrix). Node and link text is escaped
+    and passed as data; a link's hover shows its customers and the revenue of [A, B)."""
+    require_frame(matrix, "matrix", _MATRIX_COLUMNS)
+    sources = matrix[["from_id", "from"]].drop_duplicates().sort_values("from_id")
+    targets = matrix[["to_id", "to"]].drop_duplicates().sort_values("to_id")
+    left = {int(i): n for n, i in enumerate(sources["from_id"])}
+    right = {int(i): len(left) + n for n, i in enumerate(targets["to_id"])}
+    labels = ([f"{escape_text(name)} ({date_a})" for name in sources["from"]]
+              + [f"{escape_text(name)} ({date_b})" for name in targets["to"]])
+    colors = ([_NEW_COLOR if i == 0 else segment_color(i) for i in sources["from_id"]]
+              + [segment_color(i) for i in targets["to_id"]])
+    custom = np.column_stack([matrix["revenue"].astype(float).to_numpy(dtype=object),
+                              matrix["customers"].astype(int).to_numpy(dtype=object)])
+    fig = go.Figure(go.Sankey(
+        arrangement="fixed",
+        node=dict(label=labels, color=colors, pad=14, thickness=16,
+                  hovertemplate="%{label}<br>%{value:,} customers<extra></extra>"),
+        link=dict(
+            source=[left[int(i)] for i in matrix["from_id"]],
+            target=[right[int(i)] for i in matrix["to_id"]],
+            value=matrix["customers"].astype(int).tolist(),
+            color=[_flow_color(_NEW_COLOR if i == 0 else segment_color(i)) for i in matrix["from_id"]],
+            customdata=custom,
+            hovertemplate="%{source.label} → %{target.label}<br>%{customdata[1]:,} customers, "
+                          "revenue between the dates %{customdata[0]:,.2f}<extra></extra>",
+        ),
+    ))
+    fig.update_layout(title=f"Where customers went: segments on {date_a} → segments on {date_b}",
+                      height=max(420, 40 * max(len(sources), len(targets)) + 160),
+                      margin=dict(t=60, l=10, r=10, b=20))
+    return fig
+
+
+def migration_heatmap(matrix: pd.DataFrame, *, date_a: str, date_b: str) -> go.Figure:
+    """The transition matrix as a heatmap: rows = segment at A (New first), columns = segment
+    at B; colour = share of the row, text = customers."""
+    require_frame(matrix, "matrix", _MATRIX_COLUMNS)
+    counts = matrix.pivot_table(index="from_id", columns="to_id", values="customers", aggfunc="sum", fill_value=0)
+    counts = counts.sort_index().sort_index(axis=1)
+    rows = matrix.drop_duplicates("from_id").set_index("from_id")["from"].reindex(counts.index)
+    cols = matrix.drop_duplicates("to_id").set_index("to_id")["to"].reindex(counts.columns)
+    values = counts.to_numpy(dtype=float)
+    totals = values.sum(axis=1, keepdims=True)
+    shares = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
+    fig = go.Figure(go.Heatmap(
+        z=shares,
+        x=_escape_series(cols),
+        y=_escape_series(rows),
+        customdata=np.dstack([values, shares]),
+        text=[[f"{int(v):,}" if v else "" for v in row] for row in values],
+        texttemplate="%{text}",
+        colorscale="Blues",
+        zmin=0, zmax=1,
+        colorbar=dict(title="share of row", tickformat=".0%"),
+        hovertemplate="%{y} → %{x}<br>%{customdata[0]:,} customers (%{customdata[1]:.1%} of the row)"
+                      "<extra></extra>",
+    ))
+    fig.update_layout(title=f"Transition matrix: segment on {date_a} (rows) → segment on {date_b} (columns)",
+                      yaxis=dict(autorange="reversed", type="category"),
+                      xaxis=dict(type="category", tickangle=-30),
+                      height=max(320, 46 * len(counts) + 180), margin=dict(t=60, l=10, r=10, b=80))
+    return fig
+
+
+def segment_trend_figure(trend: pd.DataFrame) -> go.Figure:
+    """Customers per segment at each month end as a stacked area chart (migration.trend)."""
+    require_frame(trend, "trend", ("month_end", "segment_id", "segment", "customers"))
+    fig = go.Figure()
+    for (segment_id, name), part in trend.sort_values("month_end").groupby(["segment_id", "segment"], sort=True):
+        fig.add_trace(go.Scatter(
+            x=pd.to_datetime(part["month_end"]).tolist(), y=part["customers"].tolist(), name=escape_text(name),
+            mode="lines", stackgroup="segments", line=dict(color=segment_color(segment_id), width=1),
+            hovertemplate="%{x|%Y-%m-%d}: %{y:,} customers<extra>%{fullData.name}</extra>",
+        ))
+    fig.update_layout(title="Segment sizes at each month end (one frozen segmentation)",
+                      yaxis=dict(title="customers", tickformat=","), xaxis=dict(title="month end"),
+                      height=420, margin=dict(t=60, l=10, r=10, b=40),
+                      legend=dict(orientation="h", y=-0.2))
     return fig

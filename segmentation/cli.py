@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("input", nargs="?", metavar="INPUT",
                         help="CSV/TSV/TXT (optionally .gz), XLSX or Parquet file of transactions")
-    parser.add_argument("--k", type=_k_value, default="auto", metavar="N|auto",
+    parser.add_argument("--k", type=_k_value, default=None, metavar="N|auto",
                         help="number of segments, or 'auto' for the suggested K (default)")
     parser.add_argument("--map", type=_mapping, action="append", default=[], metavar="ROLE=COLUMN",
                         help=f"use COLUMN for ROLE ({', '.join(ROLE_NAMES)}); empty COLUMN unmaps; repeatable")
@@ -99,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write one row per customer with features, scores and segment")
     parser.add_argument("--report", type=Path, metavar="report.json",
                         help="write the audit, K scan and segment profiles as JSON")
+    parser.add_argument("--save-segmentation", type=Path, metavar="seg.json",
+                        help="write the segments as a saved segmentation (JSON) to apply to later data")
+    parser.add_argument("--segmentation", type=Path, metavar="seg.json",
+                        help="apply a saved segmentation instead of fitting new segments (K comes from the file)")
+    parser.add_argument("--compare-to", type=_iso_date, metavar="YYYY-MM-DD",
+                        help="compare segments as of this date (purchases before it) with the snapshot; "
+                        "adds 'migration' to the report")
+    parser.add_argument("--migration", type=Path, metavar="migration.csv",
+                        help="with --compare-to: write each customer's segment at both dates and the revenue "
+                        "between them")
     parser.add_argument("--seed", type=_positive_int, default=DEFAULT_SEED, metavar="N",
                         help=f"random seed of K-Means (default {DEFAULT_SEED})")
     parser.add_argument("--keep", type=_rule, action="append", default=[], metavar="RULE",
@@ -178,32 +188,106 @@ _SETTING_HINTS = {  # the CLI's own words for the settings the core refuses
 def _run(args: argparse.Namespace) -> int:
     _check_output_path(args.out, (".csv", ".xlsx"), "--out")
     _check_output_path(args.report, (".json",), "--report")
+    _check_output_path(args.save_segmentation, (".json",), "--save-segmentation")
+    _check_output_path(args.migration, (".csv", ".xlsx"), "--migration")
+    if args.segmentation is not None and args.k is not None:
+        raise ParameterError("--k cannot be used with --segmentation: K comes from the saved segmentation.",
+                             hint="Leave out --k, or leave out --segmentation to fit new segments.")
+    if args.migration is not None and args.compare_to is None:
+        raise ParameterError("--migration needs --compare-to DATE: the date to compare the snapshot with.",
+                             hint="Add e.g. --compare-to 2011-09-01.")
+    frozen = None
+    if args.segmentation is not None:
+        from .saved import load
+
+        frozen = load(args.segmentation)  # checked before any data is read
     progress = _StderrProgress(enabled=not args.quiet and sys.stderr.isatty())
     cleaning = _cleaning_settings(args)
     overrides = {role: (column or None) for role, column in args.map}
+    pair = None  # --compare-to's as-of customers when fetched before a Spark session was stopped
     if args.source is not None or args.engine == "spark":
-        result, source = _run_in_engine(args, overrides, cleaning, progress)
+        result, source, pair = _run_in_engine(args, overrides, cleaning, progress, frozen)
     else:
         loaded, source = _load_file(args, progress)
         from . import pipeline  # its heavy dependencies were imported by the preload thread meanwhile
 
         result = pipeline.run(loaded, overrides=overrides, cleaning=cleaning, snapshot=args.snapshot,
-                              k=args.k, seed=args.seed, progress=progress)
+                              k=args.k or "auto", seed=args.seed, progress=progress, segmentation=frozen)
     from .export import all_or_nothing, write_atomic, write_table
 
+    moved = _migration(args, result, frozen, progress, pair) if args.compare_to is not None else None
+    to_save = None
+    if args.save_segmentation is not None:
+        to_save = result.saved_segmentation(sha256=_file_sha256(args) if frozen is None else None)
     report = report_of(result, source, seed=args.seed)
+    report.update(_report_extras(args, result, to_save, moved))
     customers = result.customers
     report_bytes = (json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n").encode()
     # Every output appears at the end, or none does: a full disk (OutputError) leaves nothing behind.
     with all_or_nothing():
         if args.out is not None:
             write_table(args.out, customers, extra_sheets={"Segments": result.segmentation.profiles})
+        if args.save_segmentation is not None:
+            write_atomic(args.save_segmentation, to_save.to_json().encode("utf-8"))
+        if args.migration is not None:
+            from .migration import MIGRATION_COLUMNS
+
+            write_table(args.migration, moved.customers[MIGRATION_COLUMNS], sheet_name="Migration")
         if args.report is not None:
             write_atomic(args.report, report_bytes)
     for message in result.warnings:
         print(f"warning: {message}", file=sys.stderr)
     _print_summary(result)
     return 0
+
+
+def _migration(args, result: pipeline.Result, frozen, progress, pair=None):
+    """Segments as of --compare-to and as of the snapshot, under the saved segmentation (or one
+    fitted as of --compare-to with --k and --seed)."""
+    from . import migration
+
+    prepared = result.prepared
+    try:
+        if args.compare_to >= prepared.snapshot:
+            raise ParameterError(f"--compare-to {args.compare_to.isoformat()} is not before the snapshot "
+                                 f"{prepared.snapshot.isoformat()}.", hint="Choose an earlier date to compare with.")
+        progress(f"Comparing with {args.compare_to.isoformat()}", 0.97)
+        return migration.compare(prepared.purchases, date_a=args.compare_to, date_b=prepared.snapshot,
+                                 segmentation=frozen, k=args.k or "auto", seed=args.seed, roles=prepared.roles,
+                                 cleaning=prepared.cleaning, pair=pair)
+    finally:
+        if args.source is not None:
+            from . import sources
+
+            sources.close_engine_of(prepared)
+
+
+def _report_extras(args, result: pipeline.Result, to_save, moved) -> dict:
+    """Report keys of saved segmentations and migration (added to the contract, never renamed)."""
+    extras = {}
+    if result.applied is not None:
+        extras["segmentation"] = {"path": str(args.segmentation), "created": result.applied.created,
+                                  "k": result.applied.k, "applied": True}
+        extras["drift"] = result.drift
+    elif to_save is not None:
+        extras["segmentation"] = {"path": str(args.save_segmentation), "created": to_save.created,
+                                  "k": to_save.k, "applied": False}
+    if moved is not None:
+        extras["migration"] = moved.report()
+    return extras
+
+
+def _file_sha256(args) -> str | None:
+    """SHA-256 of the INPUT file, recorded in a saved segmentation's training block."""
+    if args.input is None or args.source is not None or args.engine == "spark":
+        return None
+    import hashlib
+
+    digest = hashlib.sha256()
+    with Path(args.input).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _load_file(args: argparse.Namespace, progress: _StderrProgress) -> tuple[reading.LoadedFile, str]:
@@ -223,11 +307,15 @@ def _load_file(args: argparse.Namespace, progress: _StderrProgress) -> tuple[rea
     return largefile.read_file_or_stream(path, sheet=args.sheet), str(path)
 
 
-def _run_in_engine(args, overrides, cleaning, progress) -> tuple[pipeline.Result, str]:
-    """--source (PostgreSQL) or --engine spark: clean and aggregate where the data lives."""
+def _run_in_engine(args, overrides, cleaning, progress, frozen=None):
+    """--source (PostgreSQL) or --engine spark: clean and aggregate where the data lives.
+
+    Returns the result, how to name the source, and (Spark with --compare-to) the as-of customers
+    fetched while the session still ran."""
     from . import pipeline, sources  # only these paths need the database and Spark clients
 
     options = {"overrides": overrides, "cleaning": cleaning, "snapshot": args.snapshot, "progress": progress}
+    pair = None
     if args.source is not None:
         if args.input is not None or args.engine == "spark":
             raise ParameterError("--source reads from a database: give no INPUT file and no --engine spark.",
@@ -235,7 +323,9 @@ def _run_in_engine(args, overrides, cleaning, progress) -> tuple[pipeline.Result
         if not args.table:
             raise ParameterError("--source needs --table NAME: the table or view holding the transactions.",
                                  hint="Add e.g. --table sales.transactions.")
-        prepared = sources.prepare_postgres(args.source, args.table, **options)
+        # --compare-to queries the cleaned purchases again: the connection stays open until then.
+        prepared = sources.prepare_postgres(args.source, args.table, keep_open=args.compare_to is not None,
+                                            **options)
         shown = f"{sources.redact_url(args.source)} table {args.table}"
     else:
         if args.input is None:
@@ -245,8 +335,13 @@ def _run_in_engine(args, overrides, cleaning, progress) -> tuple[pipeline.Result
         # are gone before Python (and the JVM's shutdown hooks) end, and K-Means runs without them.
         with sources.running_session(args.spark_master) as session:
             prepared = sources.prepare_spark(args.input, session=session, **options)
+            if args.compare_to is not None and args.compare_to < prepared.snapshot:
+                from .migration import as_of_pair
+
+                pair = as_of_pair(prepared.purchases, args.compare_to, prepared.snapshot)
         shown = str(args.input)
-    return pipeline.run_prepared(prepared, k=args.k, seed=args.seed, progress=progress), shown
+    return pipeline.run_prepared(prepared, k=args.k or "auto", seed=args.seed, progress=progress,
+                                 segmentation=frozen), shown, pair
 
 
 def _print_summary(result: pipeline.Result) -> None:
@@ -254,8 +349,11 @@ def _print_summary(result: pipeline.Result) -> None:
     audit = prepared.audit
     print(f"{audit.rows_in:,} rows in, {audit.rows_kept:,} kept; {len(prepared.customers):,} customers; "
           f"snapshot {prepared.snapshot.isoformat()}")
-    chosen = "suggested" if result.k == result.suggestion.k else f"chosen; suggested K={result.suggestion.k}"
-    print(f"K={result.k} ({chosen}: {result.suggestion.reason})")
+    if result.applied is not None:
+        print(f"K={result.k} ({result.suggestion.reason})")
+    else:
+        chosen = "suggested" if result.k == result.suggestion.k else f"chosen; suggested K={result.suggestion.k}"
+        print(f"K={result.k} ({chosen}: {result.suggestion.reason})")
     for row in result.segmentation.profiles.itertuples():
         print(f"  {row.segment_id}. {row.segment}: {row.customers:,} customers, "
               f"{row.revenue_share:.0%} of revenue — {row.action}")

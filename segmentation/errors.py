@@ -14,6 +14,7 @@ __all__ = [
     "ParameterError",
     "KChoiceError",
     "SourceError",
+    "SegmentationFileError",
 ]
 
 
@@ -67,3 +68,8 @@ class OutputError(SegmenterError):
     """An output file cannot be written: no space left, quota used up, read-only file system,
     its folder gone, no permission. The message names the file and the cause; nothing of the
     file (nor a temporary file) is left behind."""
+
+
+class SegmentationFileError(SegmenterError):
+    """A saved segmentation cannot be used: not one, another format version, malformed values,
+    or too large to be one."""

@@ -14,7 +14,7 @@ from datetime import date
 
 import pandas as pd
 
-from . import columns
+from . import columns, saved
 from .kpolicy import decide_k
 from .model import SCAN_COLUMNS, DegenerateClustersWarning, KSuggestion, max_k, scan_k, segment_model, suggest_k
 from .preparation import (
@@ -33,7 +33,7 @@ from .segments import Segmentation, segment_customers
 from .settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, CleaningSettings
 
 __all__ = ["Progress", "Prepared", "Result", "CUSTOMER_COLUMNS", "OUTPUT_COLUMNS", "demo_file", "connect",
-           "prepare", "prepare_canonical", "prepare_expr", "run", "run_prepared", "scan_for"]
+           "prepare", "prepare_canonical", "prepare_expr", "run", "run_prepared", "apply_prepared", "scan_for"]
 
 
 
@@ -48,6 +48,25 @@ class Result:
     k: int
     segmentation: Segmentation
     warnings: tuple[str, ...] = ()
+    seed: int = DEFAULT_SEED
+    # Set when the segments come from a saved segmentation instead of a fit (then scan is empty):
+    # the file's segmentation and the drift of these customers from it (saved.drift).
+    applied: saved.SavedSegmentation | None = None
+    drift: dict | None = None
+
+    def saved_segmentation(self, *, sha256: str | None = None) -> saved.SavedSegmentation:
+        """The segments in use, frozen (see segmentation.saved): the fitted ones, or the saved
+        segmentation they were applied from."""
+        if self.applied is not None:
+            return self.applied
+        prepared = self.prepared
+        return saved.from_segmentation(self.segmentation, snapshot=prepared.snapshot, seed=self.seed,
+                                       roles=prepared.roles, cleaning=prepared.cleaning,
+                                       rows_in=prepared.audit.rows_in, sha256=sha256)
+
+    def save_segmentation(self, path, *, sha256: str | None = None) -> None:
+        """Write this result's segments as a `segmenter.segmentation/1` JSON file."""
+        saved.save(self.saved_segmentation(sha256=sha256), path)
 
     @property
     def customers(self) -> pd.DataFrame:
@@ -79,7 +98,10 @@ class Result:
         """The fitted scikit-learn Pipeline (log1p → StandardScaler → KMeans → segment ids):
         ``model.predict(rows)`` on rows with recency, frequency and monetary columns returns
         segment ids (1 = highest mean monetary), the `segment_id` of `customers`. The plain
-        K-Means pipeline, predicting cluster labels, is ``segmentation.model``."""
+        K-Means pipeline, predicting cluster labels, is ``segmentation.model``. Segments applied
+        from a saved segmentation: that SavedSegmentation, whose ``predict`` does the same."""
+        if self.applied is not None:
+            return self.applied
         return segment_model(self.segmentation.model, self.segmentation.segment_of_cluster)
 
 
@@ -147,12 +169,14 @@ def run(
     k: int | str = "auto",
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
+    segmentation: saved.SavedSegmentation | None = None,
 ) -> Result:
-    """The whole pipeline for the command line: mapping, cleaning, features, K scan, segments."""
+    """The whole pipeline for the command line: mapping, cleaning, features, K scan, segments
+    (or, given a saved `segmentation`, its segments applied instead of a fit)."""
     progress = progress or no_progress
     roles = columns.resolve_roles(source.preview().rows, overrides)
     prepared = prepare(source, roles, cleaning=cleaning, snapshot=snapshot, progress=progress)
-    return run_prepared(prepared, k=k, seed=seed, progress=progress)
+    return run_prepared(prepared, k=k, seed=seed, progress=progress, segmentation=segmentation)
 
 
 def run_prepared(
@@ -161,9 +185,13 @@ def run_prepared(
     k: int | str = "auto",
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
+    segmentation: saved.SavedSegmentation | None = None,
 ) -> Result:
-    """K scan and segments for customers already prepared (from a file, a database or Spark)."""
+    """K scan and segments for customers already prepared (from a file, a database or Spark);
+    given a saved `segmentation`, no scan and no fit: its segments are applied."""
     progress = progress or no_progress
+    if segmentation is not None:
+        return apply_prepared(prepared, segmentation, seed=seed, progress=progress)
     progress("Comparing numbers of segments (K scan)", 0.85)
     scan, suggestion = scan_for(prepared.customers, seed=seed)
     degenerate = suggestion if scan.empty else None
@@ -177,5 +205,21 @@ def run_prepared(
         messages = (degenerate.reason,) + messages
     progress("Done", 1.0)
     return Result(prepared=prepared, scan=scan, suggestion=suggestion, k=segmentation.k,
-                  segmentation=segmentation, warnings=messages)
+                  segmentation=segmentation, warnings=messages, seed=seed)
 
+
+
+def apply_prepared(prepared: Prepared, segmentation: saved.SavedSegmentation, *, seed: int = DEFAULT_SEED,
+                   progress: Progress | None = None) -> Result:
+    """A saved segmentation applied to prepared customers: nearest saved centre, frozen scores."""
+    progress = progress or no_progress
+    progress(f"Applying the saved {segmentation.k} segments", 0.9)
+    applied, distances = segmentation.apply(prepared.customers)
+    drift = saved.drift(segmentation, applied.customers["segment_id"].to_numpy(), distances)
+    reason = (f"K={segmentation.k} comes from the saved segmentation (fitted on data up to "
+              f"{segmentation.snapshot.isoformat()}), not from a K scan.")
+    messages = (drift["warning"],) if drift["warning"] else ()
+    progress("Done", 1.0)
+    return Result(prepared=prepared, scan=pd.DataFrame(columns=SCAN_COLUMNS),
+                  suggestion=KSuggestion(k=segmentation.k, reason=reason), k=segmentation.k,
+                  segmentation=applied, warnings=messages, seed=seed, applied=segmentation, drift=drift)

@@ -52,6 +52,15 @@ class Prepared:
     date_min: date | None
     date_max: date | None
     customer_products: pd.DataFrame = field(repr=False)
+    cleaning: CleaningSettings = CleaningSettings()
+    # The cleaned purchases (cleaning.Cleaned.purchases) in the engine that cleaned them, for
+    # as-of queries (migration, trend). Not pickled: a copy (e.g. from a cache) has None.
+    purchases: ibis.Table | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["purchases"] = None
+        return state
 
 
 @dataclass(frozen=True)
@@ -215,6 +224,8 @@ def prepare_expr(
         date_min=_as_date(date_min),
         date_max=_as_date(date_max),
         customer_products=products,
+        cleaning=cleaning,
+        purchases=purchases,
     )
 
 

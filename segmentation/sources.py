@@ -48,6 +48,7 @@ from .schema import canonical
 from .settings import CleaningSettings
 
 __all__ = [
+    "close_engine_of",
     "POSTGRES_SCHEMES",
     "is_database_url",
     "redact_url",
@@ -287,8 +288,12 @@ def prepare_postgres(
     snapshot=None,
     progress: Progress | None = None,
     with_products: bool = False,
+    keep_open: bool = False,
 ) -> Prepared:
-    """``--source URL --table NAME``: connect read-only, map columns, run the cleaning and RFM there."""
+    """``--source URL --table NAME``: connect read-only, map columns, run the cleaning and RFM there.
+
+    The connection is closed before returning, unless `keep_open`: then `Prepared.purchases` can
+    still be queried (as-of migration) and the caller closes it (`close_engine_of`)."""
     engine = connect_postgres(url)
     try:
         source = open_table(engine, table)
@@ -298,8 +303,19 @@ def prepare_postgres(
                          + columns.detection_notes(rows, roles))
         return prepare_table(source, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
                              with_products=with_products)
+    except BaseException:
+        if keep_open:
+            engine.disconnect()
+        raise
     finally:
-        engine.disconnect()
+        if not keep_open:
+            engine.disconnect()
+
+
+def close_engine_of(prepared: Prepared) -> None:
+    """Close the connection `prepare_postgres(..., keep_open=True)` left open for `prepared`."""
+    if prepared.purchases is not None:
+        ibis.get_backend(prepared.purchases).disconnect()
 
 
 # ----------------------------------------------------------------------------- Spark

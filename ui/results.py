@@ -21,6 +21,7 @@ from segmentation.segments import Segmentation
 from segmentation.settings import K_SCAN_RANGE
 
 from . import cache, session, sources
+from . import saved as saved_ui
 from .progress import run_step
 from .session import LAST_GOOD, RESULTS, Spec
 
@@ -57,11 +58,16 @@ class Results:
         return self.scan.empty
 
     def segmentation(self) -> Segmentation:
+        if saved_ui.in_use() is not None:  # a saved segmentation applied instead of a fit
+            return saved_ui.applied(self.spec.key(), self.prepared.customers)
         return cache.segment(self.spec.key(), self.k, self.seed, self.prepared.customers)
 
     def top_items(self) -> pd.DataFrame:
         seg = self.segmentation()
-        return cache.top_items(self.spec.key(), self.k, self.seed, seg.customers, self.prepared.customer_products)
+        frozen = saved_ui.in_use()
+        which = (saved_ui.name(), frozen.created) if frozen is not None else None
+        return cache.top_items(self.spec.key() + (which,), self.k, self.seed, seg.customers,
+                               self.prepared.customer_products)
 
 
 def _k_for(k_wanted: int | None, scan: pd.DataFrame, suggestion: KSuggestion, n_customers: int) -> int:

@@ -107,3 +107,6 @@ def _connection(src: Source):
         raise SourceError("The database connection of this session is gone.",
                           hint="Connect again on the Data page.")
     return con
+
+
+connection = _connection  # the Changes page reads a database table again (ui/migration.py)

@@ -5,7 +5,9 @@ import streamlit as st
 
 from segmentation import charts
 from segmentation.settings import K_SCAN_RANGE, K_SUGGEST_RANGE
+from ui import saved as saved_ui
 from ui import session
+from ui.errors import show_error
 from ui.render import results_or_empty_state
 from ui.text import md
 
@@ -23,20 +25,29 @@ st.markdown(
 )
 st.success(f"**Suggested: K = {outcome.suggestion.k}.** {md(outcome.suggestion.reason)}", icon=":material/lightbulb:")
 
+frozen = saved_ui.in_use()
+if frozen is not None:
+    st.info(f"**K = {frozen.k} comes from the saved segmentation {md(saved_ui.name())}** (fitted on data up to "
+            f"{frozen.snapshot:%d %b %Y}): its segments are applied to this data, so the K controls are off.",
+            icon=":material/file_open:")
+    st.button("Fit new segments", on_click=saved_ui.stop_using, icon=":material/model_training:",
+              key="w_fit_new", help="Stop using the saved segmentation and fit segments on this data again.")
+
 control, seed_col, reset_col = st.columns([5, 2, 2], gap="medium", vertical_alignment="bottom")
 with control:
     session.sync_widget("w_k_page", outcome.k)
     st.select_slider("Number of segments (K)", options=outcome.k_values, key="w_k_page",
-                     on_change=session.on_k_widget, args=("w_k_page",),
-                     help="Also in the sidebar. Changing K re-fits only the segments, never re-reads the file.")
+                     on_change=session.on_k_widget, args=("w_k_page",), disabled=frozen is not None,
+                     help="K comes from the saved segmentation while one is in use." if frozen is not None else
+                     "Also in the sidebar. Changing K re-fits only the segments, never re-reads the file.")
 with seed_col:
     session.sync_widget("w_seed", outcome.seed)
     st.number_input("Random seed", min_value=0, max_value=2**31 - 1, step=1, key="w_seed",
                     on_change=lambda: session.set_seed(st.session_state["w_seed"]),
                     help="K-Means starts from random centres; the same seed always gives the same segments.")
 with reset_col:
-    st.button("Use the suggested K", on_click=session.set_k, args=(None,), disabled=outcome.k == outcome.suggestion.k,
-              icon=":material/restart_alt:")
+    st.button("Use the suggested K", on_click=session.set_k, args=(None,),
+              disabled=frozen is not None or outcome.k == outcome.suggestion.k, icon=":material/restart_alt:")
 
 st.plotly_chart(charts.k_scan_figure(outcome.scan, suggested_k=outcome.suggestion.k, selected_k=outcome.k),
                 key="k_scan_chart")
@@ -48,3 +59,19 @@ with st.expander("How to read these charts"):
         "- **Davies-Bouldin**: how much segments overlap their nearest neighbour; lower is better."
     )
     st.dataframe(outcome.scan, hide_index=True)
+
+
+st.subheader("Use a saved segmentation")
+st.caption("Apply the segments saved from an earlier month (Segments page → Save this segmentation) to this data: "
+           "the same segment numbers, names and score cut points, assigned by the nearest saved centre.")
+
+
+def _use_uploaded() -> None:
+    upload = st.session_state.get("w_saved_upload")
+    if upload is not None:
+        saved_ui.use_upload(upload.name, upload.getvalue())
+
+
+st.file_uploader("Saved segmentation (JSON)", type=["json"], key="w_saved_upload", on_change=_use_uploaded)
+if saved_ui.error() is not None:
+    show_error(saved_ui.error(), context="This file cannot be used; the current segments stay")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from segmentation import charts, segments
+from ui import saved as saved_ui
 from ui.errors import reporting
 from ui.render import results_or_empty_state
 from ui.text import md
@@ -21,6 +22,18 @@ top[0].metric("Customers", f"{len(customers):,}")
 top[1].metric("Segments (K)", f"{seg.k}", help=f"Suggested: {outcome.suggestion.k}")
 top[2].metric("Revenue", f"{revenue:,.0f}")
 top[3].metric("Snapshot date", f"{outcome.prepared.snapshot:%d %b %Y}")
+
+frozen = saved_ui.in_use()
+if frozen is not None:
+    st.caption(f"Segments of the saved segmentation {md(saved_ui.name())}, applied to this data.")
+st.download_button(
+    "Save this segmentation", icon=":material/save:", key="dl_segmentation", on_click="ignore",
+    data=lambda: saved_ui.download_bytes(seg, snapshot=outcome.prepared.snapshot, seed=outcome.seed,
+                                         roles=outcome.roles, cleaning=outcome.spec.cleaning,
+                                         rows_in=outcome.prepared.audit.rows_in),
+    file_name=f"segmentation_k{seg.k}_{outcome.prepared.snapshot:%Y-%m-%d}.json", mime="application/json",
+    help="A small JSON file (scaler, centres, names, score cut points) to apply these segments to next "
+         "month's data: Choose K → Use a saved segmentation, or the command line's --segmentation.")
 
 # --- profile cards --------------------------------------------------------------------------
 st.subheader("Segment profiles")

@@ -25,6 +25,7 @@ PAGES = {  # url path → page title
     "data": "Data",
     "choose-k": "Choose the number of segments",
     "customers": "Customers",
+    "changes": "Changes: who moved between segments",
 }
 REAL_CUSTOMERS = 4338  # customers of the UCI Online Retail file after the default cleaning
 
@@ -209,6 +210,29 @@ def test_real_customers_page_download_csv(real_page, tmp_path):
     wait_idle(real_page)
     assert "online_retail.xlsx" in sidebar_text(real_page)
     assert real_page.url.endswith("/customers")
+
+
+def test_real_changes_page_presets_and_flow_download(real_page, tmp_path):
+    nav(real_page, "Changes", "Changes: who moved between segments")
+    main = real_page.locator('[data-testid="stMain"]')
+    assert "(2011-09-11)" in " ".join(main.locator(".sankey text").all_text_contents())  # 90 days before 2011-12-10
+    assert f"{REAL_CUSTOMERS:,}" in main.inner_text()  # customers on the second date
+    screenshot(real_page, "changes")
+    main.locator('[data-testid="stButtonGroup"] button', has_text="30 days ago").first.click()
+    real_page.locator(".sankey text", has_text="(2011-11-10)").first.wait_for(timeout=180_000)
+    wait_idle(real_page)
+    assert not any("(2011-09-11)" in text for text in main.locator(".sankey text").all_text_contents())
+    button = real_page.get_by_role("button", name=re.compile(r"^Download these [\d,]+ customers"))
+    count = int(re.search(r"these ([\d,]+) customers", button.inner_text()).group(1).replace(",", ""))
+    with real_page.expect_download(timeout=120_000) as info:
+        button.click()
+    target = tmp_path / info.value.suggested_filename
+    info.value.save_as(target)
+    flow = pd.read_csv(target, dtype={"customer_id": str})
+    assert len(flow) == count > 0 and flow["customer_id"].is_unique
+    assert list(flow.columns[:6]) == ["customer_id", "segment_id_a", "segment_a", "segment_id_b", "segment_b",
+                                      "revenue_between"]
+    assert real_page.url.endswith("/changes")
 
 
 def test_user_text_never_becomes_html_in_the_browser(server, browser_context, tmp_path):

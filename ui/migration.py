@@ -1,0 +1,68 @@
+"""Cached computations of the Changes page: the kept purchases of the current data, a migration
+between two dates and the monthly trend, each keyed on the data's settings and the dates."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pyarrow as pa
+import streamlit as st
+
+from segmentation import export, migration, pipeline, saved, sources
+from segmentation.migration import Migration
+
+from . import sources as app_sources
+
+__all__ = ["kept_purchases", "compare", "trend", "flow_csv"]
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _kept_purchases(key: tuple, _loaded, _roles: dict, _cleaning, _snapshot) -> pa.Table:
+    # The cached customer table holds no engine objects; the purchases are cleaned once more here.
+    prepared = pipeline.prepare(_loaded, _roles, cleaning=_cleaning, snapshot=_snapshot, with_products=False)
+    return migration.kept_purchases(prepared.purchases)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _kept_purchases_table(key: tuple, _con, _table: str, _roles: dict, _cleaning, _snapshot) -> pa.Table:
+    prepared = sources.prepare_table(sources.open_table(_con, _table), _roles, cleaning=_cleaning,
+                                     snapshot=_snapshot, with_products=False)
+    return migration.kept_purchases(prepared.purchases)
+
+
+def kept_purchases(outcome) -> pa.Table:
+    spec = outcome.spec
+    if spec.source.kind == "database":
+        return _kept_purchases_table(spec.key(), app_sources.connection(spec.source), spec.source.table, outcome.roles,
+                                     spec.cleaning, spec.snapshot)
+    return _kept_purchases(spec.key(), outcome.loaded, outcome.roles, spec.cleaning, spec.snapshot)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _compare(key: tuple, date_a: date, date_b: date, k: int, seed: int, saved_text: str | None,
+             _purchases: pa.Table) -> Migration:
+    frozen = saved.loads(saved_text) if saved_text else None
+    return migration.compare(migration.purchases_from_arrow(_purchases), date_a=date_a, date_b=date_b,
+                             segmentation=frozen, k=k, seed=seed)
+
+
+def compare(outcome, date_a: date, date_b: date, saved_text: str | None) -> Migration:
+    """Segments at A and B: under the saved segmentation in use, else one fitted as of A with the current K."""
+    return _compare(outcome.spec.key(), date_a, date_b, int(outcome.k), int(outcome.seed), saved_text,
+                    kept_purchases(outcome))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _trend(key: tuple, text: str, month_ends: tuple[date, ...], _purchases: pa.Table) -> pd.DataFrame:
+    return migration.trend(migration.purchases_from_arrow(_purchases), saved.loads(text), list(month_ends))
+
+
+def trend(outcome, moved: Migration) -> pd.DataFrame:
+    prepared = outcome.prepared
+    ends = migration.trend_dates(prepared.date_min, prepared.snapshot) if prepared.date_min else []
+    return _trend(outcome.spec.key(), moved.segmentation.to_json(), tuple(ends), kept_purchases(outcome))
+
+
+def flow_csv(moved: Migration, source: str, target: str) -> bytes:
+    """The customers of one flow as CSV, spreadsheet formulas neutralised (the page's download)."""
+    return export.to_csv_bytes(moved.flow(source, target))
