@@ -86,8 +86,9 @@ if three_d.open:
             st.plotly_chart(charts.scatter_3d(customers, log=log3d), key="scatter_3d")
 if heatmap.open:
     with heatmap:
-        st.caption("Each segment's average of each feature, as a percentage above (blue) or below (red) the "
-                   "average customer. Low recency is good: those customers bought recently.")
+        st.caption("Each segment's average of each feature, as a percentage above or below the average customer. "
+                   "The colour says better (blue) or worse (red) than average: for recency fewer days since the "
+                   "last purchase is better, so a recency below average is blue.")
         st.plotly_chart(charts.relative_heatmap(customers), key="relative_heatmap")
 if snake.open:
     with snake:
