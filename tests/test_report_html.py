@@ -211,3 +211,10 @@ def test_write_report_is_atomic(tmp_path, result):
     report_html.write_report(path, result, source="s.csv")
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_result_to_html(result, page, tmp_path):
+    assert (result.source, result.seed) == (EVIL_FILE_NAME, 42)
+    assert result.to_html() == page
+    assert result.to_html(tmp_path / "r.html") is None
+    assert (tmp_path / "r.html").read_text(encoding="utf-8") == page
