@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from segmentation import export
+from segmentation import audiences, export
 from ui.render import results_or_empty_state
 
 COLUMNS = ["customer_id", "segment_id", "segment", "rfm_segment", "recency", "frequency", "monetary", "tenure",
@@ -72,3 +72,16 @@ d[2].download_button(
     "Segment summary — CSV", data=lambda: export.to_csv_bytes(summary),
     file_name=f"{base}_segments{suffix}.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
     key="dl_segments_csv")
+
+st.caption("Audiences: one list per segment (customer id, segment, recency, frequency, monetary"
+           + (", email" if "email" in customers.columns else "") + ") to upload to an email or ads tool.")
+a = st.columns(3)
+a[0].download_button(
+    "Audiences — ZIP of CSV files", data=lambda: audiences.audiences_zip(customers, summary),
+    file_name=f"{base}_audiences{suffix}.zip", mime="application/zip", on_click="ignore",
+    icon=":material/download:", key="dl_audiences_zip", help="One CSV file per segment, all customers.")
+a[1].download_button(
+    "Audiences — Excel", data=lambda: audiences.audiences_xlsx(customers, summary),
+    file_name=f"{base}_audiences{suffix}.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore",
+    icon=":material/download:", key="dl_audiences_xlsx", help="A summary sheet and one sheet per segment.")
