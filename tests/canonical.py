@@ -6,19 +6,19 @@ from datetime import datetime
 import pyarrow as pa
 
 COLUMNS = ("customer_id", "invoice", "invoice_date", "quantity", "price", "amount",
-           "product", "description", "country")
+           "product", "description", "country", "email")
 TYPES = (pa.string(), pa.string(), pa.timestamp("us"), pa.float64(), pa.float64(), pa.float64(),
-         pa.string(), pa.string(), pa.string())
+         pa.string(), pa.string(), pa.string(), pa.string())
 ROLES_QP = {"customer": "CustomerID", "date": "InvoiceDate", "quantity": "Quantity", "price": "UnitPrice",
             "invoice": "InvoiceNo", "product": "StockCode", "description": "Description", "country": "Country"}
 ROLES_AMOUNT = {"customer": "client", "date": "date", "amount": "total"}
 
 
 def line(customer, invoice, when, quantity=1.0, price=1.0, *, amount=None, product="P1",
-         description="Mug", country="United Kingdom"):
+         description="Mug", country="United Kingdom", email=None):
     if isinstance(when, str):
         when = datetime.fromisoformat(when)
-    return (customer, invoice, when, quantity, price, amount, product, description, country)
+    return (customer, invoice, when, quantity, price, amount, product, description, country, email)
 
 
 def table(*lines) -> pa.Table:

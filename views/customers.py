@@ -6,7 +6,7 @@ import streamlit as st
 from segmentation import audiences, export
 from ui.render import results_or_empty_state
 
-COLUMNS = ["customer_id", "segment_id", "segment", "rfm_segment", "recency", "frequency", "monetary", "tenure",
+COLUMNS = ["customer_id", "email", "segment_id", "segment", "rfm_segment", "recency", "frequency", "monetary", "tenure",
            "avg_order_value", "r_score", "f_score", "m_score", "first_purchase", "last_purchase", "country",
            "action"]
 
@@ -36,6 +36,7 @@ st.dataframe(
     height=460,
     column_config={
         "customer_id": st.column_config.TextColumn("Customer"),
+        "email": st.column_config.TextColumn("Email"),  # a column only when the file's email was mapped
         "segment_id": st.column_config.NumberColumn("#", width="small"),
         "segment": "Segment",
         "rfm_segment": "RFM segment",
