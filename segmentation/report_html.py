@@ -35,7 +35,7 @@ from plotly.io.json import to_json_plotly
 
 from . import __version__, charts, export
 from .model import FEATURES as MODEL_FEATURES
-from .segments import top_items
+from .segments import top_countries, top_items
 from .settings import CLEANING_RULES, DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, N_INIT
 
 __all__ = ["CHART_WIDTH", "render", "write_report"]
@@ -236,7 +236,7 @@ def _k_section(result, figure_ids: dict[str, str]) -> str:
 def _segment_cards(result, stability: Mapping[int, str] | None) -> str:
     segmentation = result.segmentation
     customers = segmentation.customers
-    countries = charts.top_countries(customers, n=3)
+    countries = top_countries(customers, n=3)
     products = top_items(customers, result.prepared.customer_products, n=3)
     cards = ['<section id="segments"><h2>The segments</h2>',
              '<p class="muted">Numbered by value: 1 is the segment whose customers spend most on average. '
