@@ -149,7 +149,7 @@ def _check_output_path(path: Path | None, suffixes: tuple[str, ...], flag: str) 
         return
     if path.suffix.lower() not in suffixes:
         raise ParameterError(f"{flag} {path} must end in {' or '.join(suffixes)}.",
-                             hint=f"Name the file e.g. customers{suffixes[0]}.")
+                             hint=f"Name the file e.g. {path.stem or 'customers'}{suffixes[0]}.")
     if not path.parent.exists():
         raise ParameterError(f"{flag} {path}: folder {path.parent} does not exist.",
                              hint="Create the folder first or write somewhere else.")

@@ -269,8 +269,8 @@ def test_html_report_and_audiences(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("flag", "name", "message"),
-    [("--html", "report.pdf", "--html .*report.pdf must end in .html or .htm"),
-     ("--audiences", "aud.csv", "--audiences .*aud.csv must end in .zip or .xlsx")],
+    [("--html", "report.pdf", r"--html .*report.pdf must end in .html or .htm\. Name the file e\.g\. report\.html\."),
+     ("--audiences", "aud.csv", r"--audiences .*aud.csv must end in .zip or .xlsx\. Name the file e\.g\. aud\.zip\.")],
     ids=["html-needs-html", "audiences-need-zip-or-xlsx"],
 )
 def test_new_outputs_refuse_wrong_extensions(tmp_path, capsys, flag, name, message):

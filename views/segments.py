@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from segmentation import charts, report_html, segments
+from segmentation import charts, segments
 from ui import saved as saved_ui
 from ui.errors import reporting
 from ui.render import results_or_empty_state
@@ -25,8 +25,7 @@ top[3].metric("Snapshot date", f"{outcome.prepared.snapshot:%d %b %Y}")
 base = "segments" if outcome.spec.source.kind == "demo" else outcome.spec.source.name.rsplit(".", 1)[0]
 # Built only when clicked: the report inlines plotly.js and every chart (a few seconds, ~2 MB).
 st.download_button(
-    "Download report (HTML)", data=lambda: report_html.render(outcome.result(), source=outcome.spec.source.name,
-                                                              seed=outcome.seed),
+    "Download report (HTML)", data=lambda: outcome.result().to_html(),
     file_name=f"{base}_report_k{seg.k}.html", mime="text/html", on_click="ignore", icon=":material/download:",
     key="dl_report_html",
     help="One file with the segments, the charts and how they were made; opens offline in any browser and "
