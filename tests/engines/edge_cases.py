@@ -98,6 +98,7 @@ def unmapped_rows_table() -> pa.Table:
         "UnitPrice": pa.array([2.55] * n, type=pa.float64()),
         "CustomerID": pa.array(["12346"] * n, type=pa.string()),
         "Country": pa.array(["United Kingdom"] * n, type=pa.string()),
+        "Email": pa.array(["12346@shop.example"] * n, type=pa.string()),  # mapped (ROLES), the same everywhere
         "LineNo": pa.array(range(1, n + 1), type=pa.int64()),
         "Channel": pa.array(["web"] * n, type=pa.string()),
     })
