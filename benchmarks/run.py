@@ -59,6 +59,8 @@ CASES = {
     "app-xlsx": (DATA / "online_retail.xlsx", None, False),  # the real app in headless Chromium
     "app-csv": (DATA / "online_retail.csv.gz", None, False),
     "kscan-1M": (None, 1_000_000, False),  # the K scan alone on 1M synthetic customers
+    "report-csv": (None, 0, False),  # the HTML report of the real data (--html): build time and size
+    "report-1M": (None, 1_000_000, False),  # the HTML report of 1M synthetic customers
 }
 QUICK_ROWS = 50_000
 DEFAULT_CASES = ("xlsx", "csv", "csv-1M", "csv-10M", "parquet-1M", "parquet-10M", "parquet-50M")
@@ -153,6 +155,53 @@ t = time.perf_counter()
 customers = con.sql(floor_query(sys.argv[1], sys.argv[2])).to_arrow_table()
 print(json.dumps({"query_s": time.perf_counter() - t, "customers": customers.num_rows,
                   "monetary": float(sum(v for v in customers.column("monetary").to_pylist() if v is not None))}))
+'''
+
+# The HTML report: of the real data (n = 0) or of n synthetic customers; build time and size.
+REPORT = r'''
+import json, sys, time
+import numpy as np, pandas as pd
+from datetime import date
+from segmentation import pipeline, reading, report_html, scoring
+from segmentation.cleaning import Audit
+from segmentation.settings import CLEANING_RULES
+n, path = int(sys.argv[1]), sys.argv[2]
+t = time.perf_counter()
+if n == 0:
+    result = pipeline.run(reading.read_file(path))
+else:
+    rng = np.random.default_rng(0)
+    kind = rng.integers(0, 4, n)
+    centre = np.array([[5, 40, 8000.0], [30, 12, 1500.0], [10, 1, 80.0], [300, 2, 150.0]])[kind]
+    noise = rng.lognormal(0, 0.3, (n, 3))
+    recency = np.maximum(1, np.round(centre[:, 0] * noise[:, 0])).astype(int)
+    frequency = np.maximum(1, np.round(centre[:, 1] * noise[:, 1])).astype(int)
+    monetary = centre[:, 2] * noise[:, 2]
+    last = pd.Timestamp("2011-12-10") - pd.to_timedelta(recency, unit="D")
+    customers = pd.DataFrame({"customer_id": pd.array([f"{i:08d}" for i in range(n)], dtype="string"),
+                              "recency": recency, "frequency": frequency, "monetary": monetary,
+                              "tenure": recency + 30, "avg_order_value": monetary / frequency,
+                              "first_purchase": last - pd.Timedelta(days=30), "last_purchase": last,
+                              "country": pd.array(np.array(["United Kingdom", "France", "Germany"])[kind % 3],
+                                                  dtype="string")})
+    audit = Audit(rows_in=n, rows_kept=n, table=pd.DataFrame(
+        {"rule": [r.name for r in CLEANING_RULES], "label": [r.label for r in CLEANING_RULES], "rows": 0,
+         "customers": 0, "revenue": 0.0}))
+    prepared = pipeline.Prepared(customers=scoring.add_rfm_scores(customers), audit=audit,
+                                 snapshot=date(2011, 12, 10), roles={}, notes=(), countries=(),
+                                 date_min=date(2010, 12, 1), date_max=date(2011, 12, 9),
+                                 customer_products=pd.DataFrame(columns=["customer_id", "product", "description",
+                                                                         "revenue"]))
+    result = pipeline.run_prepared(prepared, source=f"{n:,} synthetic customers")
+T = {"pipeline": time.perf_counter() - t}
+t = time.perf_counter()
+first = result.to_html()
+T["report"] = time.perf_counter() - t
+t = time.perf_counter()
+again = result.to_html()
+T["report (plotly.js packed)"] = time.perf_counter() - t
+print(json.dumps({"phases": T, "rows": 0, "customers": len(result.segmentation.customers), "k": result.k,
+                  "bytes": len(first.encode()), "sampled_scan": None}))
 '''
 
 # Arrow alone parsing the same file (the "within 3x of pyarrow" reference for CSV).
@@ -257,6 +306,28 @@ def run_kscan(name: str, n: int, args) -> dict:
                "phases": {"phases": phases, "rows": None, "customers": n, "ok_runs": len(ok),
                           "sampled_scan": ok[0]["sampled_scan"] if ok else None}}
     return {"case": name, "file": None, "runs": {"kscan": entries}, "summary": summary}
+
+
+def run_report(name: str, n: int, args) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    entries = []
+    for rep in range(args.runs):
+        r = child([sys.executable, "-c", REPORT, str(n), str(CASES["csv"][0])], env=env)
+        entry = {k: r[k] for k in ("wall_s", "peak_mib", "rc", "load_before")}
+        if r["rc"] == 0:
+            entry.update(json.loads(r["stdout"].strip().splitlines()[-1]))
+        else:
+            entry["stderr"] = r["stderr"]
+        entries.append(entry)
+        print(f"  {name:13s} report run {rep + 1}/{args.runs}: "
+              f"{entry.get('phases', {}).get('report', float('nan')):7.2f} s, "
+              f"{entry.get('bytes', 0) / 1e6:.2f} MB, load {r['load_before']}", flush=True)
+    ok = [e for e in entries if e["rc"] == 0]
+    phases = {p: median([e["phases"][p] for e in ok]) for p in (ok[0]["phases"] if ok else {})}
+    summary = {"cli": {"wall_s": None, "peak_mib": max([e["peak_mib"] for e in ok], default=None), "ok_runs": len(ok)},
+               "phases": {"phases": phases, "rows": None, "customers": ok[0]["customers"] if ok else n,
+                          "ok_runs": len(ok), "bytes": ok[0]["bytes"] if ok else None, "sampled_scan": None}}
+    return {"case": name, "file": None, "runs": {"report": entries}, "summary": summary}
 
 
 def run_case(name: str, path: Path, args, out_dir: Path) -> dict:
@@ -475,7 +546,7 @@ def main(argv=None) -> int:
         selected = []
         for name in names:
             path, rows, _ = CASES[name]
-            if path is None:
+            if path is None or name.startswith("report-"):
                 selected.append((name, rows))
                 continue
             ready = ensure_data(name, path, rows)
@@ -501,8 +572,11 @@ def main(argv=None) -> int:
     print(f"{meta['date']}  {meta['cpus']} CPUs, {meta['mem_gib']} GiB, load {meta['load_at_start']}", flush=True)
     results = []
     for name, path in selected:
-        print(f"case {name}: {path if not isinstance(path, int) else f'{path:,} synthetic customers'}", flush=True)
-        if isinstance(path, int):
+        print(f"case {name}: {path if not isinstance(path, int) else f'{path:,} synthetic customers'}"
+              if path else f"case {name}: the real data", flush=True)
+        if name.startswith("report-"):
+            results.append(run_report(name, path, args))
+        elif isinstance(path, int):
             results.append(run_kscan(name, path, args))
         elif name.startswith("app-"):
             results.append(run_app_case(name, path, args, out_dir))

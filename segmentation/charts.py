@@ -34,6 +34,7 @@ from .segments import (
 __all__ = [
     "FEATURES",
     "FEATURE_LABELS",
+    "LOWER_IS_BETTER",
     "SEGMENT_COLORS",
     "escape_text",
     "segment_color",
@@ -59,6 +60,8 @@ FEATURE_LABELS: dict[str, str] = {
     "tenure": "Tenure (days since first purchase)",
     "avg_order_value": "Average order value",
 }
+# Features where a lower value is the better one (colour scales that mean good/bad turn these).
+LOWER_IS_BETTER: frozenset[str] = frozenset({"recency"})
 _SHORT_LABELS = {
     "recency": "Recency",
     "frequency": "Frequency",
@@ -387,18 +390,31 @@ def scatter_3d(customers: pd.DataFrame, *, log: bool = True, max_points: int | N
 # segment profiles
 # --------------------------------------------------------------------------------------------
 def relative_heatmap(customers: pd.DataFrame, features: Sequence[str] = FEATURES) -> go.Figure:
-    """Heatmap: rows = segments, columns = features, colour = % above/below the population mean."""
+    """Heatmap: rows = segments, columns = features; the printed number is % above/below the
+    population mean, the colour says better (blue) or worse (red) than average.
+
+    The colour is the relative value with its sign turned for the features in
+    ``LOWER_IS_BETTER`` (recency: fewer days since the last purchase is better), so recent
+    buyers are blue although their recency is below average; the printed numbers are not turned.
+    """
     require_frame(customers, "customers", ("segment_id", "segment"))
     relative = relative_means(customers, features)
     feats = [c for c in relative.columns if c != "segment"]
     z = relative[feats].to_numpy(dtype=float)
+    direction = np.array([-1.0 if f in LOWER_IS_BETTER else 1.0 for f in feats])
+    better = z * direction
     means = customers.groupby("segment_id")[feats].mean().astype(float).sort_index().to_numpy()
     population = customers[feats].astype(float).mean().to_numpy()
-    custom = np.dstack([means, np.broadcast_to(population, means.shape)])
+    custom = np.dstack([means, np.broadcast_to(population, means.shape), z])
     limit = float(np.nanmax(np.abs(z))) if z.size else 1.0
+    limit = limit or 1.0
+    reversed_names = [_SHORT_LABELS.get(f, f).lower() for f in feats if f in LOWER_IS_BETTER]
+    legend = "colour: better / worse<br>than average"
+    if reversed_names:
+        legend += f"<br>({', '.join(reversed_names)}:<br>lower is better)"
     fig = go.Figure(
         go.Heatmap(
-            z=z,
+            z=better,
             x=[_SHORT_LABELS.get(f, f) for f in feats],
             y=_escape_series(relative["segment"]),
             customdata=custom,
@@ -406,15 +422,19 @@ def relative_heatmap(customers: pd.DataFrame, features: Sequence[str] = FEATURES
             texttemplate="%{text}",
             colorscale="RdBu",
             zmid=0,
-            zmin=-limit if limit else -1,
-            zmax=limit if limit else 1,
-            colorbar=dict(title="vs average", tickformat="+.0%"),
+            zmin=-limit,
+            zmax=limit,
+            colorbar=dict(title=dict(text=legend), tickvals=[-limit, 0, limit],
+                          ticktext=["worse", "average", "better"]),
             hovertemplate="%{y}<br>%{x}: mean %{customdata[0]:,.1f} vs %{customdata[1]:,.1f} overall "
-                          "(%{z:+.0%})<extra></extra>",
+                          "(%{customdata[2]:+.0%})<extra></extra>",
         )
     )
+    title = "Segment averages compared with all customers"
+    if reversed_names:
+        title += f" (blue = better; for {', '.join(reversed_names)} fewer is better)"
     fig.update_layout(
-        title="Segment averages compared with all customers",
+        title=title,
         yaxis=dict(autorange="reversed", type="category"),
         xaxis=dict(type="category"),
         height=max(300, 48 * len(relative) + 140),

@@ -233,6 +233,8 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
     (`duplicates` = copies - 1). Otherwise every input row is one line. So every input row is
     counted once: rows in = sum(rows) + sum(duplicates).
     """
+    if "email" not in transactions.columns:  # a canonical table built before the email role existed
+        transactions = transactions.mutate(email=ibis.null("string"))
     unmapped = unmapped_of(transactions)
     t = transactions.select(*CANONICAL_COLUMNS, *unmapped)
     t = t.mutate(description=t.description.fill_null("Unknown"))

@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--migration", type=Path, metavar="migration.csv",
                         help="with --compare-to: write each customer's segment at both dates and the revenue "
                         "between them")
+    parser.add_argument("--html", type=Path, metavar="report.html",
+                        help="write a self-contained HTML report (works offline, prints cleanly)")
+    parser.add_argument("--audiences", type=Path, metavar="audiences.zip|.xlsx",
+                        help="write one customer list per segment: a ZIP of CSV files, or a workbook with a "
+                        "summary sheet and one sheet per segment")
     parser.add_argument("--seed", type=_positive_int, default=DEFAULT_SEED, metavar="N",
                         help=f"random seed of K-Means (default {DEFAULT_SEED})")
     parser.add_argument("--keep", type=_rule, action="append", default=[], metavar="RULE",
@@ -144,7 +149,7 @@ def _check_output_path(path: Path | None, suffixes: tuple[str, ...], flag: str) 
         return
     if path.suffix.lower() not in suffixes:
         raise ParameterError(f"{flag} {path} must end in {' or '.join(suffixes)}.",
-                             hint=f"Name the file e.g. customers{suffixes[0]}.")
+                             hint=f"Name the file e.g. {path.stem or 'customers'}{suffixes[0]}.")
     if not path.parent.exists():
         raise ParameterError(f"{flag} {path}: folder {path.parent} does not exist.",
                              hint="Create the folder first or write somewhere else.")
@@ -188,6 +193,8 @@ _SETTING_HINTS = {  # the CLI's own words for the settings the core refuses
 def _run(args: argparse.Namespace) -> int:
     _check_output_path(args.out, (".csv", ".xlsx"), "--out")
     _check_output_path(args.report, (".json",), "--report")
+    _check_output_path(args.html, (".html", ".htm"), "--html")
+    _check_output_path(args.audiences, (".zip", ".xlsx"), "--audiences")
     _check_output_path(args.save_segmentation, (".json",), "--save-segmentation")
     _check_output_path(args.migration, (".csv", ".xlsx"), "--migration")
     if args.segmentation is not None and args.k is not None:
@@ -223,6 +230,19 @@ def _run(args: argparse.Namespace) -> int:
     report.update(_report_extras(args, result, to_save, moved))
     customers = result.customers
     report_bytes = (json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n").encode()
+    html_bytes = audience_bytes = None
+    if args.html is not None:
+        from . import report_html  # Plotly only when a report is asked for
+
+        progress("Building the HTML report", 1.0)
+        html_bytes = report_html.render(result, source=source, seed=args.seed).encode("utf-8")
+    if args.audiences is not None:
+        from . import audiences
+
+        profiles = result.segmentation.profiles
+        segmented = result.segmentation.customers
+        audience_bytes = (audiences.audiences_zip(segmented, profiles) if args.audiences.suffix.lower() == ".zip"
+                          else audiences.audiences_xlsx(segmented, profiles))
     # Every output appears at the end, or none does: a full disk (OutputError) leaves nothing behind.
     with all_or_nothing():
         if args.out is not None:
@@ -235,6 +255,10 @@ def _run(args: argparse.Namespace) -> int:
             write_table(args.migration, moved.customers[MIGRATION_COLUMNS], sheet_name="Migration")
         if args.report is not None:
             write_atomic(args.report, report_bytes)
+        if html_bytes is not None:
+            write_atomic(args.html, html_bytes)
+        if audience_bytes is not None:
+            write_atomic(args.audiences, audience_bytes)
     for message in result.warnings:
         print(f"warning: {message}", file=sys.stderr)
     _print_summary(result)

@@ -34,6 +34,7 @@ _DATE_TEXT = re.compile(
 )
 _INVOICE_TEXT = r"^[A-Za-z]?\d{4,}$"
 _ID_TEXT = r"^\s*[A-Za-z0-9][A-Za-z0-9_\-/]*(\.0+)?\s*$"
+_EMAIL_TEXT = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 def normalise_header(name: str) -> str:
@@ -141,6 +142,11 @@ def _detect(table: pa.Table) -> _Detection:
         column = _customer_by_content(table, free)
         if column:
             found["customer"] = column
+            free.remove(column)
+    if "email" not in found:
+        column = _email_by_content(table, free)
+        if column:
+            found["email"] = column
             free.remove(column)
     return _Detection(roles={role: found[role] for role in ROLE_ORDER if role in found}, reasons=reasons,
                       unsure=frozenset(unsure))
@@ -435,6 +441,18 @@ def _customer_by_content(table: pa.Table, free: list[str]) -> str | None:
         if 1 < distinct < len(col):  # ids repeat: one customer buys several lines
             found.append(column)
     return found[0] if len(found) == 1 else None
+
+
+def _email_by_content(table: pa.Table, free: list[str]) -> str | None:
+    """The first text column whose non-blank values are (nearly all, 90 %) email addresses."""
+    for column in free:
+        values = _sample_strings(table.column(column))
+        if values is None:
+            continue
+        values = values.filter(pc.not_equal(values, ""))
+        if len(values) and pc.mean(pc.match_substring_regex(values, _EMAIL_TEXT).cast(pa.int8())).as_py() >= 0.9:
+            return column
+    return None
 
 
 def resolve_roles(table: pa.Table, overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:

@@ -7,14 +7,16 @@ cleans and aggregates it (`prepare`, what the app caches), then the K scan, the 
 """
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import pandas as pd
 
 from . import columns, saved
+from .export import write_atomic
 from .kpolicy import decide_k
 from .model import SCAN_COLUMNS, DegenerateClustersWarning, KSuggestion, max_k, scan_k, segment_model, suggest_k
 from .preparation import (
@@ -49,6 +51,7 @@ class Result:
     segmentation: Segmentation
     warnings: tuple[str, ...] = ()
     seed: int = DEFAULT_SEED
+    source: str | None = None  # what the data was (a file name, a table), for the HTML report
     # Set when the segments come from a saved segmentation instead of a fit (then scan is empty):
     # the file's segmentation and the drift of these customers from it (saved.drift).
     applied: saved.SavedSegmentation | None = None
@@ -67,6 +70,17 @@ class Result:
     def save_segmentation(self, path, *, sha256: str | None = None) -> None:
         """Write this result's segments as a `segmenter.segmentation/1` JSON file."""
         saved.save(self.saved_segmentation(sha256=sha256), path)
+
+    def to_html(self, path: str | os.PathLike | None = None) -> str | None:
+        """The self-contained HTML report (see report_html): written atomically to `path` if
+        given, else returned as text."""
+        from . import report_html  # Plotly is imported only when a report is asked for
+
+        text = report_html.render(self, source=self.source, seed=self.seed)
+        if path is None:
+            return text
+        write_atomic(path, text.encode("utf-8"))
+        return None
 
     @property
     def customers(self) -> pd.DataFrame:
@@ -176,7 +190,8 @@ def run(
     progress = progress or no_progress
     roles = columns.resolve_roles(source.preview().rows, overrides)
     prepared = prepare(source, roles, cleaning=cleaning, snapshot=snapshot, progress=progress)
-    return run_prepared(prepared, k=k, seed=seed, progress=progress, segmentation=segmentation)
+    return run_prepared(prepared, k=k, seed=seed, progress=progress, segmentation=segmentation,
+                        source=source.source_name)
 
 
 def run_prepared(
@@ -186,12 +201,13 @@ def run_prepared(
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
     segmentation: saved.SavedSegmentation | None = None,
+    source: str | None = None,
 ) -> Result:
     """K scan and segments for customers already prepared (from a file, a database or Spark);
     given a saved `segmentation`, no scan and no fit: its segments are applied."""
     progress = progress or no_progress
     if segmentation is not None:
-        return apply_prepared(prepared, segmentation, seed=seed, progress=progress)
+        return replace(apply_prepared(prepared, segmentation, seed=seed, progress=progress), source=source)
     progress("Comparing numbers of segments (K scan)", 0.85)
     scan, suggestion = scan_for(prepared.customers, seed=seed)
     degenerate = suggestion if scan.empty else None
@@ -205,7 +221,7 @@ def run_prepared(
         messages = (degenerate.reason,) + messages
     progress("Done", 1.0)
     return Result(prepared=prepared, scan=scan, suggestion=suggestion, k=segmentation.k,
-                  segmentation=segmentation, warnings=messages, seed=seed)
+                  segmentation=segmentation, warnings=messages, seed=seed, source=source)
 
 
 

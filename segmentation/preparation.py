@@ -43,7 +43,7 @@ def no_progress(step: str, fraction: float) -> None:
 
 @dataclass(frozen=True)
 class Prepared:
-    customers: pd.DataFrame  # CUSTOMER_COLUMNS + r_score, f_score, m_score, rfm_segment
+    customers: pd.DataFrame  # CUSTOMER_COLUMNS (+ email when mapped) + r_score, f_score, m_score, rfm_segment
     audit: Audit
     snapshot: date
     roles: dict[str, str]
@@ -198,6 +198,9 @@ def prepare_expr(
         features = features.left_join(main_country, "customer_id").drop("customer_id_right")
     else:
         features = features.mutate(country=ibis.null("string"))
+    if "email" in roles:  # carried for the audience files only: never a model feature, never charted
+        features = features.left_join(rfm_features.customer_email(cleaned.kept), "customer_id").drop(
+            "customer_id_right")
     customers = features.order_by("customer_id").execute()
     customers["monetary"] = (customers.pop("monetary_units").astype("float64") / MONEY_SCALE).round(6)
     customers["customer_id"] = customers["customer_id"].astype("string")
@@ -207,7 +210,10 @@ def prepare_expr(
     for name in ("first_purchase", "last_purchase"):  # engines return ns or us; DuckDB on Arrow gives us
         customers[name] = customers[name].astype("datetime64[us]")
     customers["avg_order_value"] = customers["monetary"] / customers["frequency"]
-    customers = add_rfm_scores(customers[CUSTOMER_COLUMNS].reset_index(drop=True))
+    carried = ["email"] if "email" in roles else []
+    if carried:
+        customers["email"] = customers["email"].astype("string")
+    customers = add_rfm_scores(customers[CUSTOMER_COLUMNS + carried].reset_index(drop=True))
 
     products = pd.DataFrame(columns=["customer_id", "product", "description", "revenue"])
     if with_products and "product" in roles:

@@ -14,7 +14,7 @@ import pandas as pd
 from .errors import NoDataLeftError, ParameterError
 
 __all__ = ["summary", "default_snapshot", "check_snapshot", "customer_features",
-           "customer_main_country", "customer_products"]
+           "customer_main_country", "customer_email", "customer_products"]
 
 SECONDS_PER_DAY = 86_400
 
@@ -93,6 +93,15 @@ def customer_main_country(purchases: ir.Table) -> ir.Table:
     lines = kept.group_by(["customer_id", "country"]).agg(lines=kept.lines.sum())
     rank = ibis.row_number().over(group_by=lines.customer_id, order_by=[ibis.desc(lines.lines), lines.country])
     return lines.filter(rank == 0).select("customer_id", "country")
+
+
+def customer_email(kept: ir.Table) -> ir.Table:
+    """Each customer's most recent non-blank email among the kept rows (ties on the same moment:
+    the alphabetically last, so every engine picks the same). Blank emails are null already."""
+    rows = kept.filter(kept.email.notnull())
+    rank = ibis.row_number().over(group_by=rows.customer_id,
+                                  order_by=[ibis.desc(rows.invoice_date), ibis.desc(rows.email)])
+    return rows.mutate(email_rank=rank).filter(lambda t: t.email_rank == 0).select("customer_id", "email")
 
 
 def customer_products(kept: ir.Table) -> ir.Table:

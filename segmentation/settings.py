@@ -114,6 +114,11 @@ ROLES: tuple[Role, ...] = (
          ("country", "countryname", "region", "market", "land", "countrycode", "nation", "pays",
           "billingcountry", "shippingcountry"),
          "Where the customer is, for filters and top countries per segment."),
+    Role("email", "Email", "no",
+         ("email", "emailaddress", "mail", "mailaddress", "customeremail", "clientemail", "contactemail",
+          "emailid", "useremail", "buyeremail", "memberemail"),
+         "The customer's email address, carried into the audience files (the most recent one per customer). "
+         "Never used for segments or charts."),
 )
 REQUIRED_ROLES = ("customer", "date")
 ROLE_NAMES = tuple(role.name for role in ROLES)

@@ -9,18 +9,20 @@ COLUMNS = ("customer_id", "invoice", "invoice_date", "quantity", "price", "amoun
            "product", "description", "country")
 TYPES = (pa.string(), pa.string(), pa.timestamp("us"), pa.float64(), pa.float64(), pa.float64(),
          pa.string(), pa.string(), pa.string())
+# The optional email column (role `email`); tables without it are still accepted by the cleaning.
+WITH_EMAIL = (COLUMNS + ("email",), TYPES + (pa.string(),))
 ROLES_QP = {"customer": "CustomerID", "date": "InvoiceDate", "quantity": "Quantity", "price": "UnitPrice",
             "invoice": "InvoiceNo", "product": "StockCode", "description": "Description", "country": "Country"}
 ROLES_AMOUNT = {"customer": "client", "date": "date", "amount": "total"}
 
 
 def line(customer, invoice, when, quantity=1.0, price=1.0, *, amount=None, product="P1",
-         description="Mug", country="United Kingdom"):
+         description="Mug", country="United Kingdom", email=None):
     if isinstance(when, str):
         when = datetime.fromisoformat(when)
-    return (customer, invoice, when, quantity, price, amount, product, description, country)
+    return (customer, invoice, when, quantity, price, amount, product, description, country, email)
 
 
 def table(*lines) -> pa.Table:
     return pa.table({name: pa.array([row[i] for row in lines], type=kind)
-                     for i, (name, kind) in enumerate(zip(COLUMNS, TYPES))})
+                     for i, (name, kind) in enumerate(zip(*WITH_EMAIL))})

@@ -243,17 +243,46 @@ def test_scatter_3d_axes_are_rfm_with_log_types():
 # ------------------------------------------------------------------------------------------
 # profiles
 # ------------------------------------------------------------------------------------------
-def test_relative_heatmap_shows_the_relative_values():
+def test_relative_heatmap_prints_the_relative_values():
     customers = make_customers()
     fig = charts.relative_heatmap(customers)
     (trace,) = fig.data
     assert trace.type == "heatmap"
-    z = np.asarray(trace.z, dtype=float)
-    assert z.shape == (3, len(charts.FEATURES))
     expected = segments.relative_means(customers)[list(charts.FEATURES)].to_numpy()
-    np.testing.assert_allclose(z, expected)
+    printed = np.array([[float(cell.rstrip("%")) / 100 for cell in row] for row in trace.text])
+    np.testing.assert_allclose(printed, expected, atol=0.005)
+    np.testing.assert_allclose(np.asarray(trace.customdata)[:, :, 2], expected)  # hover: unturned
     assert trace.zmid == 0
     assert list(trace.y) == ["Champions", "At Risk &lt;i&gt;x&lt;/i&gt;", "Hibernating"]
+
+
+@pytest.mark.parametrize(
+    ("feature", "better_segment", "worse_segment"),
+    [("recency", 1, 3), ("frequency", 1, 3), ("monetary", 1, 3)],
+    ids=["recency-fewer-days-is-better", "frequency-more-is-better", "monetary-more-is-better"],
+)
+def test_relative_heatmap_colours_better_blue_and_worse_red(feature, better_segment, worse_segment):
+    customers = make_customers()  # segment 1: recent, frequent, big spenders; segment 3: long gone
+    fig = charts.relative_heatmap(customers)
+    (trace,) = fig.data
+    column = list(charts.FEATURES).index(feature)
+    z = np.asarray(trace.z, dtype=float)
+    # RdBu runs red (low) to blue (high): better than average must be positive, worse negative.
+    assert z[better_segment - 1, column] > 0
+    assert z[worse_segment - 1, column] < 0
+    low, high = (tuple(int(v) for v in colour[4:-1].split(",")) for colour in
+                 (trace.colorscale[0][1], trace.colorscale[-1][1]))
+    assert low[0] > low[2] and high[2] > high[0]  # low end red, high end blue
+    assert list(trace.colorbar.ticktext) == ["worse", "average", "better"]
+    assert "recency" in trace.colorbar.title.text and "lower is better" in trace.colorbar.title.text
+
+
+def test_relative_heatmap_turns_only_recency():
+    customers = make_customers()
+    (trace,) = charts.relative_heatmap(customers).data
+    relative = segments.relative_means(customers)[list(charts.FEATURES)].to_numpy()
+    signs = [-1.0 if f == "recency" else 1.0 for f in charts.FEATURES]
+    np.testing.assert_allclose(np.asarray(trace.z, dtype=float), relative * np.array(signs))
 
 
 def test_snake_plot_lines_are_standardised_means():

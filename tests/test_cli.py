@@ -3,6 +3,7 @@ import errno
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -147,6 +148,7 @@ OUTPUTS = {  # output kind → the flags that write it
     "out-csv": ["--out", "customers.csv"],
     "out-xlsx": ["--out", "customers.xlsx"],
     "report": ["--report", "report.json"],
+    "html": ["--html", "report.html"],
 }
 
 
@@ -243,3 +245,35 @@ def test_a_cdnow_file_segments_without_map_taking_dollar_value_as_the_line_amoun
     assert len(customers) == 40
     spent = sum(float(line.split(",")[3]) for line in lines[1:] if line.startswith("7,"))
     assert customers.loc["7", "monetary"] == pytest.approx(spent)
+
+
+def test_html_report_and_audiences(tmp_path, capsys):
+    import zipfile
+
+    html_path, zip_path, xlsx_path = tmp_path / "report.html", tmp_path / "aud.zip", tmp_path / "aud.xlsx"
+    out = tmp_path / "customers.csv"
+    assert main(["--demo-rows", "3000", "--k", "3", "--quiet", "--out", str(out), "--html", str(html_path),
+                 "--audiences", str(zip_path)]) == 0, capsys.readouterr().err
+    customers = pd.read_csv(out, dtype={"customer_id": str})
+    page = html_path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "Built-in demo data (3,000 transactions)" in page
+    assert f"{len(customers):,}</b>" in page
+    archive = zipfile.ZipFile(zip_path)
+    sizes = customers.groupby("segment_id").size().tolist()
+    assert [sum(1 for _ in archive.open(name)) - 1 for name in archive.namelist()] == sizes
+    assert main(["--demo-rows", "3000", "--k", "3", "--quiet", "--audiences", str(xlsx_path)]) == 0
+    sheets = pd.read_excel(xlsx_path, sheet_name=None)
+    assert list(sheets)[0] == "Summary" and len(sheets) == 1 + len(sizes)
+    assert [len(table) for table in list(sheets.values())[1:]] == sizes
+
+
+@pytest.mark.parametrize(
+    ("flag", "name", "message"),
+    [("--html", "report.pdf", r"--html .*report.pdf must end in .html or .htm\. Name the file e\.g\. report\.html\."),
+     ("--audiences", "aud.csv", r"--audiences .*aud.csv must end in .zip or .xlsx\. Name the file e\.g\. aud\.zip\.")],
+    ids=["html-needs-html", "audiences-need-zip-or-xlsx"],
+)
+def test_new_outputs_refuse_wrong_extensions(tmp_path, capsys, flag, name, message):
+    assert main(["--demo-rows", "100", flag, str(tmp_path / name)]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []

@@ -24,7 +24,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 EXPECTED_SCHEMA = [
     ("customer_id", pa.string()), ("invoice", pa.string()), ("invoice_date", pa.timestamp("us")),
     ("quantity", pa.float64()), ("price", pa.float64()), ("amount", pa.float64()),
-    ("product", pa.string()), ("description", pa.string()), ("country", pa.string()),
+    ("product", pa.string()), ("description", pa.string()), ("country", pa.string()), ("email", pa.string()),
 ]
 
 
@@ -50,7 +50,7 @@ def test_schema_is_exact_and_unmapped_roles_are_null_columns():
     parsed = parse_dates(["2010-12-01"])
     assert [(f.name, f.type) for f in parsed.table.schema] == EXPECTED_SCHEMA
     assert parsed.table.schema == CANONICAL_SCHEMA
-    for name in ("invoice", "quantity", "price", "product", "description", "country"):
+    for name in ("invoice", "quantity", "price", "product", "description", "country", "email"):
         assert parsed.table.column(name).null_count == 1
     assert parsed.table.column("amount").to_pylist() == [1.0]
 

@@ -15,7 +15,7 @@ import streamlit as st
 from segmentation.errors import KChoiceError, SegmenterError
 from segmentation.kpolicy import decide_k
 from segmentation.model import KSuggestion
-from segmentation.pipeline import Prepared
+from segmentation.pipeline import Prepared, Result
 from segmentation.reading import LoadedFile
 from segmentation.segments import Segmentation
 from segmentation.settings import K_SCAN_RANGE
@@ -68,6 +68,11 @@ class Results:
         which = (saved_ui.name(), frozen.created) if frozen is not None else None
         return cache.top_items(self.spec.key() + (which,), self.k, self.seed, seg.customers,
                                self.prepared.customer_products)
+
+    def result(self) -> Result:
+        """These results as the library's Result (what the report and the notebook API take)."""
+        return Result(prepared=self.prepared, scan=self.scan, suggestion=self.suggestion, k=self.k,
+                      segmentation=self.segmentation(), seed=self.seed, source=self.spec.source.name)
 
 
 def _k_for(k_wanted: int | None, scan: pd.DataFrame, suggestion: KSuggestion, n_customers: int) -> int:

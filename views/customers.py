@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from segmentation import export
+from segmentation import audiences, export
 from ui.render import results_or_empty_state
 
-COLUMNS = ["customer_id", "segment_id", "segment", "rfm_segment", "recency", "frequency", "monetary", "tenure",
+COLUMNS = ["customer_id", "email", "segment_id", "segment", "rfm_segment", "recency", "frequency", "monetary", "tenure",
            "avg_order_value", "r_score", "f_score", "m_score", "first_purchase", "last_purchase", "country",
            "action"]
 
@@ -36,6 +36,7 @@ st.dataframe(
     height=460,
     column_config={
         "customer_id": st.column_config.TextColumn("Customer"),
+        "email": st.column_config.TextColumn("Email"),  # a column only when the file's email was mapped
         "segment_id": st.column_config.NumberColumn("#", width="small"),
         "segment": "Segment",
         "rfm_segment": "RFM segment",
@@ -72,3 +73,16 @@ d[2].download_button(
     "Segment summary — CSV", data=lambda: export.to_csv_bytes(summary),
     file_name=f"{base}_segments{suffix}.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
     key="dl_segments_csv")
+
+st.caption("Audiences: one list per segment (customer id, segment, recency, frequency, monetary"
+           + (", email" if "email" in customers.columns else "") + ") to upload to an email or ads tool.")
+a = st.columns(3)
+a[0].download_button(
+    "Audiences — ZIP of CSV files", data=lambda: audiences.audiences_zip(customers, summary),
+    file_name=f"{base}_audiences{suffix}.zip", mime="application/zip", on_click="ignore",
+    icon=":material/download:", key="dl_audiences_zip", help="One CSV file per segment, all customers.")
+a[1].download_button(
+    "Audiences — Excel", data=lambda: audiences.audiences_xlsx(customers, summary),
+    file_name=f"{base}_audiences{suffix}.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore",
+    icon=":material/download:", key="dl_audiences_xlsx", help="A summary sheet and one sheet per segment.")

@@ -22,6 +22,14 @@ top[0].metric("Customers", f"{len(customers):,}")
 top[1].metric("Segments (K)", f"{seg.k}", help=f"Suggested: {outcome.suggestion.k}")
 top[2].metric("Revenue", f"{revenue:,.0f}")
 top[3].metric("Snapshot date", f"{outcome.prepared.snapshot:%d %b %Y}")
+base = "segments" if outcome.spec.source.kind == "demo" else outcome.spec.source.name.rsplit(".", 1)[0]
+# Built only when clicked: the report inlines plotly.js and every chart (a few seconds, ~2 MB).
+st.download_button(
+    "Download report (HTML)", data=lambda: outcome.result().to_html(),
+    file_name=f"{base}_report_k{seg.k}.html", mime="text/html", on_click="ignore", icon=":material/download:",
+    key="dl_report_html",
+    help="One file with the segments, the charts and how they were made; opens offline in any browser and "
+         "prints cleanly (Save as PDF).")
 
 frozen = saved_ui.in_use()
 if frozen is not None:
@@ -86,8 +94,9 @@ if three_d.open:
             st.plotly_chart(charts.scatter_3d(customers, log=log3d), key="scatter_3d")
 if heatmap.open:
     with heatmap:
-        st.caption("Each segment's average of each feature, as a percentage above (blue) or below (red) the "
-                   "average customer. Low recency is good: those customers bought recently.")
+        st.caption("Each segment's average of each feature, as a percentage above or below the average customer. "
+                   "The colour says better (blue) or worse (red) than average: for recency fewer days since the "
+                   "last purchase is better, so a recency below average is blue.")
         st.plotly_chart(charts.relative_heatmap(customers), key="relative_heatmap")
 if snake.open:
     with snake:

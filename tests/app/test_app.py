@@ -372,9 +372,27 @@ def test_customers_table_filter_search_and_downloads(uploaded):
     uploaded.text_input(key="w_customer_search").set_value("12003").run()
     assert list(uploaded.dataframe[0].value["customer_id"]) == ["12003"]
     buttons = uploaded.get("download_button")
-    assert len(buttons) == 3
+    assert len(buttons) == 5
     labels = " ".join(b.proto.label for b in buttons)
     assert "CSV" in labels and "Excel" in labels
+    assert [b.proto.label for b in buttons][3:] == ["Audiences — ZIP of CSV files", "Audiences — Excel"]
+
+
+def test_segments_page_offers_the_report_of_what_it_shows(uploaded):
+    from segmentation import audiences, report_html
+
+    uploaded.switch_page("views/segments.py").run()
+    assert not uploaded.exception and not uploaded.error
+    (button,) = [b for b in uploaded.get("download_button") if b.proto.label == "Download report (HTML)"]
+    outcome = results(uploaded)
+    result = outcome.result()
+    assert (result.k, result.seed, result.source) == (outcome.k, outcome.seed, "shop.csv")
+    assert result.segmentation.profiles.equals(outcome.segmentation().profiles)
+    page = report_html.render(result, source=result.source, seed=result.seed)
+    for name in result.segmentation.profiles["segment"]:
+        assert name in page
+    assert f"{len(result.segmentation.customers):,}</b>" in page
+    assert len(audiences.file_names(result.segmentation.profiles)) == outcome.k
 
 
 def test_user_text_is_escaped_in_markdown(app):

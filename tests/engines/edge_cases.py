@@ -6,7 +6,8 @@ from datetime import datetime
 import pyarrow as pa
 
 ROLES = {"customer": "CustomerID", "date": "InvoiceDate", "quantity": "Quantity", "price": "UnitPrice",
-         "invoice": "InvoiceNo", "product": "StockCode", "description": "Description", "country": "Country"}
+         "invoice": "InvoiceNo", "product": "StockCode", "description": "Description", "country": "Country",
+         "email": "Email"}
 
 # (CustomerID, InvoiceNo, InvoiceDate, Quantity, UnitPrice, StockCode, Description, Country)
 ROWS = [
@@ -48,6 +49,18 @@ ROWS = [
 ]
 
 
+# Email per row (index into ROWS); the rest have none. Each customer's most recent non-blank
+# email of the kept rows is carried: EXPECTED_EMAILS.
+EMAILS = {
+    0: "old@shop.example", 1: "old@shop.example", 2: "   ",  # 12346: the latest is blank → the older one
+    14: "a@x.example", 16: "b@x.example",  # 12351: the latest wins
+    20: "first@x.example", 21: " Second@X.example ", 22: "cancel@x.example",  # 12353: a cancelled line's is not
+    25: "last@x.example",
+}
+EXPECTED_EMAILS = {"12346": "old@shop.example", "12348": None, "12349": None, "12351": "b@x.example",
+                   "12352": None, "12353": "Second@X.example", "12354": None, "12355": "last@x.example"}
+
+
 def raw_table(id_type: str = "text") -> pa.Table:
     """The rows with typed columns; ``id_type`` 'float' stores CustomerID as float64 (as pandas exports do)."""
     ids = [row[0] for row in ROWS]
@@ -64,6 +77,7 @@ def raw_table(id_type: str = "text") -> pa.Table:
         "UnitPrice": pa.array([row[4] for row in ROWS], type=pa.float64()),
         "CustomerID": ids_array,
         "Country": pa.array([row[7] for row in ROWS], type=pa.string()),
+        "Email": pa.array([EMAILS.get(i) for i in range(len(ROWS))], type=pa.string()),
     })
 
 
@@ -84,6 +98,7 @@ def unmapped_rows_table() -> pa.Table:
         "UnitPrice": pa.array([2.55] * n, type=pa.float64()),
         "CustomerID": pa.array(["12346"] * n, type=pa.string()),
         "Country": pa.array(["United Kingdom"] * n, type=pa.string()),
+        "Email": pa.array(["12346@shop.example"] * n, type=pa.string()),  # mapped (ROLES), the same everywhere
         "LineNo": pa.array(range(1, n + 1), type=pa.int64()),
         "Channel": pa.array(["web"] * n, type=pa.string()),
     })
