@@ -1,7 +1,8 @@
 """The one rule for the number of segments K, used by the command line, the app and the API.
 
 `"auto"` takes the suggestion of the K scan (model.suggest_k); a whole number of 2 or more is
-taken as asked, up to the number of customers (each segment needs one). Anything else is a
+taken as asked (a K above the number of distinct customer profiles is capped by the model, with a
+warning the front ends show, as it always was). Anything else is a
 `KChoiceError` whose message says what is wrong with the values involved and names no front
 end's control: the CLI adds a hint about ``--k``, the app about its K picker.
 """
@@ -40,7 +41,7 @@ def check_request(request: int | str) -> int | str:
     return k
 
 
-def decide_k(request: int | str, *, scan: pd.DataFrame, suggestion: KSuggestion, n_customers: int) -> int:
+def decide_k(request: int | str, *, scan: pd.DataFrame, suggestion: KSuggestion) -> int:
     """The K to fit.
 
     Parameters
@@ -51,27 +52,21 @@ def decide_k(request: int | str, *, scan: pd.DataFrame, suggestion: KSuggestion,
         The K scan (model.scan_k); empty when the customers have fewer than 3 distinct profiles.
     suggestion : KSuggestion
         The suggested K (model.suggest_k, or the number of profiles when the scan is empty).
-    n_customers : int
-        Customers to segment.
 
     Returns
     -------
     int
-        ``suggestion.k`` for ``"auto"``, otherwise the K asked for. A K above the number of
+        ``suggestion.k`` for ``"auto"`` or when there was no scan (fewer than 3 distinct customer
+        profiles: K is their number), otherwise the K asked for. A K above the number of
         distinct customer profiles is still fitted: model.fit_labels then warns
         (DegenerateClustersWarning) and fits as many segments as there are profiles.
 
     Raises
     ------
     KChoiceError
-        K is not ``"auto"`` or a whole number of 2 or more, or is more than `n_customers`.
+        K is not ``"auto"`` or a whole number of 2 or more.
     """
     request = check_request(request)
-    if request == AUTO:
+    if request == AUTO or scan.empty:  # no scan: fewer than 3 distinct profiles, K is their number
         return int(suggestion.k)
-    if request > n_customers:
-        compared = [int(k) for k in scan["k"]] if "k" in scan else []
-        shown = f"; the K compared were {compared[0]}–{compared[-1]}" if compared else ""
-        raise KChoiceError(f"K={request} is more than the {n_customers:,} customers: each segment needs at least "
-                           f"one customer{shown}. The suggested K is {suggestion.k}.")
     return request

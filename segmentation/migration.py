@@ -151,7 +151,7 @@ def fit_as_of(customers_a: pd.DataFrame, date_a: date, *, k: int | str = "auto",
         chosen = min(request, max_k(scored))
     else:
         scan, suggestion = scan_for(scored, seed=seed)
-        chosen = decide_k(request, scan=scan, suggestion=suggestion, n_customers=len(scored))
+        chosen = decide_k(request, scan=scan, suggestion=suggestion)
     segmentation = segment_customers(scored, k=chosen, seed=seed)
     return from_segmentation(segmentation, snapshot=date_a, seed=seed, roles=roles, cleaning=cleaning)
 

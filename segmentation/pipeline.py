@@ -211,7 +211,7 @@ def run_prepared(
     progress("Comparing numbers of segments (K scan)", 0.85)
     scan, suggestion = scan_for(prepared.customers, seed=seed)
     degenerate = suggestion if scan.empty else None
-    chosen = decide_k(k, scan=scan, suggestion=suggestion, n_customers=len(prepared.customers))
+    chosen = decide_k(k, scan=scan, suggestion=suggestion)
     progress(f"Fitting {chosen} segments", 0.95)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DegenerateClustersWarning)

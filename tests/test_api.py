@@ -99,34 +99,40 @@ SCAN = pd.DataFrame({"k": [2, 3, 4]})
 SUGGESTION = KSuggestion(k=3, reason="because")
 
 
-@pytest.mark.parametrize(("request_", "n_customers", "expected"), [
-    ("auto", 100, 3),
-    (5, 100, 5),
-    (12, 100, 12),  # outside the compared K: allowed, the data supports it
-    ("4", 100, 4),
-], ids=["auto-takes-suggestion", "within-scan", "beyond-scan", "text-number"])
-def test_decide_k(request_, n_customers, expected):
-    assert decide_k(request_, scan=SCAN, suggestion=SUGGESTION, n_customers=n_customers) == expected
+@pytest.mark.parametrize(("request_", "scan", "expected"), [
+    ("auto", SCAN, 3),
+    (5, SCAN, 5),
+    (12, SCAN, 12),  # outside the compared K: fitted; above the distinct profiles the model caps it and warns
+    ("4", SCAN, 4),
+    (5, SCAN.iloc[:0], 3),  # no scan (fewer than 3 distinct profiles): K is their number, the suggestion
+], ids=["auto-takes-suggestion", "within-scan", "beyond-scan", "text-number", "no-scan-takes-suggestion"])
+def test_decide_k(request_, scan, expected):
+    assert decide_k(request_, scan=scan, suggestion=SUGGESTION) == expected
 
 
-@pytest.mark.parametrize(("request_", "n_customers", "message"), [
-    (1, 100, "K=1 is too small: choose 2 or more segments."),
-    ("many", 100, "K must be a whole number or 'auto', not 'many'."),
-    (2.5, 100, "K must be a whole number or 'auto', not 2.5."),
-    (True, 100, "K must be a whole number or 'auto', not True."),
-    (8, 5, "K=8 is more than the 5 customers: each segment needs at least one customer; the K compared were 2–4. "
-           "The suggested K is 3."),
-], ids=["one", "word", "fraction", "bool", "more-than-customers"])
-def test_decide_k_refuses_with_a_message_naming_no_front_end(request_, n_customers, message):
+@pytest.mark.parametrize(("request_", "message"), [
+    (1, "K=1 is too small: choose 2 or more segments."),
+    ("many", "K must be a whole number or 'auto', not 'many'."),
+    (2.5, "K must be a whole number or 'auto', not 2.5."),
+    (True, "K must be a whole number or 'auto', not True."),
+], ids=["one", "word", "fraction", "bool"])
+def test_decide_k_refuses_with_a_message_naming_no_front_end(request_, message):
     with pytest.raises(KChoiceError) as caught:
-        decide_k(request_, scan=SCAN, suggestion=SUGGESTION, n_customers=n_customers)
+        decide_k(request_, scan=SCAN, suggestion=SUGGESTION)
     assert caught.value.message == message
     assert "--k" not in message and "box" not in message
 
 
+def test_k_above_the_customers_is_capped_with_a_warning_by_the_api():
+    """As the CLI always did: the model fits as many segments as there are distinct profiles and says so."""
+    result = segmentation.segment(transactions(4), k=9)
+    assert result.k == result.segments["segment_id"].nunique() <= 4
+    assert any("distinct customer profiles" in message for message in result.warnings)
+
+
 def test_impossible_k_is_a_typed_error_from_the_api():
-    with pytest.raises(KChoiceError, match="more than the 4 customers"):
-        segmentation.segment(transactions(4), k=9)
+    with pytest.raises(KChoiceError, match="too small"):
+        segmentation.segment(transactions(4), k=1)
 
 
 def _readme_python_block() -> str:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import time
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -298,14 +297,11 @@ def _real(name: str) -> Path:
 
 
 @pytest.mark.slow
-def test_real_csv_reads_fast_and_complete():
+def test_real_csv_reads_complete():
     path = _real("online_retail.csv.gz")
-    started = time.perf_counter()
     loaded = read_file(path)
-    elapsed = time.perf_counter() - started
     assert loaded.table.num_rows == 541_909
     assert loaded.table.column_names == ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
                                          "UnitPrice", "CustomerID", "Country"]
     assert loaded.table.column("CustomerID").null_count == 135_080
     assert pc.sum(pc.starts_with(loaded.table.column("InvoiceNo"), "C")).as_py() == 9_288
-    assert elapsed < 5, f"reading took {elapsed:.1f} s"

@@ -75,15 +75,11 @@ class Results:
                       segmentation=self.segmentation(), seed=self.seed, source=self.spec.source.name)
 
 
-def _k_for(k_wanted: int | None, scan: pd.DataFrame, suggestion: KSuggestion, n_customers: int) -> int:
-    """The K to show, by the core's one K rule (`segmentation.kpolicy.decide_k`).
-
-    Fewer than 3 distinct customer profiles: the one K they support, with the reason shown. An
-    impossible K is an error the app shows (with its own hint), never a silent fallback.
-    """
-    request = "auto" if k_wanted is None or scan.empty else k_wanted
+def _k_for(k_wanted: int | None, scan: pd.DataFrame, suggestion: KSuggestion) -> int:
+    """The K to show, by the core's one K rule (`segmentation.kpolicy.decide_k`); an impossible K
+    is an error the app shows (with its own hint), never a silent fallback."""
     try:
-        return decide_k(request, scan=scan, suggestion=suggestion, n_customers=n_customers)
+        return decide_k("auto" if k_wanted is None else k_wanted, scan=scan, suggestion=suggestion)
     except KChoiceError as error:
         error.hint = error.hint or "Pick another K on the Choose K page, or use the suggested K."
         raise
@@ -103,7 +99,7 @@ def _results_for(spec: Spec, seed: int, k_wanted: int | None) -> Results:
                                 lambda log: cache.scan(key, seed, prepared.customers, log))
     timings["scan"] = time.perf_counter() - started - timings["prepare"]
     return Results(spec=spec, loaded=loaded, roles=roles, prepared=prepared, scan=scan, suggestion=suggestion,
-                   seed=seed, k=_k_for(k_wanted, scan, suggestion, len(prepared.customers)), timings=timings)
+                   seed=seed, k=_k_for(k_wanted, scan, suggestion), timings=timings)
 
 
 def compute() -> Results | SegmenterError:

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from segmentation import pipeline, reading
 from segmentation.cleaning import clean
+from segmentation.engines import duckdb_engine
 from segmentation.errors import NoDataLeftError, SegmenterError
 from segmentation.segments import segment_customers
 from segmentation.settings import CleaningSettings
@@ -65,7 +66,7 @@ def cleaned(table: pa.Table, roles, settings_=CleaningSettings()):
 
 
 def prepared_of(table: pa.Table, roles=ROLES_QP):
-    return pipeline.prepare_canonical(table, roles, backend=con())
+    return pipeline.prepare_canonical(table, roles, engine=duckdb_engine(con()))
 
 
 @FAST
