@@ -21,24 +21,42 @@ CONTRACT_COLUMNS = [
 ]
 
 
-def blob_transactions(n_customers: int = 5000, seed: int = 11) -> pd.DataFrame:
-    """One line per invoice, such that log1p(recency, frequency, monetary) of the customers is one
-    isotropic normal blob once standardised (frequency ~30 so rounding leaves no visible steps)."""
+def transactions_for(recency: np.ndarray, frequency: np.ndarray, monetary: np.ndarray, *, seed: int = 0,
+                     snapshot: str = "2024-01-01") -> pd.DataFrame:
+    """One line per invoice (amount files) giving each customer exactly this recency (days to the
+    snapshot), frequency (invoices) and monetary value."""
     rng = np.random.default_rng(seed)
-    recency = np.clip(np.round(np.expm1(np.log1p(120) + rng.normal(0, 0.4, n_customers))), 1, 360).astype(int)
-    frequency = np.maximum(1, np.round(np.expm1(np.log1p(30) + rng.normal(0, 0.3, n_customers)))).astype(int)
-    monetary = np.expm1(np.log1p(900) + rng.normal(0, 0.6, n_customers))
-    snapshot = pd.Timestamp("2024-01-01")
-    customer = np.repeat(np.arange(n_customers), frequency)
+    customer = np.repeat(np.arange(len(recency)), frequency)
     first_of_customer = np.repeat(np.cumsum(frequency) - frequency, frequency)
     is_last = (np.arange(len(customer)) - first_of_customer) == 0
     days_before = np.where(is_last, recency[customer], recency[customer] + rng.integers(1, 300, len(customer)))
     return pd.DataFrame({
         "InvoiceNo": np.arange(len(customer)) + 100000,
         "CustomerID": customer + 20000,
-        "InvoiceDate": (snapshot - pd.to_timedelta(days_before, unit="D")).strftime("%Y-%m-%d"),
+        "InvoiceDate": (pd.Timestamp(snapshot) - pd.to_timedelta(days_before, unit="D")).strftime("%Y-%m-%d"),
         "Amount": np.round(monetary[customer] / frequency[customer], 2),
     })
+
+
+def blob_transactions(n_customers: int = 5000, seed: int = 11) -> pd.DataFrame:
+    """Customers whose log1p(recency, frequency, monetary) are one isotropic normal blob once
+    standardised (frequency ~30 so rounding to whole invoices leaves no visible steps)."""
+    rng = np.random.default_rng(seed)
+    recency = np.clip(np.round(np.expm1(np.log1p(120) + rng.normal(0, 0.4, n_customers))), 1, 360).astype(int)
+    frequency = np.maximum(1, np.round(np.expm1(np.log1p(30) + rng.normal(0, 0.3, n_customers)))).astype(int)
+    monetary = np.expm1(np.log1p(900) + rng.normal(0, 0.6, n_customers))
+    return transactions_for(recency, frequency, monetary, seed=seed)
+
+
+def planted_transactions(n_per_type: int = 150, seed: int = 0) -> pd.DataFrame:
+    """Four well-separated customer types (the centres of tests/test_stability.py)."""
+    rng = np.random.default_rng(seed)
+    centres = np.repeat(np.array([[5, 40, 8000.0], [30, 12, 1500.0], [10, 1, 80.0], [300, 2, 150.0]]), n_per_type,
+                        axis=0)
+    noise = rng.lognormal(0, 0.15, centres.shape)
+    recency = np.maximum(1, np.round(centres[:, 0] * noise[:, 0])).astype(int)
+    frequency = np.maximum(1, np.round(centres[:, 1] * noise[:, 1])).astype(int)
+    return transactions_for(recency, frequency, centres[:, 2] * noise[:, 2], seed=seed)
 
 
 def run_cli(*args):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from segmentation import charts
-from segmentation.settings import K_SCAN_RANGE, K_SUGGEST_RANGE
+from segmentation.settings import K_SCAN_RANGE, K_SUGGEST_RANGE, STABILITY_RESAMPLES, STABLE_THRESHOLD
 from ui import session
 from ui.render import results_or_empty_state
 from ui.text import md
@@ -40,11 +40,18 @@ with reset_col:
 
 st.plotly_chart(charts.k_scan_figure(outcome.scan, suggested_k=outcome.suggestion.k, selected_k=outcome.k),
                 key="k_scan_chart")
+if outcome.stability is None:
+    st.caption("A fifth panel, **stability**, appears when the background check finishes (progress in the sidebar): "
+               "K-Means refitted on bootstrap resamples, to see whether the same segments come back.")
 with st.expander("How to read these charts"):
     st.markdown(
         "- **Inertia** always falls as K grows; the *knee* is where adding segments stops paying off.\n"
         "- **Silhouette** (−1 to 1): how much closer customers are to their own segment than to the next one.\n"
         "- **Calinski-Harabasz**: separation between segments relative to spread within them.\n"
-        "- **Davies-Bouldin**: how much segments overlap their nearest neighbour; lower is better."
+        "- **Davies-Bouldin**: how much segments overlap their nearest neighbour; lower is better.\n"
+        f"- **Stability** (0 to 1): K-Means refitted on {STABILITY_RESAMPLES} bootstrap resamples of the "
+        "customers; the mean adjusted Rand index between each refit and the fit on everyone (bars: 10th–90th "
+        f"percentile). {STABLE_THRESHOLD:.2f} or more is stable; below it the segments are cuts that come out "
+        "differently on another sample."
     )
     st.dataframe(outcome.scan, hide_index=True)
