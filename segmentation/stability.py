@@ -328,29 +328,51 @@ def margins(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return nearest_two[:, 1] - nearest_two[:, 0]
 
 
-def borderline(margin: np.ndarray, *, share: float = BORDERLINE_SHARE) -> np.ndarray:
-    """True for the round(share × n) smallest margins (ties: the earlier row, so a fixed order decides)."""
+def borderline(margin: np.ndarray, *, share: float = BORDERLINE_SHARE,
+               tie_breaker: np.ndarray | None = None) -> np.ndarray:
+    """True for the round(share × n) smallest margins.
+
+    Equal margins at the cut (identical customers) go to the smallest `tie_breaker` (customer
+    ids), else to the earlier rows. No full sort: 1M customers take milliseconds.
+    """
     margin = np.asarray(margin, dtype=np.float64)
     flags = np.zeros(len(margin), dtype=bool)
     count = int(round(share * len(margin)))
-    flags[np.argsort(margin, kind="stable")[:count]] = True
+    if count == 0:
+        return flags
+    cut = np.partition(margin, count - 1)[count - 1]
+    flags[margin < cut] = True
+    tied = np.flatnonzero(margin == cut)
+    if tie_breaker is not None:
+        tied = tied[np.argsort(np.asarray(tie_breaker)[tied], kind="stable")]
+    flags[tied[: count - int(flags.sum())]] = True
     return flags
 
 
-def customer_margins(segmented: pd.DataFrame, *, centres: np.ndarray | None = None, seed: int = DEFAULT_SEED,
-                     features: Sequence[str] = FEATURES, share: float = BORDERLINE_SHARE) -> pd.DataFrame:
+def customer_margins(segmented: pd.DataFrame, *, model=None, centres: np.ndarray | None = None,
+                     seed: int = DEFAULT_SEED, features: Sequence[str] = FEATURES,
+                     share: float = BORDERLINE_SHARE) -> pd.DataFrame:
     """`margin` and `borderline` per customer of `segmented`, indexed like it.
 
-    The scaled space is the main fit's (log1p, then standardised over these customers). The
-    centres are K-Means' when given (in that space), else each segment_id's mean there: the
-    same points once K-Means has converged.
+    With the fitted `model` (log1p → StandardScaler → KMeans) its scaled space and centres are
+    used. Otherwise the scaled space is the main fit's (log1p, then standardised over these
+    customers) and the centres are `centres`, else each segment_id's mean there: the same
+    points as K-Means' once it has converged.
     """
-    matrix, scaled = _scaled(segmented, features, seed)
-    if centres is None:
-        segment_ids = segmented.loc[matrix.index, "segment_id"].to_numpy()
-        centres = pd.DataFrame(scaled).groupby(segment_ids, sort=True).mean().to_numpy()
+    if model is not None:
+        index = segmented.index
+        scaled = np.asarray(model[:-1].transform(segmented.loc[:, list(features)].astype(float)), dtype=np.float64)
+        centres = model[-1].cluster_centers_
+    else:
+        matrix, scaled = _scaled(segmented, features, seed)
+        index = matrix.index
+        if centres is None:
+            segment_ids = segmented.loc[index, "segment_id"].to_numpy()
+            centres = pd.DataFrame(scaled).groupby(segment_ids, sort=True).mean().to_numpy()
     margin = margins(scaled, centres)
-    frame = pd.DataFrame({"margin": margin, "borderline": borderline(margin, share=share)}, index=matrix.index)
+    ids = segmented.loc[index, "customer_id"].astype(str).to_numpy()
+    frame = pd.DataFrame({"margin": margin, "borderline": borderline(margin, share=share, tie_breaker=ids)},
+                         index=index)
     return frame.reindex(segmented.index)
 
 

@@ -12,7 +12,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from segmentation import stability
 from segmentation.errors import ParameterError
-from segmentation.model import elbow_k, fit_labels, scan_k, suggest_k
+from segmentation.model import elbow_k, fit_labels, make_model, scan_k, suggest_k
 from segmentation.scoring import add_rfm_scores
 from segmentation.segments import segment_customers
 
@@ -172,17 +172,22 @@ def test_margin_is_second_nearest_minus_nearest(points, centres, expected):
 
 
 @pytest.mark.parametrize(
-    ("margin", "share", "expected"),
+    ("margin", "share", "tie_breaker", "expected"),
     [
-        ([5, 1, 3, 2, 4, 0.5, 9, 8, 7, 6], 0.1, [5]),
-        ([5, 1, 3, 2, 4, 0.5, 9, 8, 7, 6], 0.2, [1, 5]),
-        ([1, 1, 1, 1], 0.5, [0, 1]),
-        ([3, 2], 0.1, []),
+        ([5, 1, 3, 2, 4, 0.5, 9, 8, 7, 6], 0.1, None, [5]),
+        ([5, 1, 3, 2, 4, 0.5, 9, 8, 7, 6], 0.2, None, [1, 5]),
+        ([1, 1, 1, 1], 0.5, None, [0, 1]),
+        ([2, 1, 1, 1], 0.5, ["a", "d", "c", "b"], [2, 3]),
+        ([0.5, 1, 1, 3], 0.5, ["z", "y", "x", "w"], [0, 2]),
+        ([3, 2], 0.1, None, []),
     ],
-    ids=["lowest-tenth", "lowest-fifth", "ties-go-to-earlier-rows", "too-few-customers"],
+    ids=["lowest-tenth", "lowest-fifth", "ties-go-to-earlier-rows", "ties-go-to-smaller-ids",
+         "ties-at-the-cut-only", "too-few-customers"],
 )
-def test_borderline_is_the_lowest_share_of_margins(margin, share, expected):
-    assert np.flatnonzero(stability.borderline(np.array(margin, dtype=float), share=share)).tolist() == expected
+def test_borderline_is_the_lowest_share_of_margins(margin, share, tie_breaker, expected):
+    flags = stability.borderline(np.array(margin, dtype=float), share=share,
+                                 tie_breaker=None if tie_breaker is None else np.array(tie_breaker))
+    assert np.flatnonzero(flags).tolist() == expected
 
 
 def test_customers_between_two_groups_are_the_borderline_ones():
@@ -201,13 +206,14 @@ def test_customers_between_two_groups_are_the_borderline_ones():
     assert (flags["margin"] >= 0).all()
 
 
-def test_margins_from_kmeans_centres_match_segment_means(planted):
-    customers, result = planted
+def test_margins_from_the_fitted_model_match_segment_means(planted):
+    customers, _ = planted
     segmented = segment_customers(customers, k=4, seed=42).customers
+    model = make_model(4, seed=42).fit(customers.sort_values("customer_id")[["recency", "frequency", "monetary"]])
     from_means = stability.customer_margins(segmented)
-    kmeans_centres = pd.DataFrame(result.sample.x).groupby(result.by_k[4].reference).mean().to_numpy()
-    from_centres = stability.customer_margins(segmented, centres=kmeans_centres)
-    np.testing.assert_allclose(from_means["margin"], from_centres["margin"], atol=1e-9)
+    from_model = stability.customer_margins(segmented.sample(frac=1, random_state=1), model=model)
+    np.testing.assert_allclose(from_means["margin"], from_model["margin"].reindex(segmented.index), atol=1e-9)
+    assert from_means["borderline"].equals(from_model["borderline"].reindex(segmented.index))
 
 
 # ------------------------------------------------------------------------------------------
