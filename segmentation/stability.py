@@ -278,28 +278,37 @@ def stability_scan(customers: pd.DataFrame, *, k_values: Iterable[int] = range(K
     ks = sorted({int(k) for k in k_values})
     for k in ks:
         _check_k(sample, k)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        try:
+            return Stability(sample=sample, by_k=_run_jobs(pool, sample, ks, resamples, seed, progress))
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # an error (or a progress callback that stops us): no more fits
+            raise
+
+
+def _run_jobs(pool: ThreadPoolExecutor, sample: StabilitySample, ks: list[int], resamples: int, seed: int,
+              progress: Progress | None) -> dict[int, KStability]:
     started = time.perf_counter()
     total = len(ks) * (resamples + 1)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        # Large K first: they take longest, so the threads finish together.
-        jobs = {}
-        for k in sorted(ks, reverse=True):
-            jobs[pool.submit(_fit, sample.x, k, seed)] = (k, None)
-            for b in range(resamples):
-                jobs[pool.submit(_resample_labels, sample, k, b)] = (k, b)
-        references: dict[int, np.ndarray] = {}
-        labels: dict[int, list] = {k: [None] * resamples for k in ks}
-        for done, future in enumerate(as_completed(jobs), start=1):
-            k, b = jobs[future]
-            if b is None:
-                references[k] = future.result().labels_
-            else:
-                labels[k][b] = future.result()
-            if progress is not None:
-                elapsed = time.perf_counter() - started
-                left = elapsed / done * (total - done)
-                progress(f"Stability: {done} of {total} fits, about {left:.0f} s left", done / total)
-    return Stability(sample=sample, by_k={k: _assemble(k, references[k], labels[k]) for k in ks})
+    # Large K first: they take longest, so the threads finish together.
+    jobs = {}
+    for k in sorted(ks, reverse=True):
+        jobs[pool.submit(_fit, sample.x, k, seed)] = (k, None)
+        for b in range(resamples):
+            jobs[pool.submit(_resample_labels, sample, k, b)] = (k, b)
+    references: dict[int, np.ndarray] = {}
+    labels: dict[int, list] = {k: [None] * resamples for k in ks}
+    for done, future in enumerate(as_completed(jobs), start=1):
+        k, b = jobs[future]
+        if b is None:
+            references[k] = future.result().labels_
+        else:
+            labels[k][b] = future.result()
+        if progress is not None:
+            elapsed = time.perf_counter() - started
+            left = elapsed / done * (total - done)
+            progress(f"Stability: {done} of {total} fits, about {left:.0f} s left", done / total)
+    return {k: _assemble(k, references[k], labels[k]) for k in ks}
 
 
 def seed_agreement(sample: StabilitySample, k: int, *, seeds: int = SEED_CHECK_SEEDS,

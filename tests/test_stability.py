@@ -348,3 +348,35 @@ def test_k_scan_figure_has_a_fifth_stability_panel_only_when_measured(planted):
     assert sum(t.name == "Suggested (K=4)" for t in fig.data) == 5
     assert any(shape.y0 == shape.y1 == 0.75 for shape in fig.layout.shapes)  # the "stable" line
     assert "Stability (bootstrap ARI) — higher is more reproducible" in [a.text for a in fig.layout.annotations]
+
+
+def test_progress_reaches_one_and_an_exception_in_it_stops_the_fits():
+    customers = blob_customers(n=200)
+    seen = []
+    stability.stability_scan(customers, k_values=[2, 3], resamples=3, progress=lambda m, f: seen.append(f))
+    assert len(seen) == 2 * 4 and seen == sorted(seen) and seen[-1] == 1.0
+
+    class Stop(Exception):
+        pass
+
+    def stop(message, fraction):
+        raise Stop(message)
+
+    with pytest.raises(Stop, match=r"Stability: 1 of 8 fits, about \d+ s left"):
+        stability.stability_scan(customers, k_values=[2, 3], resamples=3, progress=stop)
+
+
+def test_pipeline_result_carries_stability_for_the_notebook_api():
+    from segmentation import pipeline, reading
+    from tests.test_cli_stability import planted_transactions
+
+    csv = planted_transactions().to_csv(index=False).encode()
+    result = pipeline.run(reading.read_file(csv, filename="planted.csv"), stability=True)
+    assert result.k == result.suggestion.k == 4 and result.suggestion.stable is True
+    assert result.stability.stable_found and result.stability.seed_agreement >= 0.99
+    assert result.segmentation.profiles["stability"].ge(0.85).all()
+    assert result.scan[["stability", "stability_low", "stability_high"]].notna().all().all()
+    assert result.warnings == ()
+    plain = pipeline.run(reading.read_file(csv, filename="planted.csv"))
+    assert plain.stability is None and "stability" not in plain.scan.columns
+    assert {"margin", "borderline"} <= set(plain.segmentation.customers.columns)
