@@ -18,7 +18,8 @@ if outcome.degenerate:  # too few distinct customers: the warning above the page
 st.markdown(
     f"K-Means was run for every K from {K_SCAN_RANGE[0]} to {K_SCAN_RANGE[1]} on "
     f"{len(outcome.prepared.customers):,} customers (recency, frequency and monetary value, log-scaled "
-    f"and standardised). Four measures say how well each K separates customers; a K between "
+    f"and standardised). Four measures say how well each K separates customers, and stability whether the "
+    f"same segments come back on resamples of the customers; a K between "
     f"{K_SUGGEST_RANGE[0]} and {K_SUGGEST_RANGE[1]} is suggested, as a number of segments a marketing team can act on."
 )
 st.success(f"**Suggested: K = {outcome.suggestion.k}.** {md(outcome.suggestion.reason)}", icon=":material/lightbulb:")

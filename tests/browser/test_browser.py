@@ -41,7 +41,7 @@ def sidebar_text(page) -> str:
     the background stability check's progress (both change from run to run)."""
     text = page.locator('[data-testid="stSidebarUserContent"]').inner_text()
     return "\n".join(line for line in text.splitlines()
-                     if not line.startswith(("Page computed", "Checking how stable")))
+                     if line.strip() and not line.startswith(("Page computed", "Checking how stable")))
 
 
 def server_seconds(page) -> tuple[float, float]:
