@@ -70,6 +70,7 @@ def segment(
     snapshot: date | str | None = None,
     cleaning: CleaningSettings | None = None,
     seed: int = DEFAULT_SEED,
+    stability: bool = False,
 ) -> pipeline.Result:
     """Segment customers from a table of transactions (RFM + K-Means).
 
@@ -93,6 +94,10 @@ def segment(
         Which cleaning rules run and the date and country filters; default all rules.
     seed : int, default 42
         Random seed of K-Means: the same seed gives the same segments.
+    stability : bool, default False
+        Also check whether the segments are real (seconds to tens of seconds): K-Means refitted
+        on bootstrap resamples; stability per K in ``k_scan``, a suggestion that prefers stable
+        K, per-segment stability in ``segments`` and ``result.stability`` (seed check, warnings).
 
     Returns
     -------
@@ -116,7 +121,7 @@ def segment(
     >>> result.model.predict(new_customers[["recency", "frequency", "monetary"]])  # doctest: +SKIP
     """
     return pipeline.run(source_of(data), overrides=roles, cleaning=cleaning or CleaningSettings(),
-                        snapshot=_snapshot(snapshot), k=k, seed=seed)
+                        snapshot=_snapshot(snapshot), k=k, seed=seed, stability=stability)
 
 
 def rfm(

@@ -122,7 +122,7 @@ def segment_customers(customers: pd.DataFrame, *, k: int, seed: int = DEFAULT_SE
     segmented = segmented.merge(names[["segment_id", "segment", "action"]], on="segment_id", how="left")
     segmented.index = customers.index
     # How clearly each customer belongs: distance to the next segment's centre minus to its own.
-    segmented = segmented.join(customer_margins(segmented, seed=seed, features=features))
+    segmented = segmented.join(customer_margins(segmented, model=model, features=features))
     profiles = profile_segments(segmented)
     return Segmentation(k=int(segmented["segment_id"].nunique()), customers=segmented, profiles=profiles,
                         model=model, segment_of_cluster=segment_of_cluster)

@@ -366,17 +366,18 @@ def test_progress_reaches_one_and_an_exception_in_it_stops_the_fits():
         stability.stability_scan(customers, k_values=[2, 3], resamples=3, progress=stop)
 
 
-def test_pipeline_result_carries_stability_for_the_notebook_api():
-    from segmentation import pipeline, reading
+def test_the_notebook_api_carries_stability():
+    import segmentation
     from tests.test_cli_stability import planted_transactions
 
-    csv = planted_transactions().to_csv(index=False).encode()
-    result = pipeline.run(reading.read_file(csv, filename="planted.csv"), stability=True)
+    transactions = planted_transactions()
+    result = segmentation.segment(transactions, stability=True)
     assert result.k == result.suggestion.k == 4 and result.suggestion.stable is True
     assert result.stability.stable_found and result.stability.seed_agreement >= 0.99
-    assert result.segmentation.profiles["stability"].ge(0.85).all()
-    assert result.scan[["stability", "stability_low", "stability_high"]].notna().all().all()
+    assert result.segments["stability"].ge(0.85).all()
+    assert result.k_scan[["stability", "stability_low", "stability_high"]].notna().all().all()
     assert result.warnings == ()
-    plain = pipeline.run(reading.read_file(csv, filename="planted.csv"))
-    assert plain.stability is None and "stability" not in plain.scan.columns
-    assert {"margin", "borderline"} <= set(plain.segmentation.customers.columns)
+    plain = segmentation.segment(transactions)
+    assert plain.stability is None and "stability" not in plain.k_scan.columns
+    assert list(plain.customers.columns[-2:]) == ["margin", "borderline"]
+    pd.testing.assert_frame_equal(plain.customers, result.customers)  # same K, same segments and margins
