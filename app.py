@@ -16,6 +16,7 @@ from segmentation.errors import SegmenterError
 from segmentation.stability import no_stable_message
 from ui import results, session, stability
 from ui.errors import show_error
+from ui.render import stability_progress
 from ui.text import md
 
 started, started_cpu = time.perf_counter(), time.thread_time()
@@ -80,7 +81,7 @@ page.run()
 if not isinstance(outcome, SegmenterError) and outcome.stability_key is not None and outcome.stability is None:
     stability.start(outcome.stability_key, outcome.prepared.customers)
     with st.sidebar:
-        stability.progress_box(outcome.stability_key)
+        stability_progress(outcome.stability_key)
 
 with st.sidebar:
     wall, cpu = time.perf_counter() - started, time.thread_time() - started_cpu

@@ -5,7 +5,8 @@ a page's script: app.py starts it after the page is drawn (:func:`start`), a sma
 the sidebar shows its progress and an estimate of the time left, and when it is done the app
 reruns once and the pages show the fifth Choose K panel, the badges and the K suggestion that
 prefers stable K. One check runs at a time in this process; each (customers, seed, K range) is
-computed once and kept (the last MAX_JOBS).
+computed once and kept (the last MAX_JOBS). The progress box and the badges are drawn by
+ui/render.py; this module draws nothing.
 """
 from __future__ import annotations
 
@@ -19,31 +20,13 @@ import pandas as pd
 import streamlit as st
 
 from segmentation import stability
-from segmentation.errors import SegmenterError
 from segmentation.stability import SegmentationStability, Stability
-
-from .text import md
 
 # Off only in the app tests of other features, so that a check finishing mid-test cannot move
 # their suggested K (tests/app/conftest.py); tests/app/test_app_stability.py switches it on.
 AUTOSTART = True
 MAX_JOBS = 8
 POLL_SECONDS = 1.0
-BADGE_COLORS = {"highly stable": "green", "stable": "blue", "doubtful": "orange", "not to be trusted": "red"}
-BADGE_ICONS = {"highly stable": ":material/verified:", "stable": ":material/check:",
-               "doubtful": ":material/help:", "not to be trusted": ":material/warning:"}
-
-
-def badge(value: float, band: str, *, resamples: int, whole_stable: bool) -> None:
-    """A segment card's stability badge; the number and how to read it on hover."""
-    caveat = "" if whole_stable else (
-        " The segmentation as a whole is not stable (no K reaches stability 0.75), so even this segment's "
-        "boundaries are an arbitrary cut.")
-    st.badge(band, color=BADGE_COLORS[band], icon=BADGE_ICONS[band],
-             help=f"Stability {value:.2f}: how well this segment comes back when K-Means is refitted on "
-                  f"{resamples} bootstrap resamples of the customers (mean Jaccard with its best match). "
-                  "0.85 or more: highly stable; 0.75: stable; 0.6–0.75: a pattern, membership doubtful; "
-                  "below 0.6: not to be trusted." + caveat)
 
 
 @dataclass
@@ -136,19 +119,3 @@ def _assess(key: tuple, k: int, _stability: Stability, _segmented: pd.DataFrame)
 def assess(key: tuple, stable: Stability, segmented: pd.DataFrame) -> SegmentationStability:
     """Per-segment stability, the seed check and the warnings of one segmentation (cached)."""
     return _assess(key, int(segmented["segment_id"].nunique()), stable, segmented)
-
-
-@st.fragment(run_every=POLL_SECONDS)
-def progress_box(key: tuple) -> None:
-    """The check's progress bar; reruns the whole app once when it is done."""
-    job = find(key)
-    if job is None:
-        return
-    if job.done:
-        error = job.error()
-        if error is None:
-            st.rerun(scope="app")
-        message = error.message if isinstance(error, SegmenterError) else type(error).__name__
-        st.caption(f"The stability check stopped: {md(message)}")
-        return
-    st.progress(min(max(job.fraction, 0.0), 1.0), text=job.text())

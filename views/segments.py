@@ -5,9 +5,8 @@ import streamlit as st
 
 from segmentation import charts, segments
 from segmentation.stability import seed_message
-from ui import stability
 from ui.errors import reporting
-from ui.render import results_or_empty_state
+from ui.render import results_or_empty_state, stability_badge
 from ui.text import md
 
 st.title("Customer segments")
@@ -39,7 +38,7 @@ for index, row in enumerate(profiles.itertuples()):
     with cards[index % len(cards)].container(border=True, key=f"card_{row.segment_id}"):
         st.markdown(f"#### {row.segment_id}. {md(row.segment)}")
         if row.segment_id in trust:
-            stability.badge(trust[row.segment_id].stability, trust[row.segment_id].stability_band,
+            stability_badge(trust[row.segment_id].stability, trust[row.segment_id].stability_band,
                             resamples=verdict.resamples, whole_stable=verdict.stable_found)
         st.caption(f"{row.customers:,} customers · {row.share:.0%} of customers · "
                    f"**{row.revenue_share:.0%} of revenue**")
