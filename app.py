@@ -13,9 +13,11 @@ import time
 import streamlit as st
 
 from segmentation.errors import SegmenterError
-from ui import results, session
+from segmentation.stability import no_stable_message
+from ui import results, session, stability
 from ui import saved as saved_ui
 from ui.errors import show_error
+from ui.render import stability_progress
 from ui.text import md
 
 started, started_cpu = time.perf_counter(), time.thread_time()
@@ -76,8 +78,17 @@ elif outcome.error is not None:
     show_error(outcome.error, context="Your latest change did not work — the previous results stay on screen")
 elif outcome.degenerate:  # too few distinct customers to compare K: segments shown, with a warning
     st.warning(md(outcome.suggestion.reason), icon=":material/warning:")
+elif outcome.stability is not None and (unstable := no_stable_message(outcome.scan)):
+    st.warning(md(unstable), icon=":material/warning:")
 
 page.run()
+
+# The stability check starts only now, once the page is on screen, and runs in the background;
+# the sidebar shows its progress and the app reruns once when it is done (ui/stability.py).
+if not isinstance(outcome, SegmenterError) and outcome.stability_key is not None and outcome.stability is None:
+    stability.start(outcome.stability_key, outcome.prepared.customers)
+    with st.sidebar:
+        stability_progress(outcome.stability_key)
 
 with st.sidebar:
     wall, cpu = time.perf_counter() - started, time.thread_time() - started_cpu

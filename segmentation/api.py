@@ -73,6 +73,7 @@ def segment(
     cleaning: CleaningSettings | None = None,
     seed: int = DEFAULT_SEED,
     segmentation: str | os.PathLike | SavedSegmentation | None = None,
+    stability: bool = False,
 ) -> pipeline.Result:
     """Segment customers from a table of transactions (RFM + K-Means).
 
@@ -102,6 +103,10 @@ def segment(
         nearest saved centre, R/F/M scores use the saved cut points, and ``result.drift``
         compares these customers with the ones it was fitted on. K comes from the file, so
         `k` must be left at ``"auto"``.
+    stability : bool, default False
+        Also check whether the segments are real (seconds to tens of seconds): K-Means refitted
+        on bootstrap resamples; stability per K in ``k_scan``, a suggestion that prefers stable
+        K, per-segment stability in ``segments`` and ``result.stability`` (seed check, warnings).
 
     Returns
     -------
@@ -131,7 +136,8 @@ def segment(
         raise KChoiceError(f"K={k} was asked for, but K comes from the saved segmentation (K={frozen.k}).",
                            hint="Leave k out to apply the saved segmentation, or leave the segmentation out to fit.")
     return pipeline.run(source_of(data), overrides=roles, cleaning=cleaning or CleaningSettings(),
-                        snapshot=_snapshot(snapshot), k=k, seed=seed, segmentation=frozen)
+                        snapshot=_snapshot(snapshot), k=k, seed=seed, segmentation=frozen,
+                        stability=stability)
 
 
 def rfm(

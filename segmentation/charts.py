@@ -30,6 +30,7 @@ from .segments import (
     segment_crosstab,
     standardised_means,
 )
+from .settings import STABLE_THRESHOLD
 
 __all__ = [
     "FEATURES",
@@ -80,6 +81,8 @@ SCAN_METRICS: tuple[tuple[str, str], ...] = (
     ("calinski_harabasz", "Calinski-Harabasz — higher is better"),
     ("davies_bouldin", "Davies-Bouldin — lower is better"),
 )
+# The fifth panel, when the scan carries stability.stability_scan's columns.
+STABILITY_METRIC = ("stability", "Stability (bootstrap ARI) — higher is more reproducible")
 DEFAULT_MAX_POINTS = 20_000
 _BLANK = "(blank)"
 
@@ -195,7 +198,10 @@ def k_scan_figure(
     selected_k: int | None = None,
     knee: int | None = None,
 ) -> go.Figure:
-    """Four panels (inertia with its knee marked, silhouette, Calinski-Harabasz, Davies-Bouldin).
+    """Four panels (inertia with its knee marked, silhouette, Calinski-Harabasz, Davies-Bouldin),
+    and a fifth when `scan` has a measured ``stability`` column: the mean bootstrap ARI per K with
+    its 10th-90th percentile spread (``stability_low``/``stability_high``) as error bars and the
+    "stable" threshold as a dashed line.
 
     The knee is a separate trace named ``Knee (K=n)``; the suggested K is a star marker trace
     in every panel; the selected K is a dotted vertical line in every panel.
@@ -207,19 +213,36 @@ def k_scan_figure(
         if value is not None and int(value) not in ks:
             raise ValueError(f"{name}={value} is not one of the scanned K values ({', '.join(map(str, ks))}).")
     knee_value = int(knee) if knee is not None else knee_k(scan)
+    with_stability = "stability" in scan.columns and scan["stability"].notna().any()
+    if with_stability:
+        require_frame(scan, "scan", ("stability_low", "stability_high"))
+    metrics = SCAN_METRICS + ((STABILITY_METRIC,) if with_stability else ())
+    n_rows = 3 if with_stability else 2
 
-    fig = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title in SCAN_METRICS],
-                        horizontal_spacing=0.1, vertical_spacing=0.22)
-    for index, (metric, title) in enumerate(SCAN_METRICS):
+    fig = make_subplots(rows=n_rows, cols=2, subplot_titles=[title for _, title in metrics],
+                        horizontal_spacing=0.1, vertical_spacing=0.22 if n_rows == 2 else 0.13)
+    for index, (metric, title) in enumerate(metrics):
         row, col = index // 2 + 1, index % 2 + 1
+        spread = {}
+        if metric == "stability":
+            values = scan["stability"].to_numpy(dtype=float)
+            spread = {"error_y": dict(type="data", symmetric=False, color="#999",
+                                      array=(scan["stability_high"].to_numpy(dtype=float) - values).tolist(),
+                                      arrayminus=(values - scan["stability_low"].to_numpy(dtype=float)).tolist())}
         fig.add_trace(
             go.Scatter(
                 x=ks, y=scan[metric].tolist(), mode="lines+markers", name=title.split(" —")[0],
                 line=dict(color="#4477AA"), showlegend=False,
                 hovertemplate="K=%{x}<br>" + title.split(" —")[0] + ": %{y:,.3f}<extra></extra>",
+                **spread,
             ),
             row=row, col=col,
         )
+        if metric == "stability":
+            fig.add_hline(y=STABLE_THRESHOLD, line_dash="dash", line_color="#228833", row=row, col=col,
+                          annotation_text=f"stable ({STABLE_THRESHOLD:.2f})", annotation_position="bottom right")
+            fig.update_yaxes(range=[min(0.0, float(np.nanmin(scan["stability_low"]))) - 0.02, 1.05],
+                             row=row, col=col)
         if suggested_k is not None:
             value = scan.loc[scan["k"] == int(suggested_k), metric].iloc[0]
             fig.add_trace(
@@ -248,7 +271,7 @@ def k_scan_figure(
     title = "How well do K segments fit?"
     if selected_k is not None:
         title += f" (dotted line: K={int(selected_k)} in use)"
-    fig.update_layout(title=title, height=660, margin=dict(t=90, l=40, r=20, b=40),
+    fig.update_layout(title=title, height=660 if n_rows == 2 else 960, margin=dict(t=90, l=40, r=20, b=40),
                       legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
     return fig
 

@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--spark-master", metavar="URL",
                         help="Spark master for --engine spark (default local[*], or the running session "
                         "under spark-submit/Databricks/EMR)")
+    parser.add_argument("--stability", action="store_true",
+                        help="bootstrap every K (20 resamples of at most 20,000 customers): stability per K in "
+                        "k_scan and per segment, a seed check, and a K suggestion that prefers stable K; "
+                        "off by default because it takes seconds to tens of seconds")
     parser.add_argument("--demo-rows", type=_positive_int, default=50_000, metavar="N",
                         help="size of the demo data when no INPUT is given (default 50000)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -219,7 +223,8 @@ def _run(args: argparse.Namespace) -> int:
         from . import pipeline  # its heavy dependencies were imported by the preload thread meanwhile
 
         result = pipeline.run(loaded, overrides=overrides, cleaning=cleaning, snapshot=args.snapshot,
-                              k=args.k or "auto", seed=args.seed, progress=progress, segmentation=frozen)
+                              k=args.k or "auto", seed=args.seed, progress=progress, segmentation=frozen,
+                              stability=args.stability)
     from .export import all_or_nothing, write_atomic, write_table
 
     moved = _migration(args, result, frozen, progress, pair) if args.compare_to is not None else None
@@ -365,7 +370,7 @@ def _run_in_engine(args, overrides, cleaning, progress, frozen=None):
                 pair = as_of_pair(prepared.purchases, args.compare_to, prepared.snapshot)
         shown = str(args.input)
     return pipeline.run_prepared(prepared, k=args.k or "auto", seed=args.seed, progress=progress,
-                                 segmentation=frozen), shown, pair
+                                 segmentation=frozen, stability=args.stability), shown, pair
 
 
 def _print_summary(result: pipeline.Result) -> None:
@@ -378,9 +383,19 @@ def _print_summary(result: pipeline.Result) -> None:
     else:
         chosen = "suggested" if result.k == result.suggestion.k else f"chosen; suggested K={result.suggestion.k}"
         print(f"K={result.k} ({chosen}: {result.suggestion.reason})")
+    trust = {}  # segment_id -> " [highly stable, stability 0.93]" when stability was computed
+    if result.stability is not None:
+        trust = {row.segment_id: f" [{row.stability_band}, stability {row.stability:.2f}]"
+                 for row in result.stability.segments.itertuples() if row.stability_band}
     for row in result.segmentation.profiles.itertuples():
         print(f"  {row.segment_id}. {row.segment}: {row.customers:,} customers, "
-              f"{row.revenue_share:.0%} of revenue — {row.action}")
+              f"{row.revenue_share:.0%} of revenue{trust.get(row.segment_id, '')} — {row.action}")
+    if result.stability is not None:
+        print(f"Stability: {result.stability.resamples} bootstrap resamples of "
+              f"{result.stability.sample_size:,} customers; seed agreement {result.stability.seed_agreement:.2f}")
+        if not result.stability.stable_found:
+            print("No stable segmentation was found: the segments are arbitrary cuts of a continuum. "
+                  "Use the named RFM segments (rfm_segment column) instead.")
 
 
 # Imported on a second thread while the main thread reads the input: reading (Arrow's CSV

@@ -31,6 +31,7 @@ from .settings import (
     SCAN_THREADS,
     SILHOUETTE_SAMPLE_SIZE,
     SILHOUETTE_THREADS,
+    STABLE_THRESHOLD,
 )
 
 __all__ = [
@@ -64,6 +65,8 @@ class DegenerateClustersWarning(UserWarning):
 class KSuggestion:
     k: int
     reason: str
+    # None: stability was not measured; False: no K of the suggestion range reaches STABLE_THRESHOLD.
+    stable: bool | None = None
 
 
 def make_model(k: int, *, seed: int = DEFAULT_SEED) -> Pipeline:
@@ -244,6 +247,9 @@ def suggest_k(scan: pd.DataFrame, *, k_range: tuple[int, int] = K_SUGGEST_RANGE)
 
     Four votes: the knee of inertia, the best silhouette, the best Calinski-Harabasz and the
     best Davies-Bouldin, each taken within `k_range`. Ties go to the better silhouette.
+    When the scan has a `stability` column (stability.stability_scan), stable K (at least
+    STABLE_THRESHOLD) are preferred: the most stable K that got a vote, else the most stable K
+    of the range; when none is stable the vote stands and the suggestion says it is not stable.
     """
     low, high = k_range
     window = scan[(scan["k"] >= low) & (scan["k"] <= high)]
@@ -264,14 +270,37 @@ def suggest_k(scan: pd.DataFrame, *, k_range: tuple[int, int] = K_SUGGEST_RANGE)
         "the lowest Davies-Bouldin index")
     silhouette_of = dict(zip(window["k"], window["silhouette"].fillna(-1.0)))
     best = max(votes, key=lambda k: (len(votes[k]), silhouette_of.get(k, -1.0), -k))
-    row = window[window["k"] == best].iloc[0]
-    reasons = votes[best]
-    because = reasons[0] if len(reasons) == 1 else ", ".join(reasons[:-1]) + " and " + reasons[-1]
-    reason = (
-        f"K={best} has {because} among {int(window['k'].min())}–{int(window['k'].max())} segments "
-        f"(silhouette {row['silhouette']:.2f}, Davies-Bouldin {row['davies_bouldin']:.2f})."
-    )
-    return KSuggestion(k=best, reason=reason)
+    span = f"{int(window['k'].min())}–{int(window['k'].max())}"
+
+    def evidence(k: int) -> str:
+        reasons = votes[k]
+        because = reasons[0] if len(reasons) == 1 else ", ".join(reasons[:-1]) + " and " + reasons[-1]
+        row = window[window["k"] == k].iloc[0]
+        return (f"has {because} among {span} segments "
+                f"(silhouette {row['silhouette']:.2f}, Davies-Bouldin {row['davies_bouldin']:.2f}).")
+
+    if "stability" not in window.columns or not window["stability"].notna().any():
+        return KSuggestion(k=best, reason=f"K={best} {evidence(best)}")
+    # Stability measured: prefer a K whose segments come back on resamples.
+    stability_of = {int(k): float(s) for k, s in zip(window["k"], window["stability"]) if s == s}
+    stable = {k: s for k, s in stability_of.items() if s >= STABLE_THRESHOLD}
+    if not stable:
+        top = max(stability_of, key=lambda k: (stability_of[k], -k))
+        return KSuggestion(k=best, stable=False, reason=(
+            f"No stable segmentation: no K from {span} reaches stability {STABLE_THRESHOLD:.2f} "
+            f"(the best is K={top} at {stability_of[top]:.2f}); K={best} {evidence(best)}"))
+    voted = [k for k in votes if k in stable]
+    if voted:
+        # Rounded: a hundredth of ARI is resampling noise; then the votes decide.
+        chosen = max(voted, key=lambda k: (round(stable[k], 2), len(votes[k]), -k))
+        return KSuggestion(k=chosen, stable=True, reason=(
+            f"K={chosen}: the most stable of the well-separated choices (stability {stable[chosen]:.2f}); "
+            f"it {evidence(chosen)}"))
+    chosen = max(stable, key=lambda k: (round(stable[k], 2), -k))
+    return KSuggestion(k=chosen, stable=True, reason=(
+        f"K={chosen}: the most stable choice among {span} segments (stability {stable[chosen]:.2f}); the "
+        f"separation measures favour K={best}, whose segments come back less reliably on resamples "
+        f"(stability {stability_of.get(best, float('nan')):.2f})."))
 
 
 class SegmentOfCluster(BaseEstimator):

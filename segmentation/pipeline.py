@@ -33,6 +33,7 @@ from .reading import LoadedFile
 from .report import OUTPUT_COLUMNS
 from .segments import Segmentation, segment_customers
 from .settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, CleaningSettings
+from .stability import SegmentationStability, assess, stability_scan
 
 __all__ = ["Progress", "Prepared", "Result", "CUSTOMER_COLUMNS", "OUTPUT_COLUMNS", "demo_file", "connect",
            "prepare", "prepare_canonical", "prepare_expr", "run", "run_prepared", "apply_prepared", "scan_for"]
@@ -50,6 +51,9 @@ class Result:
     k: int
     segmentation: Segmentation
     warnings: tuple[str, ...] = ()
+    # Per-K stability is in `scan`; this holds per-segment stability, the seed check and their
+    # warnings. None: not computed (run(..., stability=False)).
+    stability: SegmentationStability | None = None
     seed: int = DEFAULT_SEED
     source: str | None = None  # what the data was (a file name, a table), for the HTML report
     # Set when the segments come from a saved segmentation instead of a fit (then scan is empty):
@@ -184,13 +188,15 @@ def run(
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
     segmentation: saved.SavedSegmentation | None = None,
+    stability: bool = False,
 ) -> Result:
     """The whole pipeline for the command line: mapping, cleaning, features, K scan, segments
-    (or, given a saved `segmentation`, its segments applied instead of a fit)."""
+    (or, given a saved `segmentation`, its segments applied instead of a fit; with `stability`, the
+    bootstrap evidence that they are real: see stability.py)."""
     progress = progress or no_progress
     roles = columns.resolve_roles(source.preview().rows, overrides)
     prepared = prepare(source, roles, cleaning=cleaning, snapshot=snapshot, progress=progress)
-    return run_prepared(prepared, k=k, seed=seed, progress=progress, segmentation=segmentation,
+    return run_prepared(prepared, k=k, seed=seed, progress=progress, segmentation=segmentation, stability=stability,
                         source=source.source_name)
 
 
@@ -202,15 +208,25 @@ def run_prepared(
     progress: Progress | None = None,
     segmentation: saved.SavedSegmentation | None = None,
     source: str | None = None,
+    stability: bool = False,
 ) -> Result:
     """K scan and segments for customers already prepared (from a file, a database or Spark);
-    given a saved `segmentation`, no scan and no fit: its segments are applied."""
+    given a saved `segmentation`, no scan and no fit: its segments are applied.
+
+    With `stability`, every scanned K is bootstrapped, the suggestion prefers stable K, and the
+    result carries per-segment stability, the seed check and their warnings."""
     progress = progress or no_progress
     if segmentation is not None:
         return replace(apply_prepared(prepared, segmentation, seed=seed, progress=progress), source=source)
     progress("Comparing numbers of segments (K scan)", 0.85)
     scan, suggestion = scan_for(prepared.customers, seed=seed)
     degenerate = suggestion if scan.empty else None
+    bootstrap = None
+    if stability and degenerate is None:
+        bootstrap = stability_scan(prepared.customers, k_values=scan["k"], seed=seed,
+                                   progress=lambda step, fraction: progress(step, 0.85 + 0.09 * fraction))
+        scan = scan.merge(bootstrap.table(), on="k", how="left")
+        suggestion = suggest_k(scan, k_range=K_SUGGEST_RANGE)
     chosen = decide_k(k, scan=scan, suggestion=suggestion)
     progress(f"Fitting {chosen} segments", 0.95)
     with warnings.catch_warnings(record=True) as caught:
@@ -219,9 +235,18 @@ def run_prepared(
     messages = tuple(str(w.message) for w in caught if issubclass(w.category, DegenerateClustersWarning))
     if degenerate is not None:
         messages = (degenerate.reason,) + messages
+    verdict = None
+    if bootstrap is not None and segmentation.k >= 2:
+        progress("Checking each segment's stability and the seed", 0.97)
+        verdict = assess(bootstrap, segmentation.customers, k_range=K_SUGGEST_RANGE)
+        profiles = segmentation.profiles.merge(verdict.segments[["segment_id", "stability"]], on="segment_id",
+                                               how="left")
+        segmentation = replace(segmentation, profiles=profiles)
+        messages += verdict.warnings
     progress("Done", 1.0)
     return Result(prepared=prepared, scan=scan, suggestion=suggestion, k=segmentation.k,
-                  segmentation=segmentation, warnings=messages, seed=seed, source=source)
+                  segmentation=segmentation, warnings=messages, seed=seed, source=source,
+                  stability=verdict)
 
 
 

@@ -16,7 +16,10 @@ OUTPUT_COLUMNS = [
     "customer_id", "recency", "frequency", "monetary", "segment_id", "segment",
     "r_score", "f_score", "m_score", "rfm_segment",
     "tenure", "avg_order_value", "first_purchase", "last_purchase", "country", "action",
+    "margin", "borderline",
 ]
+# Added to every `k_scan` row: null unless stability was computed (stability.stability_scan).
+STABILITY_SCAN_KEYS = ("stability", "stability_low", "stability_high")
 
 
 def report_of(result: Result, source: str, *, seed: int = DEFAULT_SEED) -> dict:
@@ -38,6 +41,7 @@ def report_of(result: Result, source: str, *, seed: int = DEFAULT_SEED) -> dict:
         "seed": seed,
         "k_scan": [
             {key: (None if value != value else value) for key, value in row.items()}  # NaN → null
+            | {key: None for key in STABILITY_SCAN_KEYS if key not in row}  # null: not computed
             for row in result.scan.to_dict(orient="records")
         ],
         "segments": [
@@ -55,9 +59,20 @@ def report_of(result: Result, source: str, *, seed: int = DEFAULT_SEED) -> dict:
                 "recency_median": float(row.recency_median),
                 "frequency_median": float(row.frequency_median),
                 "monetary_median": float(row.monetary_median),
+                "stability": _number_or_none(getattr(row, "stability", None)),
             }
             for row in profiles.itertuples()
         ],
         "notes": list(prepared.notes),
         "warnings": list(result.warnings),
+        "seed_agreement": None if result.stability is None else result.stability.seed_agreement,
+        "stability": None if result.stability is None else {
+            "resamples": result.stability.resamples,
+            "sample_customers": result.stability.sample_size,
+            "stable_found": result.stability.stable_found,
+        },
     }
+
+
+def _number_or_none(value) -> float | None:
+    return None if value is None or value != value else float(value)

@@ -12,6 +12,7 @@ from sklearn.pipeline import Pipeline
 
 from .model import FEATURES, elbow_k, fit_model
 from .settings import DEFAULT_SEED, RFM_SEGMENT_ACTIONS, SEGMENT_MAP
+from .stability import customer_margins
 
 __all__ = [
     "CUSTOMER_FEATURES",
@@ -40,7 +41,7 @@ PROFILE_COLUMNS = [
 @dataclass(frozen=True)
 class Segmentation:
     k: int
-    customers: pd.DataFrame  # input columns + segment_id, segment, action
+    customers: pd.DataFrame  # input columns + segment_id, segment, action, margin, borderline
     profiles: pd.DataFrame  # one row per segment, PROFILE_COLUMNS
     model: Pipeline | None = field(default=None, repr=False)  # fitted log1p → StandardScaler → KMeans
     segment_of_cluster: tuple[int, ...] = ()  # KMeans cluster label i → segment_id
@@ -120,6 +121,8 @@ def segment_customers(customers: pd.DataFrame, *, k: int, seed: int = DEFAULT_SE
     names = name_segments(segmented)
     segmented = segmented.merge(names[["segment_id", "segment", "action"]], on="segment_id", how="left")
     segmented.index = customers.index
+    # How clearly each customer belongs: distance to the next segment's centre minus to its own.
+    segmented = segmented.join(customer_margins(segmented, model=model, features=features))
     profiles = profile_segments(segmented)
     return Segmentation(k=int(segmented["segment_id"].nunique()), customers=segmented, profiles=profiles,
                         model=model, segment_of_cluster=segment_of_cluster)

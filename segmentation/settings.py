@@ -41,6 +41,13 @@ __all__ = [
     "LARGE_FILE_BYTES",
     "LARGE_PARQUET_ROWS",
     "STREAM_BATCH_ROWS",
+    "STABILITY_RESAMPLES",
+    "STABILITY_SAMPLE_SIZE",
+    "STABILITY_BANDS",
+    "STABLE_THRESHOLD",
+    "SEED_CHECK_SEEDS",
+    "SEED_AGREEMENT_MIN",
+    "BORDERLINE_SHARE",
 ]
 
 
@@ -323,3 +330,26 @@ LARGE_FILE_BYTES = 256 * 1024 * 1024  # a Parquet path at least this big is stre
 # are a 63 MB file but 7 GB once read whole and parsed; streamed they stay within DUCKDB_MEMORY_LIMIT).
 LARGE_PARQUET_ROWS = 2_000_000
 STREAM_BATCH_ROWS = 1_000_000
+
+# --- stability (segmentation/stability.py) ----------------------------------------------------
+# Hennig's bootstrap (R fpc::clusterboot): refit on resamples of the customers, compare with the
+# fit on all of them. Resamples are drawn from a fixed-seed sample of at most this many customers
+# (the "capped sample"); every fit uses the main fit's K-Means settings (N_INIT, one thread).
+STABILITY_RESAMPLES = 20
+STABILITY_SAMPLE_SIZE = 20_000
+# clusterboot's bands for a segment's mean Jaccard with its best match across resamples, also
+# used for a K's mean adjusted Rand index: (lowest value of the band, what a marketer reads).
+STABILITY_BANDS: tuple[tuple[float, str], ...] = (
+    (0.85, "highly stable"),
+    (0.75, "stable"),
+    (0.60, "doubtful"),
+    (float("-inf"), "not to be trusted"),
+)
+STABLE_THRESHOLD = 0.75  # a K (or a segment) at least this stable is "stable"
+# Seed check: the chosen K is fitted under this many seeds (the seed in use and the next ones);
+# a mean pairwise adjusted Rand index below SEED_AGREEMENT_MIN is reported as a warning.
+SEED_CHECK_SEEDS = 5
+SEED_AGREEMENT_MIN = 0.9
+# A customer is "borderline" when its margin (distance to the second-nearest segment centre minus
+# the distance to its nearest, in the model's scaled space) is among the lowest this share.
+BORDERLINE_SHARE = 0.10

@@ -4,10 +4,17 @@ from __future__ import annotations
 import streamlit as st
 
 from segmentation.errors import SegmenterError
+from segmentation.settings import STABLE_THRESHOLD
 
+from . import stability
 from .results import Results, results
+from .text import md
 
-__all__ = ["results_or_empty_state"]
+__all__ = ["results_or_empty_state", "stability_badge", "stability_progress"]
+
+BADGE_COLORS = {"highly stable": "green", "stable": "blue", "doubtful": "orange", "not to be trusted": "red"}
+BADGE_ICONS = {"highly stable": ":material/verified:", "stable": ":material/check:",
+               "doubtful": ":material/help:", "not to be trusted": ":material/warning:"}
 
 
 def results_or_empty_state() -> Results:
@@ -19,3 +26,31 @@ def results_or_empty_state() -> Results:
         st.page_link("views/data.py", label="Go to the Data page", icon=":material/upload_file:")
         st.stop()
     return outcome
+
+
+def stability_badge(value: float, band: str, *, resamples: int, whole_stable: bool) -> None:
+    """A segment card's stability badge; the number and how to read it on hover."""
+    caveat = "" if whole_stable else (
+        f" The segmentation as a whole is not stable (no K reaches stability {STABLE_THRESHOLD:.2f}), so even "
+        "this segment's boundaries are an arbitrary cut.")
+    st.badge(band, color=BADGE_COLORS[band], icon=BADGE_ICONS[band],
+             help=f"Stability {value:.2f}: how well this segment comes back when K-Means is refitted on "
+                  f"{resamples} bootstrap resamples of the customers (mean Jaccard with its best match). "
+                  "0.85 or more: highly stable; 0.75: stable; 0.6–0.75: a pattern, membership doubtful; "
+                  "below 0.6: not to be trusted." + caveat)
+
+
+@st.fragment(run_every=stability.POLL_SECONDS)
+def stability_progress(key: tuple) -> None:
+    """The background stability check's progress bar; reruns the whole app once when it is done."""
+    job = stability.find(key)
+    if job is None:
+        return
+    if job.done:
+        error = job.error()
+        if error is None:
+            st.rerun(scope="app")
+        message = error.message if isinstance(error, SegmenterError) else type(error).__name__
+        st.caption(f"The stability check stopped: {md(message)}")
+        return
+    st.progress(min(max(job.fraction, 0.0), 1.0), text=job.text())

@@ -14,14 +14,16 @@ import streamlit as st
 
 from segmentation.errors import KChoiceError, SegmenterError
 from segmentation.kpolicy import decide_k
-from segmentation.model import KSuggestion
+from segmentation.model import KSuggestion, suggest_k
 from segmentation.pipeline import Prepared, Result
 from segmentation.reading import LoadedFile
 from segmentation.segments import Segmentation
-from segmentation.settings import K_SCAN_RANGE
+from segmentation.settings import K_SCAN_RANGE, K_SUGGEST_RANGE
+from segmentation.stability import SegmentationStability, Stability
 
 from . import cache, session, sources
 from . import saved as saved_ui
+from . import stability as stability_check
 from .progress import run_step
 from .session import LAST_GOOD, RESULTS, Spec
 
@@ -42,6 +44,8 @@ class Results:
     k: int
     error: SegmenterError | None = None  # the current settings failed with this; data is the last good
     timings: dict[str, float] = field(default_factory=dict)
+    stability_key: tuple | None = None  # ui.stability.job_key of these customers; None: nothing to check
+    stability: Stability | None = None  # None until the background check is done (ui/stability.py)
 
     @property
     def stale(self) -> bool:
@@ -74,6 +78,12 @@ class Results:
         return Result(prepared=self.prepared, scan=self.scan, suggestion=self.suggestion, k=self.k,
                       segmentation=self.segmentation(), seed=self.seed, source=self.spec.source.name)
 
+    def stability_verdict(self) -> SegmentationStability | None:
+        """Per-segment stability and the seed check of the segments in use, once the check is done."""
+        if self.stability is None:
+            return None
+        return stability_check.assess(self.stability_key, self.stability, self.segmentation().customers)
+
 
 def _k_for(k_wanted: int | None, scan: pd.DataFrame, suggestion: KSuggestion) -> int:
     """The K to show, by the core's one K rule (`segmentation.kpolicy.decide_k`); an impossible K
@@ -98,8 +108,18 @@ def _results_for(spec: Spec, seed: int, k_wanted: int | None) -> Results:
     scan, suggestion = run_step("Comparing segmentations for K = {}–{}".format(*K_SCAN_RANGE), ("scan", seed) + key,
                                 lambda log: cache.scan(key, seed, prepared.customers, log))
     timings["scan"] = time.perf_counter() - started - timings["prepare"]
+    # Stability is checked in the background after the first segments are shown (app.py); once
+    # it is done the scan gets its columns and the suggestion prefers stable K.
+    ks = [int(k) for k in scan["k"]]
+    stability_key = stability_check.job_key(key, seed, ks) if ks else None
+    job = stability_check.find(stability_key) if ks else None
+    stable = job.result() if job is not None else None
+    if stable is not None:
+        scan = scan.merge(stable.table(), on="k", how="left")
+        suggestion = suggest_k(scan, k_range=K_SUGGEST_RANGE)
     return Results(spec=spec, loaded=loaded, roles=roles, prepared=prepared, scan=scan, suggestion=suggestion,
-                   seed=seed, k=_k_for(k_wanted, scan, suggestion), timings=timings)
+                   seed=seed, k=_k_for(k_wanted, scan, suggestion), timings=timings,
+                   stability_key=stability_key, stability=stable)
 
 
 def compute() -> Results | SegmenterError:

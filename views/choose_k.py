@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from segmentation import charts
-from segmentation.settings import K_SCAN_RANGE, K_SUGGEST_RANGE
+from segmentation.settings import K_SCAN_RANGE, K_SUGGEST_RANGE, STABILITY_RESAMPLES, STABLE_THRESHOLD
 from ui import saved as saved_ui
 from ui import session
 from ui.errors import show_error
@@ -20,7 +20,8 @@ if outcome.degenerate:  # too few distinct customers: the warning above the page
 st.markdown(
     f"K-Means was run for every K from {K_SCAN_RANGE[0]} to {K_SCAN_RANGE[1]} on "
     f"{len(outcome.prepared.customers):,} customers (recency, frequency and monetary value, log-scaled "
-    f"and standardised). Four measures say how well each K separates customers; a K between "
+    f"and standardised). Four measures say how well each K separates customers, and stability whether the "
+    f"same segments come back on resamples of the customers; a K between "
     f"{K_SUGGEST_RANGE[0]} and {K_SUGGEST_RANGE[1]} is suggested, as a number of segments a marketing team can act on."
 )
 st.success(f"**Suggested: K = {outcome.suggestion.k}.** {md(outcome.suggestion.reason)}", icon=":material/lightbulb:")
@@ -51,12 +52,19 @@ with reset_col:
 
 st.plotly_chart(charts.k_scan_figure(outcome.scan, suggested_k=outcome.suggestion.k, selected_k=outcome.k),
                 key="k_scan_chart")
+if outcome.stability is None:
+    st.caption("A fifth panel, **stability**, appears when the background check finishes (progress in the sidebar): "
+               "K-Means refitted on bootstrap resamples, to see whether the same segments come back.")
 with st.expander("How to read these charts"):
     st.markdown(
         "- **Inertia** always falls as K grows; the *knee* is where adding segments stops paying off.\n"
         "- **Silhouette** (−1 to 1): how much closer customers are to their own segment than to the next one.\n"
         "- **Calinski-Harabasz**: separation between segments relative to spread within them.\n"
-        "- **Davies-Bouldin**: how much segments overlap their nearest neighbour; lower is better."
+        "- **Davies-Bouldin**: how much segments overlap their nearest neighbour; lower is better.\n"
+        f"- **Stability** (0 to 1): K-Means refitted on {STABILITY_RESAMPLES} bootstrap resamples of the "
+        "customers; the mean adjusted Rand index between each refit and the fit on everyone (bars: 10th–90th "
+        f"percentile). {STABLE_THRESHOLD:.2f} or more is stable; below it the segments are cuts that come out "
+        "differently on another sample."
     )
     st.dataframe(outcome.scan, hide_index=True)
 

@@ -8,7 +8,7 @@ from ui.render import results_or_empty_state
 
 COLUMNS = ["customer_id", "email", "segment_id", "segment", "rfm_segment", "recency", "frequency", "monetary", "tenure",
            "avg_order_value", "r_score", "f_score", "m_score", "first_purchase", "last_purchase", "country",
-           "action"]
+           "action", "margin", "borderline"]
 
 st.title("Customers")
 outcome = results_or_empty_state()
@@ -17,13 +17,19 @@ seg = outcome.segmentation()
 customers = seg.customers
 names = seg.profiles.sort_values("segment_id")["segment"].tolist()
 
-c = st.columns([3, 2], vertical_alignment="bottom")
+c = st.columns([3, 2, 2], vertical_alignment="bottom")
 chosen = c[0].multiselect("Segments", names, key="w_customer_segments", placeholder="All segments")
 query = c[1].text_input("Search customer id", key="w_customer_search", placeholder="e.g. 12347")
+borderline_only = c[2].toggle("Borderline customers only", key="w_customer_borderline",
+                              help="The tenth of customers closest to another segment: the smallest margin "
+                                   "between their own segment's centre and the next one. Another sample or seed "
+                                   "could put them in the neighbouring segment.")
 
 shown = customers
 if chosen:
     shown = shown[shown["segment"].isin(chosen)]
+if borderline_only:
+    shown = shown[shown["borderline"]]
 if query.strip():
     shown = shown[shown["customer_id"].astype(str).str.contains(query.strip(), case=False, regex=False, na=False)]
 shown = shown[[col for col in COLUMNS if col in shown.columns]].sort_values(["segment_id", "monetary"],
@@ -50,12 +56,19 @@ st.dataframe(
         "last_purchase": st.column_config.DatetimeColumn("Last purchase", format="YYYY-MM-DD"),
         "country": "Country",
         "action": "Suggested action",
+        "margin": st.column_config.NumberColumn(
+            "Margin", format="%.3f", help="Distance to the second-nearest segment centre minus distance to the "
+            "nearest, in the model's scaled space: small means close to another segment."),
+        "borderline": st.column_config.CheckboxColumn("Borderline", help="Margin among the lowest 10%."),
     },
 )
 
 st.subheader("Download")
 st.caption("Spreadsheet formulas in the data are neutralised (a leading ' is added), so the files are safe to open.")
 summary = seg.profiles
+verdict = outcome.stability_verdict()
+if verdict is not None:  # the segment summary gets each segment's stability once it is known
+    summary = summary.merge(verdict.segments[["segment_id", "stability"]], on="segment_id", how="left")
 base = "segments" if outcome.spec.source.kind == "demo" else outcome.spec.source.name.rsplit(".", 1)[0]
 suffix = f"_k{seg.k}"
 label_rows = "all" if len(shown) == len(customers) else "the filtered"

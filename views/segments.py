@@ -4,9 +4,10 @@ from __future__ import annotations
 import streamlit as st
 
 from segmentation import charts, segments
+from segmentation.stability import seed_message
 from ui import saved as saved_ui
 from ui.errors import reporting
-from ui.render import results_or_empty_state
+from ui.render import results_or_empty_state, stability_badge
 from ui.text import md
 
 st.title("Customer segments")
@@ -43,8 +44,13 @@ st.download_button(
     help="A small JSON file (scaler, centres, names, score cut points) to apply these segments to next "
          "month's data: Choose K → Use a saved segmentation, or the command line's --segmentation.")
 
+verdict = outcome.stability_verdict()  # None until the background stability check is done
+if verdict is not None and (unsure := seed_message(verdict.seed_agreement, verdict.k)):
+    st.warning(unsure, icon=":material/casino:")
+
 # --- profile cards --------------------------------------------------------------------------
 st.subheader("Segment profiles")
+trust = {} if verdict is None else {row.segment_id: row for row in verdict.segments.itertuples() if row.stability_band}
 countries = segments.top_countries(customers, n=3)
 products = outcome.top_items()
 per_row = 4 if seg.k in (4, 7, 8) else 3
@@ -52,6 +58,9 @@ cards = st.columns(min(per_row, len(profiles)))
 for index, row in enumerate(profiles.itertuples()):
     with cards[index % len(cards)].container(border=True, key=f"card_{row.segment_id}"):
         st.markdown(f"#### {row.segment_id}. {md(row.segment)}")
+        if row.segment_id in trust:
+            stability_badge(trust[row.segment_id].stability, trust[row.segment_id].stability_band,
+                            resamples=verdict.resamples, whole_stable=verdict.stable_found)
         st.caption(f"{row.customers:,} customers · {row.share:.0%} of customers · "
                    f"**{row.revenue_share:.0%} of revenue**")
         st.markdown(f"Median recency **{row.recency_median:,.0f} days** · purchases **{row.frequency_median:,.0f}**"

@@ -7,6 +7,14 @@ from __future__ import annotations
 import pytest
 
 from tests.app.app_helpers import CheckedApp, new_app, to_csv, transactions, upload
+from ui import stability
+
+
+@pytest.fixture(autouse=True)
+def no_background_stability(monkeypatch):
+    """The stability check runs in the background and, when done, may move the suggested K: off
+    here so other tests see one K; tests/app/test_app_stability.py switches it on."""
+    monkeypatch.setattr(stability, "AUTOSTART", False)
 
 
 @pytest.fixture

@@ -38,9 +38,11 @@ def wait_idle(page, timeout: float = 300_000) -> None:
 
 
 def sidebar_text(page) -> str:
-    """What app.py draws in the sidebar (not the menu's hover icons), without the timing line."""
+    """What app.py draws in the sidebar (not the menu's hover icons), without the timing line and
+    the background stability check's progress (both change from run to run)."""
     text = page.locator('[data-testid="stSidebarUserContent"]').inner_text()
-    return "\n".join(line for line in text.splitlines() if not line.startswith("Page computed"))
+    return "\n".join(line for line in text.splitlines()
+                     if line.strip() and not line.startswith(("Page computed", "Checking how stable")))
 
 
 def server_seconds(page) -> tuple[float, float]:
@@ -233,6 +235,24 @@ def test_real_changes_page_presets_and_flow_download(real_page, tmp_path):
     assert list(flow.columns[:6]) == ["customer_id", "segment_id_a", "segment_a", "segment_id_b", "segment_b",
                                       "revenue_between"]
     assert real_page.url.endswith("/changes")
+
+
+def test_real_stability_arrives_after_the_segments(real_page):
+    """The background check ends: fifth Choose K panel, a badge on every card, the borderline filter."""
+    nav(real_page, "Choose K", "Choose the number of segments")
+    real_page.get_by_text("Stability (bootstrap ARI)").first.wait_for(timeout=600_000)
+    wait_idle(real_page)
+    screenshot(real_page, "choose-k")
+    nav(real_page, "Segments", "Customer segments")
+    bands = ("highly stable", "stable", "doubtful", "not to be trusted")
+    texts = real_page.locator(CARDS).all_inner_texts()
+    assert len(texts) == sidebar_k(real_page)
+    assert all(any(band in text for band in bands) for text in texts), texts
+    screenshot(real_page, "segments")
+    nav(real_page, "Customers", "Customers")
+    real_page.get_by_text("Borderline customers only").click()
+    real_page.get_by_text(f"{round(REAL_CUSTOMERS / 10):,} of {REAL_CUSTOMERS:,} customers").wait_for(timeout=60_000)
+    wait_idle(real_page)
 
 
 def test_user_text_never_becomes_html_in_the_browser(server, browser_context, tmp_path):

@@ -1,0 +1,91 @@
+"""Stability in the app: checked in the background after the first segments, then the fifth Choose K
+panel, the badges on the segment cards, the borderline filter and the no-stable warning."""
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.app_helpers import REPO, TIMEOUT, results, texts, to_csv, upload
+from tests.test_cli_stability import blob_transactions, planted_transactions
+from ui import stability
+
+
+def checked(at: AppTest) -> AppTest:
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def run_with_stability(monkeypatch, name: str, data: bytes) -> AppTest:
+    """The app with `data` uploaded: first run without stability, then after the check is done."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    checked(at.run())  # the demo data: its check stays off, so the upload's check is not queued behind it
+    monkeypatch.setattr(stability, "AUTOSTART", True)
+    monkeypatch.setattr(stability, "_JOBS", OrderedDict())  # no check of an earlier test: this one computes
+    checked(upload(at, name, data))
+    first = results(at)
+    assert first.stability is None  # the first segments are shown before any stability exists
+    assert "Checking how stable the segments are" in " ".join(p.proto.text for p in at.sidebar.get("progress"))
+    assert stability.wait(first.stability_key) is not None
+    checked(at.run())
+    assert results(at).stability is not None
+    return at
+
+
+@pytest.fixture(scope="module")
+def planted_csv() -> bytes:
+    return to_csv(planted_transactions())
+
+
+def test_planted_groups_fifth_panel_badges_and_k4(monkeypatch, planted_csv):
+    at = run_with_stability(monkeypatch, "planted.csv", planted_csv)
+    outcome = results(at)
+    assert outcome.suggestion.k == outcome.k == 4
+    assert outcome.suggestion.reason.startswith("K=4: the most stable of the well-separated choices")
+
+    checked(at.switch_page("views/choose_k.py").run())
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [trace.get("name") for trace in figure["data"]]
+    assert "Stability (bootstrap ARI)" in names
+    stability_trace = figure["data"][names.index("Stability (bootstrap ARI)")]
+    assert stability_trace["x"] == list(range(2, 11)) and stability_trace["y"][2] >= 0.9  # K=4
+    assert names.count("Suggested (K=4)") == 5  # the star in all five panels
+    assert "K=4: the most stable" in texts(at)
+
+    checked(at.switch_page("views/segments.py").run())
+    badges = [m for m in at.markdown if "-badge[" in m.value]
+    assert len(badges) == 4
+    assert all(":green-badge[" in b.value and "highly stable" in b.value for b in badges)
+    assert all(b.proto.help.startswith("Stability 0.9") or b.proto.help.startswith("Stability 1.00")
+               for b in badges), [b.proto.help for b in badges]
+    assert not any("as a whole is not stable" in b.proto.help for b in badges)
+    assert not at.warning  # stable, and the seed does not matter
+
+
+def test_borderline_filter_shows_the_lowest_tenth(monkeypatch, planted_csv):
+    at = run_with_stability(monkeypatch, "planted.csv", planted_csv)
+    checked(at.switch_page("views/customers.py").run())
+    customers = results(at).segmentation().customers
+    assert f"{len(customers):,} of {len(customers):,} customers" in texts(at)
+    checked(at.toggle(key="w_customer_borderline").set_value(True).run())
+    shown = at.dataframe[0].value
+    assert len(shown) == round(0.1 * len(customers)) == customers["borderline"].sum()
+    assert shown["borderline"].all()
+    assert set(shown["customer_id"]) == set(customers.loc[customers["borderline"], "customer_id"])
+
+
+def test_blob_says_no_stable_segmentation(monkeypatch):
+    at = run_with_stability(monkeypatch, "blob.csv", to_csv(blob_transactions()))
+    outcome = results(at)
+    assert outcome.suggestion.stable is False
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("No stable segmentation was found") and "named RFM segments" in w for w in warnings)
+    checked(at.switch_page("views/segments.py").run())
+    # A segment of a blob can still come back fairly often (mean Jaccard is kinder than the K's ARI):
+    # its badge then says that the segmentation as a whole is not stable.
+    badges = [m for m in at.markdown if "-badge[" in m.value]
+    assert len(badges) == outcome.k
+    assert all("The segmentation as a whole is not stable" in b.proto.help for b in badges)

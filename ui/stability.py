@@ -1,0 +1,121 @@
+"""Stability in the app: bootstrapped on a background thread once the first segments are on screen.
+
+The check takes seconds to tens of seconds (segmentation/stability.py), so it never runs inside
+a page's script: app.py starts it after the page is drawn (:func:`start`), a small fragment in
+the sidebar shows its progress and an estimate of the time left, and when it is done the app
+reruns once and the pages show the fifth Choose K panel, the badges and the K suggestion that
+prefers stable K. One check runs at a time in this process; each (customers, seed, K range) is
+computed once and kept (the last MAX_JOBS). The progress box and the badges are drawn by
+ui/render.py; this module draws nothing.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import pandas as pd
+import streamlit as st
+
+from segmentation import stability
+from segmentation.stability import SegmentationStability, Stability
+
+# Off only in the app tests of other features, so that a check finishing mid-test cannot move
+# their suggested K (tests/app/conftest.py); tests/app/test_app_stability.py switches it on.
+AUTOSTART = True
+MAX_JOBS = 8
+POLL_SECONDS = 1.0
+
+
+@dataclass
+class Job:
+    """One stability check: its progress while it runs, then its result (or the error)."""
+
+    fraction: float = 0.0
+    message: str = "Checking how stable the segments are"
+    running_since: float | None = None
+    future: Future | None = field(default=None, repr=False)
+
+    def progress(self, message: str, fraction: float) -> None:
+        self.fraction, self.message = fraction, message
+
+    @property
+    def done(self) -> bool:
+        return self.future is not None and self.future.done()
+
+    def result(self) -> Stability | None:
+        """The stability when the check is done and worked, else None."""
+        if not self.done or self.future.exception() is not None:
+            return None
+        return self.future.result()
+
+    def error(self) -> BaseException | None:
+        return self.future.exception() if self.done else None
+
+    def text(self) -> str:
+        if self.running_since is None or self.fraction <= 0:
+            return self.message
+        elapsed = time.perf_counter() - self.running_since
+        left = elapsed / self.fraction * (1 - self.fraction)
+        return f"Checking how stable the segments are: {self.fraction:.0%}, about {left:.0f} s left"
+
+
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segmenter-stability")
+_JOBS: OrderedDict[tuple, Job] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def _compute(job: Job, customers: pd.DataFrame, seed: int, k_values: tuple[int, ...]) -> Stability:
+    job.running_since = time.perf_counter()
+    job.progress("Checking how stable the segments are", 0.0)
+    return stability.stability_scan(customers, k_values=k_values, seed=seed, progress=job.progress)
+
+
+def job_key(data_key: tuple, seed: int, k_values: tuple[int, ...]) -> tuple:
+    return (data_key, int(seed), tuple(int(k) for k in k_values))
+
+
+def find(key: tuple) -> Job | None:
+    with _LOCK:
+        return _JOBS.get(key)
+
+
+def start(key: tuple, customers: pd.DataFrame) -> Job | None:
+    """Start the check for ``key`` (see :func:`job_key`) unless it exists; None when AUTOSTART is off."""
+    _, seed, k_values = key
+    with _LOCK:
+        existing = _JOBS.get(key)
+        if existing is not None:
+            _JOBS.move_to_end(key)
+            return existing
+        if not AUTOSTART or not k_values:
+            return None
+        job = Job()
+        if any(not other.done for other in _JOBS.values()):  # one check at a time: this one queues
+            job.message = "Checking how stable the segments are: waiting for another check to finish"
+        job.future = _POOL.submit(_compute, job, customers, seed, k_values)
+        _JOBS[key] = job
+        while len(_JOBS) > MAX_JOBS:  # an evicted check still running simply finishes unseen
+            _JOBS.popitem(last=False)
+    return job
+
+
+def wait(key: tuple, timeout: float = 300) -> Stability | None:
+    """Block until the check of ``key`` is done (for tests and scripts); its result."""
+    job = find(key)
+    if job is None:
+        return None
+    job.future.exception(timeout=timeout)
+    return job.result()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _assess(key: tuple, k: int, _stability: Stability, _segmented: pd.DataFrame) -> SegmentationStability:
+    return stability.assess(_stability, _segmented)
+
+
+def assess(key: tuple, stable: Stability, segmented: pd.DataFrame) -> SegmentationStability:
+    """Per-segment stability, the seed check and the warnings of one segmentation (cached)."""
+    return _assess(key, int(segmented["segment_id"].nunique()), stable, segmented)
