@@ -357,10 +357,15 @@ def render(
     """The report of a `pipeline.Result` as one HTML document (text).
 
     `source` names the data (a file name, a table); `seed` is the K-Means seed used. Optional
-    sections appear when their data is given: `stability` (segment_id → badge text on the card)
+    sections appear when their data is given: `stability` (segment_id → badge text on the card;
+    by default from ``result.stability`` when the run computed it)
     and `extra_charts` ((caption, figure) pairs after the standard charts, e.g. migration).
     """
     source = source if source is not None else "(not given)"
+    if stability is None and getattr(result, "stability", None) is not None:
+        # Computed with the segments (stability.py): each card gets its band and the number.
+        stability = {int(row.segment_id): f"{row.stability_band} (stability {row.stability:.2f})"
+                     for row in result.stability.segments.itertuples() if row.stability_band}
     figures, captions = _figures(result, max_points, extra_charts)
     figure_json = to_json_plotly({key: fig.to_plotly_json() for key, fig in figures.items()})
     chart_section = ('<section class="charts" id="charts"><h2>How the segments differ</h2>'

@@ -117,3 +117,17 @@ def test_without_the_flag_stability_keys_are_null(tmp_path):
     assert report["seed_agreement"] is None and report["stability"] is None
     assert "Stability" not in done.stdout
     assert list(pd.read_csv(tmp_path / "customers.csv").columns) == OUTPUT_COLUMNS
+
+
+def test_the_html_report_shows_each_segment_s_stability_badge(tmp_path):
+    """Where stability was computed, every segment card of the HTML report carries its band and number."""
+    data = tmp_path / "planted.csv"
+    planted_transactions().to_csv(data, index=False)
+    html_path, report_path = tmp_path / "r.html", tmp_path / "r.json"
+    done = run_cli(str(data), "--stability", "--html", str(html_path), "--report", str(report_path))
+    assert done.returncode == 0, done.stderr
+    report, page = json.loads(report_path.read_text()), html_path.read_text()
+    for segment in report["segments"]:
+        assert segment["stability"] is not None
+        assert f"(stability {segment['stability']:.2f})" in page
+    assert page.count('class="badge"') == len(report["segments"])

@@ -76,7 +76,8 @@ class Results:
     def result(self) -> Result:
         """These results as the library's Result (what the report and the notebook API take)."""
         return Result(prepared=self.prepared, scan=self.scan, suggestion=self.suggestion, k=self.k,
-                      segmentation=self.segmentation(), seed=self.seed, source=self.spec.source.name)
+                      segmentation=self.segmentation(), seed=self.seed, source=self.spec.source.name,
+                      stability=self.stability_verdict())
 
     def stability_verdict(self) -> SegmentationStability | None:
         """Per-segment stability and the seed check of the segments in use, once the check is done."""
