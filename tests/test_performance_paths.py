@@ -198,6 +198,28 @@ def test_duckdb_finds_copies_by_row_hashes_not_by_grouping_text_columns():
     assert sql.upper().count("HASH(") >= 4  # two for the rows, two for the purchases
 
 
+TRIM_CASES = ["", " ", "   ", "a", " a", "a ", " a b ", "\ta\n", "a\r", "\x0ba\x0c", "é", " é ", "\u00a0a",
+              "a\u00a0", "\u3000x", "日本", "\x01a", "a\x01", "\x7fa", "a\x7f", "!", "~x~", "17850.0", " 17850 "]
+
+
+def test_canonical_text_skips_the_trim_only_where_there_is_nothing_to_trim():
+    """schema._strip keeps a value whose ends are printable ASCII as it is (no trim computed): the
+    same values as trimming every one (spaces, tabs, line breaks, Unicode spaces, control bytes)."""
+    import ibis
+
+    from segmentation import schema
+
+    con = pipeline.connect()
+    t = con.create_table("texts", pa.table({"x": pa.array(TRIM_CASES + [None], pa.string())}))
+    unusual = t.x.contains("\t") | t.x.contains("\n") | t.x.contains("\r") | t.x.contains("\v") | t.x.contains("\f")
+    trimmed_always = ibis.cases((unusual, t.x.strip()), else_=schema._trim_spaces(t.x))
+    got = t.select(x=t.x, fast=schema._strip(t.x), always=trimmed_always).to_pyarrow().to_pylist()
+    assert [row["fast"] for row in got] == [row["always"] for row in got]
+    assert {row["x"]: row["fast"] for row in got}[" a b "] == "a b"  # the trim does run where needed
+    sql = str(ibis.to_sql(t.select(y=schema._strip(t.x))))
+    assert "ASCII" in sql.upper()  # the fast path is in the query
+
+
 def test_large_path_is_chosen_by_size_and_format(demo_parquet, tmp_path, monkeypatch):
     csv = tmp_path / "t.csv"
     csv.write_text("CustomerID,InvoiceDate,Amount\n1,2011-01-01,3\n")
