@@ -163,14 +163,27 @@ _OTHER_WHITESPACE = ("\t", "\n", "\r", "\v", "\f")
 
 
 def _strip(text: ir.StringValue) -> ir.StringValue:
-    """`text.strip()` (spaces, tabs, line breaks), computed as a plain space trim unless the text
-    holds another whitespace character: on DuckDB this is half the cost on a 50M-row file."""
+    """`text.strip()` (spaces, tabs, line breaks; the engine's space trim also takes Unicode spaces).
+
+    Most values need nothing: a text whose first and last characters are printable ASCII
+    (``!``..``~``) has no whitespace to trim and is returned as it is, decided by two byte
+    comparisons. Only the others pay for a trim: a plain space trim, or a trim of the listed
+    characters when the text holds another whitespace character (``TRIM(x, chars)`` costs 4×).
+    Together about half the CPU of trimming every value (the text columns of a 50M-row file).
+    """
     import ibis
 
     unusual = text.contains(_OTHER_WHITESPACE[0])
     for character in _OTHER_WHITESPACE[1:]:
         unusual = unusual | text.contains(character)
-    return ibis.cases((unusual, text.strip()), else_=_trim_spaces(text))
+    trimmed = ibis.cases((unusual, text.strip()), else_=_trim_spaces(text))
+    plain = (text.ascii_str().between(_FIRST_PRINTABLE, _LAST_PRINTABLE)
+             & text.right(1).ascii_str().between(_FIRST_PRINTABLE, _LAST_PRINTABLE))
+    return ibis.cases((plain.fill_null(False), text), else_=trimmed)
+
+
+# Printable ASCII, ``!``..``~``: no whitespace, in any engine's or Python's sense.
+_FIRST_PRINTABLE, _LAST_PRINTABLE = 33, 126
 
 
 def _as_text(column: ir.Value) -> ir.StringValue:

@@ -4,7 +4,10 @@ the speed depends on, so that a refactoring cannot quietly fall back to the slow
 - A large Parquet or CSV file is read in place by DuckDB (Parquet columns DuckDB cannot take
   are streamed): never read whole, never turned into a pandas frame of raw rows, and the result
   equals the whole-file path (also when text dates and decimal-comma numbers need one decision
-  for the whole column). On DuckDB the copies are found by row hashes.
+  for the whole column), on both benchmark shapes (the demo gift shop; the marketplace export
+  of benchmarks/shapes.py: text ids, 18-line invoices, no copies), Parquet and CSV, and gives the
+  customers of the floor query that benchmarks/run.py times. On DuckDB the copies are found by
+  row hashes.
 - The K scan fits on a sample above FAST_KMEANS_MIN_CUSTOMERS and agrees with full K-Means on
   planted segments (ARI >= 0.95); it runs on MODEL_THREADS threads; the one-pass silhouette
   equals scikit-learn's.
@@ -19,8 +22,9 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
+from benchmarks.shapes import floor_query, write_marketplace_csv, write_marketplace_parquet
 from segmentation import columns, largefile, model, pipeline, reading
-from segmentation.demo import demo_transactions, write_demo_parquet
+from segmentation.demo import demo_transactions, write_demo_csv, write_demo_parquet
 from segmentation.settings import FAST_KMEANS_MIN_CUSTOMERS, KMEANS_SAMPLE_SIZE, MODEL_THREADS
 from tests.test_model import planted_customers
 
@@ -58,6 +62,24 @@ def categorical_parquet(tmp_path_factory):
     return path
 
 
+SHAPE_ROWS = 12_000
+SHAPE_WRITERS = {
+    ("demo", "parquet"): write_demo_parquet,
+    ("demo", "csv"): write_demo_csv,
+    ("marketplace", "parquet"): write_marketplace_parquet,
+    ("marketplace", "csv"): write_marketplace_csv,
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SHAPE_WRITERS), ids=lambda p: f"{p[0]}-{p[1]}")
+def shape_file(request, tmp_path_factory):
+    """(shape, path): a small file of each benchmark shape, written as the benchmark writes it."""
+    shape, suffix = request.param
+    path = tmp_path_factory.mktemp("shapes") / f"{shape}.{suffix}"
+    SHAPE_WRITERS[request.param](path, SHAPE_ROWS)
+    return shape, path
+
+
 def _whole_file(path):
     loaded = reading.read_file(path)
     roles = columns.resolve_roles(loaded.table, None)
@@ -79,8 +101,37 @@ def test_large_parquet_equals_whole_file_read(fixture, in_place, request):
     assert (got.snapshot, got.date_min, got.date_max) == (expected.snapshot, expected.date_min, expected.date_max)
 
 
+def test_both_shapes_read_in_place_equal_the_whole_file_and_the_floor_query(shape_file):
+    """In place (DuckDB reads the file) = whole (Arrow in memory) = the benchmark's floor query."""
+    import duckdb
+
+    shape, path = shape_file
+    expected, roles = _whole_file(path)
+    large = largefile.open_file(path)
+    assert isinstance(large, largefile.LargeFile) and largefile.reads_directly(large, roles)
+    got = largefile.prepare_large(large, roles, with_products=False)
+    pd.testing.assert_frame_equal(got.customers, expected.customers)
+    pd.testing.assert_frame_equal(got.audit.table, expected.audit.table)
+    assert got.audit.rows_in == SHAPE_ROWS and 0 < got.audit.rows_kept < SHAPE_ROWS
+
+    floor = duckdb.sql(floor_query(path, shape)).df()
+    floor = floor.assign(customer_id=floor["customer_id"].astype(str)).sort_values("customer_id")
+    assert got.customers["customer_id"].tolist() == floor["customer_id"].tolist()
+    assert got.customers["frequency"].tolist() == floor["frequency"].tolist()
+    np.testing.assert_allclose(got.customers["monetary"], floor["monetary"], rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize("fixture", ["demo_parquet", "messy_csv"])
 def test_large_files_are_never_read_whole_nor_pulled_into_pandas(fixture, request, monkeypatch):
+    _assert_read_in_place(request.getfixturevalue(fixture), ROWS, monkeypatch)
+
+
+def test_both_shapes_are_never_read_whole_nor_pulled_into_pandas(shape_file, monkeypatch):
+    _assert_read_in_place(shape_file[1], SHAPE_ROWS, monkeypatch)
+
+
+def _assert_read_in_place(path, rows, monkeypatch):
+    """The whole pipeline on ``path`` read in place: no whole read, only per-customer results in pandas."""
     import ibis.backends.duckdb as duckdb_backend
 
     def refuse(*args, **kwargs):
@@ -97,12 +148,12 @@ def test_large_files_are_never_read_whole_nor_pulled_into_pandas(fixture, reques
         sizes.append(len(result) if hasattr(result, "__len__") else 1)
         return result
 
-    large = largefile.open_file(request.getfixturevalue(fixture))  # small, but any file can be read in place
+    large = largefile.open_file(path)  # small, but any file can be read in place
     monkeypatch.setattr(duckdb_backend.Backend, "execute", spy)
     result = pipeline.run(large, k=3)
     n_customers = len(result.prepared.customers)
-    assert result.prepared.audit.rows_in == ROWS
-    assert sizes and max(sizes) <= n_customers < ROWS / 10  # only per-customer results came back
+    assert result.prepared.audit.rows_in == rows
+    assert sizes and max(sizes) <= n_customers < rows / 10  # only per-customer results came back
     assert result.prepared.customer_products.empty  # run() skips per-product rows for large files
 
 
@@ -145,6 +196,28 @@ def test_duckdb_finds_copies_by_row_hashes_not_by_grouping_text_columns():
     assert cleaning._hashes_rows(rows)
     sql = str(ibis.to_sql(cleaning.flag_rows(rows, ROLES_QP, CleaningSettings()).purchases))
     assert sql.upper().count("HASH(") >= 4  # two for the rows, two for the purchases
+
+
+TRIM_CASES = ["", " ", "   ", "a", " a", "a ", " a b ", "\ta\n", "a\r", "\x0ba\x0c", "é", " é ", "\u00a0a",
+              "a\u00a0", "\u3000x", "日本", "\x01a", "a\x01", "\x7fa", "a\x7f", "!", "~x~", "17850.0", " 17850 "]
+
+
+def test_canonical_text_skips_the_trim_only_where_there_is_nothing_to_trim():
+    """schema._strip keeps a value whose ends are printable ASCII as it is (no trim computed): the
+    same values as trimming every one (spaces, tabs, line breaks, Unicode spaces, control bytes)."""
+    import ibis
+
+    from segmentation import schema
+
+    con = pipeline.connect()
+    t = con.create_table("texts", pa.table({"x": pa.array(TRIM_CASES + [None], pa.string())}))
+    unusual = t.x.contains("\t") | t.x.contains("\n") | t.x.contains("\r") | t.x.contains("\v") | t.x.contains("\f")
+    trimmed_always = ibis.cases((unusual, t.x.strip()), else_=schema._trim_spaces(t.x))
+    got = t.select(x=t.x, fast=schema._strip(t.x), always=trimmed_always).to_pyarrow().to_pylist()
+    assert [row["fast"] for row in got] == [row["always"] for row in got]
+    assert {row["x"]: row["fast"] for row in got}[" a b "] == "a b"  # the trim does run where needed
+    sql = str(ibis.to_sql(t.select(y=schema._strip(t.x))))
+    assert "ASCII" in sql.upper()  # the fast path is in the query
 
 
 def test_large_path_is_chosen_by_size_and_format(demo_parquet, tmp_path, monkeypatch):

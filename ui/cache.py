@@ -41,7 +41,7 @@ def read_file(digest: str, sheet: str | None, filename: str, _data: bytes | None
     if _data is None:
         _progress("Generating the demo transactions", 0.0)
         return pipeline.demo_file(DEMO_ROWS, seed=DEMO_SEED)
-    _progress(f"Reading {filename}", 0.0)
+    _progress("Detecting the format and reading the rows", 0.0)
     return reading.read_file(_data, filename=filename, sheet=sheet)
 
 

@@ -100,7 +100,7 @@ def _results_for(spec: Spec, seed: int, k_wanted: int | None) -> Results:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     key = spec.key()
-    loaded = run_step("Reading the data", ("read", spec.source.digest, spec.source.sheet),
+    loaded = run_step("Reading the data", sources.read_key(spec.source),
                       lambda log: sources.read(spec.source, log))
     roles = sources.roles_of(spec, loaded)
     prepared = run_step("Cleaning the data and computing recency, frequency and monetary value", ("prepare",) + key,

@@ -19,12 +19,17 @@ from segmentation.reading import LoadedFile
 from . import cache
 from .session import DATABASE, DATABASE_CONS, DATABASE_ERROR, Source, Spec, digest_of, set_source
 
-__all__ = ["read", "detected_roles", "roles_of", "prepare", "connect_database", "database", "database_error",
-           "use_table"]
+__all__ = ["read", "read_key", "detected_roles", "roles_of", "prepare", "connect_database", "database",
+           "database_error", "use_table"]
 
 
 def _quiet(message: str, fraction: float) -> None:
-    """A progress callback for reads whose progress is not shown (the Data page has its own spinner)."""
+    """A progress callback for reads whose progress is not shown (already shown, or a quick check)."""
+
+
+def read_key(src: Source) -> tuple:
+    """The progress-step key of reading ``src``: a session shows the reading of one file once."""
+    return ("read", src.digest, src.sheet)
 
 
 def read(src: Source, progress: Progress = _quiet) -> LoadedFile:

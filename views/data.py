@@ -11,6 +11,7 @@ from segmentation.errors import SegmenterError
 from segmentation.settings import CLEANING_RULES, MAX_UPLOAD_MB, ROLES
 from ui import results, session, sources
 from ui.errors import show_error
+from ui.progress import run_step
 from ui.text import md
 
 NOT_USED = "— not used —"
@@ -38,9 +39,9 @@ with left:
         data = uploaded.getvalue()
         candidate = session.Source("upload", uploaded.name, session.digest_of(data), None, data)
         if candidate != src:
-            try:
-                with st.spinner(f"Reading {uploaded.name}…"):
-                    sources.read(candidate)
+            try:  # announced before the read starts; the same step key as the app's "Reading the data"
+                run_step(f"Reading {md(uploaded.name)}", sources.read_key(candidate),
+                         lambda log: sources.read(candidate, log))
             except SegmenterError as error:
                 st.session_state["seg_upload_error"] = (uploaded.file_id, error)
             else:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 from dataclasses import dataclass, fields, replace
 from datetime import date
 
 import pytest
+from streamlit.elements.layouts import LayoutsMixin
+from streamlit.elements.lib.mutable_status_container import StatusContainer
 from streamlit.testing.v1.element_tree import Status
 
+from segmentation import parsing, pipeline, preparation, reading
 from segmentation.settings import CleaningSettings
 from tests.app.app_helpers import REPO, new_app, results, to_csv, transactions, upload
 from ui.session import DEMO, Source, Spec, settings_key
@@ -138,6 +142,67 @@ def test_progress_shows_for_a_step_that_ran_and_not_for_a_cache_hit_or_a_rerun()
     upload(second, "fresh.csv", data)
     assert results(second).prepared.customers.equals(results(first).prepared.customers)
     assert status_labels(second) == []
+
+
+def test_every_step_after_an_upload_is_announced_before_it_runs(monkeypatch):
+    """Reading, parsing, cleaning and the K scan each show what they do before the work starts.
+
+    The core calls are wrapped to record when they run, the status boxes to record when they are
+    opened or relabelled: one sequence of events, in the order the browser receives them. A box
+    opened only after its step (e.g. a spinner around the read, or a box drawn with the result)
+    fails this test; no time is measured.
+    """
+    events: list[tuple[str, str]] = []
+    open_status, update_status = LayoutsMixin.status, StatusContainer.update
+
+    def recorded_open(self, label, *args, **kwargs):
+        events.append(("box", unescaped(label)))
+        return open_status(self, label, *args, **kwargs)
+
+    def recorded_update(self, *, label=None, **kwargs):
+        if label is not None:
+            events.append(("box", unescaped(label)))
+        return update_status(self, label=label, **kwargs)
+
+    def recorded(name, function):
+        def run(*args, **kwargs):
+            events.append(("run", name))
+            result = function(*args, **kwargs)
+            events.append(("done", name))
+            return result
+        return run
+
+    app = new_app()  # the demo data first, unrecorded
+    monkeypatch.setattr(LayoutsMixin, "status", recorded_open)
+    monkeypatch.setattr(StatusContainer, "update", recorded_update)
+    monkeypatch.setattr(reading, "read_file", recorded("read", reading.read_file))
+    monkeypatch.setattr(parsing, "to_canonical", recorded("parse", parsing.to_canonical))
+    monkeypatch.setattr(preparation, "clean", recorded("clean", preparation.clean))
+    monkeypatch.setattr(pipeline, "scan_for", recorded("scan", pipeline.scan_for))
+    data = to_csv(transactions(n_customers=29, seed=20261201))  # bytes no other test uploads: every step runs
+    upload(app, "announced.csv", data)
+    assert results(app).spec.source.name == "announced.csv"
+
+    def first(kind: str, matches) -> int:
+        found = [i for i, (k, text) in enumerate(events) if k == kind and matches(text)]
+        assert found, (kind, events)
+        return found[0]
+
+    for step, announced in [
+        ("read", lambda label: label == "Reading announced.csv"),
+        ("parse", lambda label: label.startswith("Cleaning the data") and "Reading values" in label),
+        ("clean", lambda label: label.startswith("Cleaning the data") and "Cleaning rows" in label),
+        ("scan", lambda label: label.startswith("Comparing segmentations")),
+    ]:
+        assert first("box", announced) < first("run", lambda name, step=step: name == step), (step, events)
+    assert first("done", lambda name: name == "read") < first("run", lambda name: name == "parse")
+    # the read was announced once, on the Data page: the app's own "Reading the data" box did not come back
+    assert not [text for kind, text in events if kind == "box" and text.startswith("Reading the data")], events
+
+
+def unescaped(markdown: str) -> str:
+    """A label as read on screen (Markdown escapes of user text removed)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def status_labels(at) -> list[str]:
