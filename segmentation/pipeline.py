@@ -30,9 +30,8 @@ from .preparation import (
     prepare_expr,
 )
 from .reading import LoadedFile
-from .report import OUTPUT_COLUMNS
 from .segments import Segmentation, segment_customers
-from .settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, CleaningSettings
+from .settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, OUTPUT_COLUMNS, CleaningSettings
 from .stability import SegmentationStability, assess, stability_scan
 
 __all__ = ["Progress", "Prepared", "Result", "CUSTOMER_COLUMNS", "OUTPUT_COLUMNS", "demo_file", "connect",

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .settings import DEFAULT_SEED
+from .settings import DEFAULT_SEED, OUTPUT_COLUMNS
 
 if TYPE_CHECKING:
     from .pipeline import Result
 
 __all__ = ["OUTPUT_COLUMNS", "report_of"]
 
-# The `--out` columns, in order: one row per customer with features, scores and segment.
-OUTPUT_COLUMNS = [
-    "customer_id", "recency", "frequency", "monetary", "segment_id", "segment",
-    "r_score", "f_score", "m_score", "rfm_segment",
-    "tenure", "avg_order_value", "first_purchase", "last_purchase", "country", "action",
-    "margin", "borderline",
-]
 # Added to every `k_scan` row: null unless stability was computed (stability.stability_scan).
 STABILITY_SCAN_KEYS = ("stability", "stability_low", "stability_high")
 

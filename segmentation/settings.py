@@ -258,6 +258,14 @@ def _not_switchable(name: str) -> str:
 
 
 DEFAULT_SEED = 42
+# The `--out` columns, in order: a contract other tools rely on (append, never rename); the report,
+# the CLI, the API (`Result.customers`) and the app read it from here.
+OUTPUT_COLUMNS = [
+    "customer_id", "recency", "frequency", "monetary", "segment_id", "segment",
+    "r_score", "f_score", "m_score", "rfm_segment",
+    "tenure", "avg_order_value", "first_purchase", "last_purchase", "country", "action",
+    "margin", "borderline",
+]
 K_SCAN_RANGE = (2, 10)  # inclusive
 K_SUGGEST_RANGE = (3, 8)  # inclusive: a number of segments a marketing team can act on
 SILHOUETTE_SAMPLE_SIZE = 10_000  # silhouette is O(n²): above this many customers use a fixed-seed sample

@@ -11,17 +11,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "segmentation"
 
 
 def _imports(path: Path) -> set[str]:
-    """Modules of the package that `path` imports anywhere (top level, functions, TYPE_CHECKING
-    blocks excluded: they never run)."""
+    """Modules of the package that `path` imports anywhere: top level, inside functions, and in
+    TYPE_CHECKING blocks too (a type that needs the module above is a dependency on it all the same)."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    skipped = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skipped.update(id(child) for body in node.body for child in ast.walk(body))
     found: set[str] = set()
     for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             if node.module:
                 found.add(node.module.split(".")[0])
