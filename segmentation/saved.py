@@ -33,6 +33,7 @@ from .model import FEATURES
 from .scoring import SCORE_DIRECTIONS, add_rfm_scores_with_edges, rfm_edges
 from .segments import Segmentation, profile_segments
 from .settings import SCORE_BINS, CleaningSettings
+from .stability import borderline, margins
 
 __all__ = [
     "FORMAT",
@@ -141,6 +142,11 @@ class SavedSegmentation:
         scored["segment_id"] = segment_ids
         scored["segment"] = scored["segment_id"].map(self.names()).astype("str")
         scored["action"] = scored["segment_id"].map(self.actions()).astype("str")
+        # The --out contract's margin/borderline, as for a fit: saved scaled space, saved centres.
+        centres = np.asarray(self.centers, dtype=np.float64)
+        margin = margins(self.scaled(scored), centres) if len(scored) else np.zeros(0)
+        scored["margin"] = margin
+        scored["borderline"] = borderline(margin, tie_breaker=scored["customer_id"].astype(str).to_numpy())
         profiles = profile_segments(scored)
         segmentation = Segmentation(k=self.k, customers=scored, profiles=profiles)
         return segmentation, distances

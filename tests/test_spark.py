@@ -135,7 +135,8 @@ def test_spark_table_by_name(spark, spark_con, timestamp_type):
     """A table (here a temp view) as a lake catalog holds it; TIMESTAMP (session-zone) or TIMESTAMP_NTZ."""
     raw = edge_cases.raw_table()
     schema = ("InvoiceNo string, StockCode string, Description string, Quantity bigint, "
-              f"InvoiceDate {timestamp_type}, UnitPrice double, CustomerID string, Country string")
+              f"InvoiceDate {timestamp_type}, UnitPrice double, CustomerID string, Country string"
+              + (", Email string" if "Email" in raw.column_names else ""))
     rows = raw.to_pylist()
     if timestamp_type == "timestamp":  # aware values, so the Python process's zone plays no part
         rows = [{**row, "InvoiceDate": row["InvoiceDate"].replace(tzinfo=UTC)} for row in rows]

@@ -26,7 +26,7 @@ from segmentation.stability import SegmentationStability, Stability
 # their suggested K (tests/app/conftest.py); tests/app/test_app_stability.py switches it on.
 AUTOSTART = True
 MAX_JOBS = 8
-POLL_SECONDS = 1.0
+POLL_SECONDS = 3.0  # the sidebar's progress fragment: rarely enough that the page is mostly idle
 
 
 @dataclass
@@ -70,7 +70,8 @@ _LOCK = threading.Lock()
 def _compute(job: Job, customers: pd.DataFrame, seed: int, k_values: tuple[int, ...]) -> Stability:
     job.running_since = time.perf_counter()
     job.progress("Checking how stable the segments are", 0.0)
-    return stability.stability_scan(customers, k_values=k_values, seed=seed, progress=job.progress)
+    # One thread: the background check leaves a core to the pages the marketer is using meanwhile.
+    return stability.stability_scan(customers, k_values=k_values, seed=seed, progress=job.progress, threads=1)
 
 
 def job_key(data_key: tuple, seed: int, k_values: tuple[int, ...]) -> tuple:
