@@ -129,14 +129,9 @@ KSCAN = r'''
 import json, sys, time
 import numpy as np, pandas as pd
 from segmentation import model
-n = int(sys.argv[1]); rng = np.random.default_rng(0)
-kind = rng.integers(0, 4, n)
-centre = np.array([[5, 40, 8000.0], [30, 12, 1500.0], [10, 1, 80.0], [300, 2, 150.0]])[kind]
-noise = rng.lognormal(0, 0.3, (n, 3))
-customers = pd.DataFrame({"customer_id": [f"{i:08d}" for i in range(n)],
-                          "recency": np.maximum(1, np.round(centre[:, 0] * noise[:, 0])).astype(int),
-                          "frequency": np.maximum(1, np.round(centre[:, 1] * noise[:, 1])).astype(int),
-                          "monetary": centre[:, 2] * noise[:, 2]})
+from benchmarks.shapes import synthetic_customers
+n = int(sys.argv[1])
+customers = synthetic_customers(n)
 t = time.perf_counter()
 scan = model.scan_k(customers)
 scan_s = time.perf_counter() - t
@@ -220,14 +215,8 @@ from segmentation import columns, pipeline, reading, stability
 from segmentation.settings import STABILITY_RESAMPLES, STABILITY_SAMPLE_SIZE
 arg = sys.argv[1]
 if arg.isdigit():
-    n = int(arg); rng = np.random.default_rng(0)
-    kind = rng.integers(0, 4, n)
-    centre = np.array([[5, 40, 8000.0], [30, 12, 1500.0], [10, 1, 80.0], [300, 2, 150.0]])[kind]
-    noise = rng.lognormal(0, 0.3, (n, 3))
-    customers = pd.DataFrame({"customer_id": [f"{i:08d}" for i in range(n)],
-                              "recency": np.maximum(1, np.round(centre[:, 0] * noise[:, 0])).astype(int),
-                              "frequency": np.maximum(1, np.round(centre[:, 1] * noise[:, 1])).astype(int),
-                              "monetary": centre[:, 2] * noise[:, 2]})
+    from benchmarks.shapes import synthetic_customers
+    customers = synthetic_customers(int(arg))
 else:
     loaded = reading.read_file(arg)
     customers = pipeline.prepare(loaded, columns.resolve_roles(loaded.table, None), with_products=False).customers

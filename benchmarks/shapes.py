@@ -152,3 +152,17 @@ def floor_query(path: str | os.PathLike, shape: str) -> str:
                count(DISTINCT {q['invoice']}) AS frequency, sum({q['quantity']} * {q['price']}) AS monetary
         FROM kept GROUP BY {q['customer']}
     """
+
+
+def synthetic_customers(n: int, *, seed: int = 0):
+    """N customers of four planted types (skewed R, F, M like the demo): the K-scan and stability cases."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    kind = rng.integers(0, 4, n)
+    centre = np.array([[5, 40, 8000.0], [30, 12, 1500.0], [10, 1, 80.0], [300, 2, 150.0]])[kind]
+    noise = rng.lognormal(0, 0.3, (n, 3))
+    return pd.DataFrame({"customer_id": [f"{i:08d}" for i in range(n)],
+                         "recency": np.maximum(1, np.round(centre[:, 0] * noise[:, 0])).astype(int),
+                         "frequency": np.maximum(1, np.round(centre[:, 1] * noise[:, 1])).astype(int),
+                         "monetary": centre[:, 2] * noise[:, 2]})
