@@ -31,6 +31,9 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1400, "height": 2400}
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
+FILE_CHIP = '[data-testid="stFileChipName"]'
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,6 +84,40 @@ def start_server(log_dir: Path) -> Server:
             time.sleep(0.25)
     process.terminate()
     raise RuntimeError(f"streamlit did not answer /_stcore/health within 60 s:\n{log.read_text()}")
+
+
+def wait_idle(page, timeout: float = 300_000) -> None:
+    """Wait until the script run is over (call after waiting for the content the run should produce)."""
+    page.wait_for_selector(IDLE, timeout=timeout)
+    time.sleep(0.3)
+    page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def upload(page, path: Path, *, timeout: float = 600_000) -> None:
+    """Put ``path`` into the Data page's uploader, as a user dropping the file would, and wait until
+    the uploader holds it once the runs it started are over.
+
+    Streamlit's uploader can drop a file whose upload is still in flight when a script run redraws
+    it (seen with the previous file being replaced, and while the background stability check reruns
+    the app): the server never receives the new value and the uploader is empty again, the previous
+    data still on screen and named as loaded. A user sees that and drops the file again; so does this
+    helper, once, and fails with what the page shows if the second try is dropped as well.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(2):
+        wait_idle(page, timeout)
+        page.set_input_files(UPLOAD_INPUT, str(path))
+        chip = page.locator(FILE_CHIP, has_text=path.name)
+        try:
+            chip.first.wait_for(timeout=60_000)
+        except PlaywrightTimeout:
+            continue
+        wait_idle(page, timeout)
+        if chip.count():
+            return
+    text = page.locator('[data-testid="stApp"]').inner_text()
+    raise AssertionError(f"the uploader dropped {path.name} twice; the page shows:\n{text[:2000]}")
 
 
 def stop_server(server: Server) -> None:

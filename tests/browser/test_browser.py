@@ -12,11 +12,10 @@ import time
 import pandas as pd
 import pytest
 
-from tests.browser.conftest import REAL_DATA, SCREENSHOTS, VIEWPORT, require
+from tests.browser.conftest import REAL_DATA, SCREENSHOTS, VIEWPORT, require, upload, wait_idle
 
 pytestmark = pytest.mark.browser
 
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 SIDEBAR = '[data-testid="stSidebar"]'
 CARDS = '[class*="st-key-card_"]'
 K_SLIDER = f'{SIDEBAR} [data-testid="stSlider"] input[type="range"]'
@@ -28,13 +27,6 @@ PAGES = {  # url path → page title
     "changes": "Changes: who moved between segments",
 }
 REAL_CUSTOMERS = 4338  # customers of the UCI Online Retail file after the default cleaning
-
-
-def wait_idle(page, timeout: float = 300_000) -> None:
-    """Wait until the script run is over (call after waiting for the content the run should produce)."""
-    page.wait_for_selector(IDLE, timeout=timeout)
-    time.sleep(0.3)
-    page.wait_for_selector(IDLE, timeout=timeout)
 
 
 def sidebar_text(page) -> str:
@@ -124,7 +116,7 @@ def real_page(server, browser_context):
     open_page(tab, server.url, "Customer segments")
     assert len(card_titles(tab)) >= 2  # starts on the demo data with segments
     nav(tab, "Data", "Data")
-    tab.set_input_files('[data-testid="stFileUploaderDropzoneInput"]', str(REAL_DATA))
+    upload(tab, REAL_DATA)
     tab.locator(SIDEBAR).get_by_text("online_retail.xlsx").first.wait_for(timeout=600_000)
     tab.locator(SIDEBAR).get_by_text(f"{REAL_CUSTOMERS:,} customers").first.wait_for(timeout=600_000)
     wait_idle(tab, timeout=600_000)
@@ -266,7 +258,7 @@ def test_user_text_never_becomes_html_in_the_browser(server, browser_context, tm
     tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     try:
         open_page(tab, f"{server.url}/data", "Data")
-        tab.set_input_files('[data-testid="stFileUploaderDropzoneInput"]', str(evil))
+        upload(tab, evil)
         tab.locator(SIDEBAR).get_by_text("evil<b>name<i>.csv").first.wait_for(timeout=300_000)
         wait_idle(tab)
         for label, title in (("Segments", "Customer segments"), ("Customers", "Customers"), ("Choose K",

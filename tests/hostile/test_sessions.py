@@ -111,7 +111,7 @@ def test_same_file_in_two_sessions_then_different_filters():
 
 @pytest.mark.browser
 def test_two_browser_contexts_never_see_each_others_upload(tmp_path):
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, require, start_server, stop_server
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, require, start_server, stop_server, upload
 
     require(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -150,7 +150,7 @@ def test_two_browser_contexts_never_see_each_others_upload(tmp_path):
                 wait_idle(tab)
                 tabs[key] = tab
             for key in ("a", "b"):  # both upload before either looks
-                tabs[key].set_input_files('[data-testid="stFileUploaderDropzoneInput"]', str(files[key]))
+                upload(tabs[key], files[key])
                 tabs[key].locator(sidebar).get_by_text(files[key].name).first.wait_for(timeout=300_000)
                 wait_idle(tabs[key])
             for own, other, country, other_country in (("a", "b", "Atlantis", "Lemuria"),
