@@ -84,11 +84,12 @@ elif outcome.stability is not None and (unstable := no_stable_message(outcome.sc
 page.run()
 
 # The stability check starts only now, once the page is on screen, and runs in the background;
-# the sidebar shows its progress and the app reruns once when it is done (ui/stability.py).
+# the sidebar shows its progress and the app reruns once when it is done (ui/stability.py) —
+# except on the pages that show no stability (Data, with its uploader; Changes), which it leaves alone.
 if not isinstance(outcome, SegmenterError) and outcome.stability_key is not None and outcome.stability is None:
     stability.start(outcome.stability_key, outcome.prepared.customers)
     with st.sidebar:
-        stability_progress(outcome.stability_key)
+        stability_progress(outcome.stability_key, redraw_when_done=page.url_path not in ("data", "changes"))
 
 with st.sidebar:
     wall, cpu = time.perf_counter() - started, time.thread_time() - started_cpu

@@ -41,15 +41,27 @@ def stability_badge(value: float, band: str, *, resamples: int, whole_stable: bo
 
 
 @st.fragment(run_every=stability.POLL_SECONDS)
-def stability_progress(key: tuple) -> None:
-    """The background stability check's progress bar; reruns the whole app once when it is done."""
+def stability_progress(key: tuple, *, redraw_when_done: bool = True) -> None:
+    """The background stability check's progress bar; when it is done, reruns the whole app once
+    so the page shows the result, or (``redraw_when_done=False``: a page that shows no stability,
+    such as the Data page) says where to see it and leaves the page alone.
+
+    A whole-app rerun the user did not ask for redraws every widget with the server's values, and
+    Streamlit's uploader drops a file whose upload is still in flight when that happens (seen in the
+    browser: the marketer's first file, dropped in the seconds the demo data's check takes, was
+    lost). So the page with the uploader is never redrawn from here; the next page the user opens
+    reads the finished check (ui/results.py).
+    """
     job = stability.find(key)
     if job is None:
         return
     if job.done:
         error = job.error()
         if error is None:
-            st.rerun(scope="app")
+            if redraw_when_done:
+                st.rerun(scope="app")
+            st.caption("Stability checked: see the Choose K page and the segment cards.")
+            return
         message = error.message if isinstance(error, SegmenterError) else type(error).__name__
         st.caption(f"The stability check stopped: {md(message)}")
         return

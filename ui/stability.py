@@ -4,9 +4,10 @@ The check takes seconds to tens of seconds (segmentation/stability.py), so it ne
 a page's script: app.py starts it after the page is drawn (:func:`start`), a small fragment in
 the sidebar shows its progress and an estimate of the time left, and when it is done the app
 reruns once and the pages show the fifth Choose K panel, the badges and the K suggestion that
-prefers stable K. One check runs at a time in this process; each (customers, seed, K range) is
-computed once and kept (the last MAX_JOBS). The progress box and the badges are drawn by
-ui/render.py; this module draws nothing.
+prefers stable K (the Data and Changes pages, which show none of it, are not redrawn: the next
+page opened reads the result; see ui/render.stability_progress). One check runs at a time in
+this process; each (customers, seed, K range) is computed once and kept (the last MAX_JOBS).
+The progress box and the badges are drawn by ui/render.py; this module draws nothing.
 """
 from __future__ import annotations
 

@@ -89,3 +89,53 @@ def test_blob_says_no_stable_segmentation(monkeypatch):
     badges = [m for m in at.markdown if "-badge[" in m.value]
     assert len(badges) == outcome.k
     assert all("The segmentation as a whole is not stable" in b.proto.help for b in badges)
+
+
+def _finished_check_in_the_sidebar(redraw: bool) -> None:
+    """A page whose results were computed just before the background check finished: the progress
+    fragment finds the check done (drawn twice at most, so a rerun loop cannot hang the test)."""
+    from concurrent.futures import Future
+
+    import streamlit as st
+
+    from ui import stability as check
+    from ui.render import stability_progress
+
+    done: Future = Future()
+    done.set_result(object())
+    check._JOBS[("finished",)] = check.Job(future=done)
+    st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+    if st.session_state["runs"] <= 2:
+        with st.sidebar:
+            stability_progress(("finished",), redraw_when_done=redraw)
+
+
+@pytest.mark.parametrize(("redraw", "runs", "caption"), [
+    (True, 3, False),  # Choose K, Segments, Customers: the page is drawn again with the result
+    (False, 1, True),  # Data (the uploader) and Changes: left alone, the sidebar says where to look
+], ids=["stability-pages-rerun", "data-page-left-alone"])
+def test_a_finished_check_reruns_only_the_pages_that_show_it(monkeypatch, redraw, runs, caption):
+    monkeypatch.setattr(stability, "_JOBS", OrderedDict())
+    at = AppTest.from_function(_finished_check_in_the_sidebar, args=(redraw,), default_timeout=TIMEOUT)
+    checked(at.run())
+    assert at.session_state["runs"] == runs
+    shown = " ".join(c.value for c in at.sidebar.caption)
+    assert ("Stability checked: see the Choose K page" in shown) == caption
+
+
+@pytest.mark.parametrize("page", ["views/data.py", "views/changes.py"])
+def test_the_data_and_changes_pages_are_not_redrawn_when_the_check_finishes(monkeypatch, page):
+    """The real app on a page without stability: a check that finishes after the page's results
+    were computed leaves the page (and the uploader's file in flight) alone and says where to look."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    checked(at.run())
+    monkeypatch.setattr(stability, "AUTOSTART", True)
+    monkeypatch.setattr(stability, "_JOBS", OrderedDict())
+    checked(at.switch_page(page).run())
+    assert stability.wait(results(at).stability_key) is not None
+    # The results of the next run do not see the finished check (as when it ends between the
+    # results and the sidebar); on a page with stability this would rerun the app.
+    monkeypatch.setattr(stability.Job, "result", lambda self: None)
+    checked(at.run())
+    assert results(at).stability is None
+    assert any("Stability checked: see the Choose K page" in c.value for c in at.sidebar.caption)
