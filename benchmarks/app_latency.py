@@ -67,6 +67,33 @@ def _idle(page, timeout: float = 600_000) -> None:
     page.wait_for_selector(IDLE, timeout=timeout)
 
 
+def _drop(page, path: Path, customers: int) -> tuple[float, float | None]:
+    """Drop the file into the uploader; when Streamlit's uploader drops it (an upload in flight
+    while a run redraws it: see tests/browser/conftest.upload) drop it again, as a user would, and
+    time from that second drop. Returns the time of the drop that took and the seconds until the
+    first sign of work (a status or progress element), None if none showed within 30 s."""
+    chip = page.locator('[data-testid="stFileChipName"]', has_text=path.name)
+    for attempt in range(2):
+        started = time.perf_counter()
+        page.set_input_files(UPLOADER, str(path))
+        first_status = None
+        try:
+            page.wait_for_selector('[data-testid="stStatusWidget"], [data-testid="stProgress"], '
+                                   '[data-testid="stExpander"] [data-testid="stStatus"]', timeout=30_000)
+            first_status = time.perf_counter() - started
+        except Exception:  # a missing progress element is recorded (None), not fatal
+            first_status = None
+        try:
+            chip.first.wait_for(timeout=60_000)
+            return started, first_status
+        except Exception:
+            if attempt:
+                raise
+            print(f"the uploader dropped {path.name}; dropping it again", file=sys.stderr)
+            _idle(page)
+    raise AssertionError("unreachable")
+
+
 def one_run(path: Path, customers: int, work: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -78,36 +105,38 @@ def one_run(path: Path, customers: int, work: Path) -> dict:
                 viewport={"width": 1400, "height": 1800})
             context.set_default_timeout(600_000)
             page = context.new_page()
-            page.goto(f"{url}/data", wait_until="commit")
-            page.get_by_role("heading", name="Data", exact=True).first.wait_for()
-            page.locator(SIDEBAR).get_by_text("customers", exact=False).first.wait_for()
-            _idle(page)
-            started = dropped = time.perf_counter()
-            page.set_input_files(UPLOADER, str(path))
-            first_status = None
-            # The first sign of work the page shows after the drop (a status or progress element).
+            stage = "opening the Data page"
             try:
-                page.wait_for_selector('[data-testid="stStatusWidget"], [data-testid="stProgress"], '
-                                       '[data-testid="stExpander"] [data-testid="stStatus"]', timeout=30_000)
-                first_status = time.perf_counter() - started
-            except Exception:  # a missing progress element is recorded (None), not fatal
-                first_status = None
-            page.locator(SIDEBAR).get_by_text(f"{customers:,} customers").first.wait_for()
-            upload_to_segments = time.perf_counter() - started
-            _idle(page)
-            page.locator('[data-testid="stSidebarNav"] a', has_text="Segments").first.click()
-            page.get_by_role("heading", name="Customer segments", exact=True).first.wait_for()
-            _idle(page)
-            before = page.locator(CARDS).count()
-            page.locator(K_SLIDER).focus()
-            started = time.perf_counter()
-            page.keyboard.press("ArrowRight")
-            page.wait_for_function(f"() => document.querySelectorAll('{CARDS}').length === {before + 1}")
-            k_change = time.perf_counter() - started
-            page.wait_for_function(
-                f"() => [...document.querySelectorAll('{CARDS}')].every("
-                "c => /highly stable|stable|doubtful|not to be trusted/.test(c.innerText))")
-            upload_to_stability = time.perf_counter() - dropped
+                page.goto(f"{url}/data", wait_until="commit")
+                page.get_by_role("heading", name="Data", exact=True).first.wait_for()
+                page.locator(SIDEBAR).get_by_text("customers", exact=False).first.wait_for()
+                _idle(page)
+                stage = "uploading"
+                started, first_status = _drop(page, path, customers)
+                dropped = started
+                stage = "waiting for the segments"
+                page.locator(SIDEBAR).get_by_text(f"{customers:,} customers").first.wait_for()
+                upload_to_segments = time.perf_counter() - started
+                _idle(page)
+                stage = "changing K"
+                page.locator('[data-testid="stSidebarNav"] a', has_text="Segments").first.click()
+                page.get_by_role("heading", name="Customer segments", exact=True).first.wait_for()
+                _idle(page)
+                before = page.locator(CARDS).count()
+                page.locator(K_SLIDER).focus()
+                started = time.perf_counter()
+                page.keyboard.press("ArrowRight")
+                page.wait_for_function(f"() => document.querySelectorAll('{CARDS}').length === {before + 1}")
+                k_change = time.perf_counter() - started
+                stage = "waiting for the stability badges"
+                page.wait_for_function(
+                    f"() => [...document.querySelectorAll('{CARDS}')].every("
+                    "c => /highly stable|stable|doubtful|not to be trusted/.test(c.innerText))")
+                upload_to_stability = time.perf_counter() - dropped
+            except Exception as error:
+                shown = page.locator('[data-testid="stApp"]').inner_text(timeout=10_000)
+                raise RuntimeError(f"app benchmark stopped while {stage}: {error}\nthe page shows:\n"
+                                   f"{shown[:3000]}") from error
             context.close()
         return {"upload_to_segments_s": upload_to_segments, "first_progress_s": first_status, "k_change_s": k_change,
                 "upload_to_stability_badges_s": upload_to_stability}
