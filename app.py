@@ -87,7 +87,7 @@ page.run()
 # the sidebar shows its progress and the app reruns once when it is done (ui/stability.py) —
 # except on the pages that show no stability (Data, with its uploader; Changes), which it leaves alone.
 if not isinstance(outcome, SegmenterError) and outcome.stability_key is not None and outcome.stability is None:
-    stability.start(outcome.stability_key, outcome.prepared.customers)
+    stability.start(outcome.stability_key, outcome.prepared.customers, session=session.token())
     with st.sidebar:
         stability_progress(outcome.stability_key, redraw_when_done=page.url_path not in ("data", "changes"))
 

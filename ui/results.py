@@ -133,6 +133,7 @@ def compute() -> Results | SegmenterError:
     ss = st.session_state
     spec = session.current_spec()
     seed = session.seed()
+    stability_check.keep_only(session.token(), spec.key())  # the check of data left behind stops
     try:
         outcome: Results | SegmenterError = _results_for(spec, seed, session.k())
         ss[LAST_GOOD] = spec

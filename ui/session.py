@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -58,6 +59,7 @@ CLEANING = "seg_cleaning"
 SNAPSHOT = "seg_snapshot"
 K = "seg_k"  # None: use the suggested K
 SEED = "seg_seed"
+TOKEN = "seg_session_token"  # see token()
 LAST_GOOD = "seg_last_good"  # the last Spec that gave results
 RESULTS = "seg_results"  # this run's Results (or the SegmenterError when nothing ever worked)
 PROGRESS_SHOWN = "seg_progress_shown"  # step keys whose progress this session has already shown
@@ -147,6 +149,12 @@ def init() -> None:
     ss.setdefault(SNAPSHOT, None)
     ss.setdefault(K, None)
     ss.setdefault(SEED, DEFAULT_SEED)
+    ss.setdefault(TOKEN, uuid.uuid4().hex)
+
+
+def token() -> str:
+    """An opaque id of this browser session (which background checks it still wants: ui/stability.py)."""
+    return st.session_state[TOKEN]
 
 
 def source() -> Source:

@@ -30,16 +30,28 @@ MAX_JOBS = 8
 POLL_SECONDS = 3.0  # the sidebar's progress fragment: rarely enough that the page is mostly idle
 
 
+class CheckCancelled(Exception):
+    """Raised inside a check nobody wants any more (every session that asked for it moved to other data)."""
+
+
 @dataclass
 class Job:
-    """One stability check: its progress while it runs, then its result (or the error)."""
+    """One stability check: its progress while it runs, then its result (or the error).
+
+    ``wanted_by`` holds the sessions that asked for it (None: started outside a session, e.g. by a
+    script, and never cancelled); ``cancelled`` stops it at its next fit (see :func:`keep_only`).
+    """
 
     fraction: float = 0.0
     message: str = "Checking how stable the segments are"
     running_since: float | None = None
     future: Future | None = field(default=None, repr=False)
+    wanted_by: set[str] | None = field(default=None, repr=False)
+    cancelled: bool = False
 
     def progress(self, message: str, fraction: float) -> None:
+        if self.cancelled:
+            raise CheckCancelled(message)
         self.fraction, self.message = fraction, message
 
     @property
@@ -84,17 +96,20 @@ def find(key: tuple) -> Job | None:
         return _JOBS.get(key)
 
 
-def start(key: tuple, customers: pd.DataFrame) -> Job | None:
-    """Start the check for ``key`` (see :func:`job_key`) unless it exists; None when AUTOSTART is off."""
+def start(key: tuple, customers: pd.DataFrame, *, session: str | None = None) -> Job | None:
+    """Start the check for ``key`` (see :func:`job_key`) unless it exists, for ``session`` (see
+    :func:`keep_only`); None when AUTOSTART is off."""
     _, seed, k_values = key
     with _LOCK:
         existing = _JOBS.get(key)
         if existing is not None:
             _JOBS.move_to_end(key)
+            if session is not None and existing.wanted_by is not None:
+                existing.wanted_by.add(session)
             return existing
         if not AUTOSTART or not k_values:
             return None
-        job = Job()
+        job = Job(wanted_by=None if session is None else {session})
         if any(not other.done for other in _JOBS.values()):  # one check at a time: this one queues
             job.message = "Checking how stable the segments are: waiting for another check to finish"
         job.future = _POOL.submit(_compute, job, customers, seed, k_values)
@@ -102,6 +117,27 @@ def start(key: tuple, customers: pd.DataFrame) -> Job | None:
         while len(_JOBS) > MAX_JOBS:  # an evicted check still running simply finishes unseen
             _JOBS.popitem(last=False)
     return job
+
+
+def keep_only(session: str, data_key: tuple) -> None:
+    """``session`` now shows the data of ``data_key``: it no longer wants the checks of other data,
+    and a check that no session wants any more is cancelled (not started yet: dropped; running:
+    stopped at its next fit) and forgotten, so it is computed again if someone returns to that data.
+
+    Called before the session's results are computed, so the check of the data the marketer just
+    left (typically the demo's, still running when their own file is dropped) does not take a core
+    from the reading, cleaning and K scan of their file.
+    """
+    with _LOCK:
+        for key, job in list(_JOBS.items()):
+            if key[0] == data_key or job.wanted_by is None:
+                continue
+            job.wanted_by.discard(session)
+            if not job.wanted_by and not job.done:
+                job.cancelled = True
+                if job.future is not None:
+                    job.future.cancel()
+                del _JOBS[key]
 
 
 def wait(key: tuple, timeout: float = 300) -> Stability | None:

@@ -139,3 +139,38 @@ def test_the_data_and_changes_pages_are_not_redrawn_when_the_check_finishes(monk
     checked(at.run())
     assert results(at).stability is None
     assert any("Stability checked: see the Choose K page" in c.value for c in at.sidebar.caption)
+
+
+def test_a_check_nobody_wants_any_more_is_cancelled_and_forgotten(monkeypatch):
+    """Two sessions on the demo data, one check; the first moves to its own file (the check goes on
+    for the other), then the second does: the check stops at its next fit and is forgotten. A
+    check started outside a session (None) is never cancelled."""
+    import threading
+
+    gate = threading.Event()
+
+    def endless(customers, *, k_values, seed, progress, threads):  # a check that only stops when told to
+        while True:
+            gate.wait(0.01)
+            progress("fitting", 0.5)
+
+    monkeypatch.setattr(stability, "AUTOSTART", True)
+    monkeypatch.setattr(stability, "_JOBS", OrderedDict())
+    monkeypatch.setattr(stability.stability, "stability_scan", endless)
+    demo, own = ("demo-data",), ("own-file",)
+    key = stability.job_key(demo, 42, (2, 3))
+    job = stability.start(key, None, session="A")
+    assert stability.start(key, None, session="B") is job and job.wanted_by == {"A", "B"}
+    unowned = stability.start(stability.job_key(("script",), 42, (2, 3)), None)
+
+    stability.keep_only("A", own)
+    assert stability.find(key) is job and not job.cancelled  # B still looks at the demo
+    stability.keep_only("B", demo)
+    assert stability.find(key) is job  # B's own data: kept
+    stability.keep_only("B", own)
+    assert stability.find(key) is None and job.cancelled
+    # Not started yet (the one worker was busy): dropped; running: stopped at its next fit.
+    assert job.future.cancelled() or isinstance(job.future.exception(timeout=30), stability.CheckCancelled)
+    assert stability.find(stability.job_key(("script",), 42, (2, 3))) is unowned and not unowned.cancelled
+    unowned.cancelled = True  # stop the endless fake
+    unowned.future.exception(timeout=30)
