@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -284,6 +285,22 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _not_from_py4j(record: logging.LogRecord) -> bool:
+    """False for a record py4j logs on the root logger (the logging filter protocol: drop it)."""
+    return Path(record.pathname).parent.name != "py4j"
+
+
+def _quiet_py4j_after_stop() -> None:
+    """Once the session we started is stopped, Java objects the interpreter still frees (at exit,
+    or when the garbage collector runs late under load) make py4j send commands over the closed
+    gateway; it reports each with ``logging.exception`` on the *root* logger, which prints a
+    traceback on stderr ("ERROR:root:Exception while sending command."), after a run whose results
+    are complete. Those records are dropped from then on; nothing else of the root logger is."""
+    root = logging.getLogger()
+    if _not_from_py4j not in root.filters:
+        root.addFilter(_not_from_py4j)
+
+
 def stop_session(session, *, timeout: float = 30.0) -> None:
     """Stop ``session``'s SparkContext and, on local-cluster, wait until its executor JVMs are gone.
 
@@ -292,6 +309,7 @@ def stop_session(session, *, timeout: float = 30.0) -> None:
     """
     executors = executor_pids(session)
     session.stop()
+    _quiet_py4j_after_stop()
     deadline = time.monotonic() + timeout
     for pid in executors:
         while _alive(pid) and time.monotonic() < deadline:

@@ -2,6 +2,8 @@
 loopback, quiet, with the shipped log4j2 configuration; cluster masters left to their own."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from segmentation import sources, spark_runtime
@@ -145,3 +147,26 @@ def test_a_spark_failure_is_one_line_naming_the_error_class(error, error_class):
     assert message.startswith(f"Spark at local[2] failed with {error_class}: ")
     assert "An error occurred while calling" not in message
     assert "\n" not in message and "JVM stacktrace" not in message and "\tat " not in message
+
+
+@pytest.mark.parametrize(("pathname", "kept"), [
+    ("/usr/lib/python3/site-packages/py4j/java_gateway.py", False),  # "Exception while sending command."
+    ("/usr/lib/python3/site-packages/py4j/clientserver.py", False),
+    ("/work/segmentation/cli.py", True),
+    ("/usr/lib/python3/site-packages/pyspark/sql/session.py", True),
+], ids=["py4j-gateway", "py4j-clientserver", "ours", "pyspark"])
+def test_after_our_stop_only_py4j_records_of_the_root_logger_are_dropped(pathname, kept):
+    record = logging.LogRecord("root", logging.ERROR, pathname, 1, "Exception while sending command.", None, None)
+    assert bool(spark_runtime._not_from_py4j(record)) is kept
+
+
+def test_the_py4j_filter_is_installed_once_and_silences_root_logging_exception():
+    root = logging.getLogger()
+    try:
+        spark_runtime._quiet_py4j_after_stop()
+        spark_runtime._quiet_py4j_after_stop()
+        assert root.filters.count(spark_runtime._not_from_py4j) == 1
+        record = logging.LogRecord("root", logging.ERROR, "/x/py4j/java_gateway.py", 1, "sending failed", None, None)
+        assert root.filter(record) in (False, None)
+    finally:
+        root.removeFilter(spark_runtime._not_from_py4j)

@@ -31,10 +31,11 @@ REAL_CUSTOMERS = 4338  # customers of the UCI Online Retail file after the defau
 
 def sidebar_text(page) -> str:
     """What app.py draws in the sidebar (not the menu's hover icons), without the timing line and
-    the background stability check's progress (both change from run to run)."""
+    the background stability check's progress or end note (they change from run to run)."""
     text = page.locator('[data-testid="stSidebarUserContent"]').inner_text()
     return "\n".join(line for line in text.splitlines()
-                     if line.strip() and not line.startswith(("Page computed", "Checking how stable")))
+                     if line.strip() and not line.startswith(("Page computed", "Checking how stable",
+                                                              "Stability checked")))
 
 
 def server_seconds(page) -> tuple[float, float]:
