@@ -314,18 +314,25 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def child_json(cmd: list[str], env: dict) -> tuple[dict, dict]:
+    """Run a script that prints its figures as JSON on its last line: the child's record, and an
+    entry with its wall time, peak, exit code and load plus those figures (or its stderr)."""
+    r = child(cmd, env=env)
+    entry = {k: r[k] for k in ("wall_s", "peak_mib", "rc", "load_before")}
+    if r["rc"] == 0:
+        entry.update(json.loads(r["stdout"].strip().splitlines()[-1]))
+    else:
+        entry["stderr"] = r["stderr"]
+    return r, entry
+
+
 def run_kscan(name: str, n: int | Path, args) -> dict:
     """A script case (SCRIPT_CASES): the K scan or the stability alone, on N customers or a file's."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     entries = []
     first_phase = "k scan" if SCRIPT_CASES[name] is KSCAN else "stability"
     for rep in range(args.runs):
-        r = child([sys.executable, "-c", SCRIPT_CASES[name], str(n)], env=env)
-        entry = {k: r[k] for k in ("wall_s", "peak_mib", "rc", "load_before")}
-        if r["rc"] == 0:
-            entry.update(json.loads(r["stdout"].strip().splitlines()[-1]))
-        else:
-            entry["stderr"] = r["stderr"]
+        r, entry = child_json([sys.executable, "-c", SCRIPT_CASES[name], str(n)], env)
         entries.append(entry)
         print(f"  {name:13s} {first_phase} run {rep + 1}/{args.runs}: "
               f"{entry.get('phases', {}).get(first_phase, float('nan')):7.2f} s, load {r['load_before']}", flush=True)
@@ -342,12 +349,7 @@ def run_report(name: str, n: int, args) -> dict:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     entries = []
     for rep in range(args.runs):
-        r = child([sys.executable, "-c", REPORT, str(n), str(CASES["csv"][0])], env=env)
-        entry = {k: r[k] for k in ("wall_s", "peak_mib", "rc", "load_before")}
-        if r["rc"] == 0:
-            entry.update(json.loads(r["stdout"].strip().splitlines()[-1]))
-        else:
-            entry["stderr"] = r["stderr"]
+        r, entry = child_json([sys.executable, "-c", REPORT, str(n), str(CASES["csv"][0])], env)
         entries.append(entry)
         print(f"  {name:13s} report run {rep + 1}/{args.runs}: "
               f"{entry.get('phases', {}).get('report', float('nan')):7.2f} s, "
