@@ -1,16 +1,18 @@
-"""Stability in the app: bootstrapped on a background thread once the first segments are on screen.
+"""Stability in the app: bootstrapped in the background once the first segments are on screen.
 
 The check takes seconds to tens of seconds (segmentation/stability.py), so it never runs inside
 a page's script: app.py starts it after the page is drawn (:func:`start`), a small fragment in
 the sidebar shows its progress and an estimate of the time left, and when it is done the app
 reruns once and the pages show the fifth Choose K panel, the badges and the K suggestion that
 prefers stable K (the Data and Changes pages, which show none of it, are not redrawn: the next
-page opened reads the result; see ui/render.stability_progress). One check runs at a time in
-this process; each (customers, seed, K range) is computed once and kept (the last MAX_JOBS).
+page opened reads the result; see ui/render.stability_progress). One check runs at a time: a
+thread of this process waits for it while it is computed in a low-priority child process
+(ui/stability_worker.py); each (customers, seed, K range) is computed once and kept (the last MAX_JOBS).
 The progress box and the badges are drawn by ui/render.py; this module draws nothing.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -23,10 +25,15 @@ import streamlit as st
 from segmentation import stability
 from segmentation.stability import SegmentationStability, Stability
 
+from .stability_worker import run_in_child
+
 # Off only in the app tests of other features, so that a check finishing mid-test cannot move
-# their suggested K (tests/app/conftest.py); tests/app/test_app_stability.py switches it on.
-AUTOSTART = True
+# their suggested K (tests/app/conftest.py; tests/app/test_app_stability.py switches it on), and
+# where the server is started with SEGMENTER_STABILITY_CHECK=off (a machine too small to spare the
+# CPU; benchmarks/app_latency.py compares the app with and without it).
+AUTOSTART = os.environ.get("SEGMENTER_STABILITY_CHECK", "on").strip().lower() not in ("off", "0", "false", "no")
 MAX_JOBS = 8
+run_check = run_in_child  # how a check is run (the tests put a fake here)
 POLL_SECONDS = 3.0  # the sidebar's progress fragment: rarely enough that the page is mostly idle
 
 
@@ -83,8 +90,9 @@ _LOCK = threading.Lock()
 def _compute(job: Job, customers: pd.DataFrame, seed: int, k_values: tuple[int, ...]) -> Stability:
     job.running_since = time.perf_counter()
     job.progress("Checking how stable the segments are", 0.0)
-    # One thread: the background check leaves a core to the pages the marketer is using meanwhile.
-    return stability.stability_scan(customers, k_values=k_values, seed=seed, progress=job.progress, threads=1)
+    # In its own low-priority process (ui/stability_worker.py): not on this server's interpreter,
+    # where it held up the marketer's upload; job.progress raising CheckCancelled ends that process.
+    return run_check(customers, k_values=k_values, seed=seed, progress=job.progress)
 
 
 def job_key(data_key: tuple, seed: int, k_values: tuple[int, ...]) -> tuple:

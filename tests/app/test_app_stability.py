@@ -149,14 +149,14 @@ def test_a_check_nobody_wants_any_more_is_cancelled_and_forgotten(monkeypatch):
 
     gate = threading.Event()
 
-    def endless(customers, *, k_values, seed, progress, threads):  # a check that only stops when told to
+    def endless(customers, *, k_values, seed, progress):  # a check that only stops when told to
         while True:
             gate.wait(0.01)
             progress("fitting", 0.5)
 
     monkeypatch.setattr(stability, "AUTOSTART", True)
     monkeypatch.setattr(stability, "_JOBS", OrderedDict())
-    monkeypatch.setattr(stability.stability, "stability_scan", endless)
+    monkeypatch.setattr(stability, "run_check", endless)
     demo, own = ("demo-data",), ("own-file",)
     key = stability.job_key(demo, 42, (2, 3))
     job = stability.start(key, None, session="A")
