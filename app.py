@@ -86,10 +86,16 @@ page.run()
 # The stability check starts only now, once the page is on screen, and runs in the background;
 # the sidebar shows its progress and the app reruns once when it is done (ui/stability.py) —
 # except on the pages that show no stability (Data, with its uploader; Changes), which it leaves alone.
+# On the Data page with the demo data the marketer is about to load their own file: the demo's
+# check would only compete with that upload on their machine (measured in the browser), so it
+# does not run there and one still running for this session is stopped.
 if not isinstance(outcome, SegmenterError) and outcome.stability_key is not None and outcome.stability is None:
-    stability.start(outcome.stability_key, outcome.prepared.customers, session=session.token())
-    with st.sidebar:
-        stability_progress(outcome.stability_key, redraw_when_done=page.url_path not in ("data", "changes"))
+    if page.url_path == "data" and outcome.spec.source.kind == "demo":
+        stability.release(session.token())
+    else:
+        stability.start(outcome.stability_key, outcome.prepared.customers, session=session.token())
+        with st.sidebar:
+            stability_progress(outcome.stability_key, redraw_when_done=page.url_path not in ("data", "changes"))
 
 with st.sidebar:
     wall, cpu = time.perf_counter() - started, time.thread_time() - started_cpu

@@ -13,6 +13,7 @@ The progress box and the badges are drawn by ui/render.py; this module draws not
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +24,7 @@ import pandas as pd
 import streamlit as st
 
 from segmentation import stability
+from segmentation.errors import SegmenterError
 from segmentation.stability import SegmentationStability, Stability
 
 from .stability_worker import run_in_child
@@ -46,7 +48,8 @@ class Job:
     """One stability check: its progress while it runs, then its result (or the error).
 
     ``wanted_by`` holds the sessions that asked for it (None: started outside a session, e.g. by a
-    script, and never cancelled); ``cancelled`` stops it at its next fit (see :func:`keep_only`).
+    script, and never cancelled); :meth:`cancel` stops it (see :func:`keep_only`): its process is
+    terminated at once (a fake check run in this process, in the tests, stops at its next progress line).
     """
 
     fraction: float = 0.0
@@ -55,11 +58,26 @@ class Job:
     future: Future | None = field(default=None, repr=False)
     wanted_by: set[str] | None = field(default=None, repr=False)
     cancelled: bool = False
+    process: subprocess.Popen | None = field(default=None, repr=False)  # the check's own process, once started
 
     def progress(self, message: str, fraction: float) -> None:
         if self.cancelled:
             raise CheckCancelled(message)
         self.fraction, self.message = fraction, message
+
+    def attach(self, process: subprocess.Popen) -> None:
+        """The check's process has started (ui/stability_worker.py); stopped at once if cancelled meanwhile."""
+        self.process = process
+        if self.cancelled:
+            process.terminate()
+
+    def cancel(self) -> None:
+        """Stop the check: dropped if it has not started, its process terminated if it has."""
+        self.cancelled = True
+        if self.future is not None:
+            self.future.cancel()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
 
     @property
     def done(self) -> bool:
@@ -91,8 +109,13 @@ def _compute(job: Job, customers: pd.DataFrame, seed: int, k_values: tuple[int, 
     job.running_since = time.perf_counter()
     job.progress("Checking how stable the segments are", 0.0)
     # In its own low-priority process (ui/stability_worker.py): not on this server's interpreter,
-    # where it held up the marketer's upload; job.progress raising CheckCancelled ends that process.
-    return run_check(customers, k_values=k_values, seed=seed, progress=job.progress)
+    # where it held up the marketer's upload; Job.cancel terminates that process.
+    try:
+        return run_check(customers, k_values=k_values, seed=seed, progress=job.progress, on_start=job.attach)
+    except SegmenterError:
+        if job.cancelled:  # its process was terminated by Job.cancel: not a failure to show
+            raise CheckCancelled("cancelled") from None
+        raise
 
 
 def job_key(data_key: tuple, seed: int, k_values: tuple[int, ...]) -> tuple:
@@ -127,10 +150,10 @@ def start(key: tuple, customers: pd.DataFrame, *, session: str | None = None) ->
     return job
 
 
-def keep_only(session: str, data_key: tuple) -> None:
+def keep_only(session: str, data_key: tuple | None) -> None:
     """``session`` now shows the data of ``data_key``: it no longer wants the checks of other data,
     and a check that no session wants any more is cancelled (not started yet: dropped; running:
-    stopped at its next fit) and forgotten, so it is computed again if someone returns to that data.
+    its process terminated) and forgotten, so it is computed again if someone returns to that data.
 
     Called before the session's results are computed, so the check of the data the marketer just
     left (typically the demo's, still running when their own file is dropped) does not take a core
@@ -142,10 +165,13 @@ def keep_only(session: str, data_key: tuple) -> None:
                 continue
             job.wanted_by.discard(session)
             if not job.wanted_by and not job.done:
-                job.cancelled = True
-                if job.future is not None:
-                    job.future.cancel()
+                job.cancel()
                 del _JOBS[key]
+
+
+def release(session: str) -> None:
+    """``session`` wants no check now (see :func:`keep_only`): each one only it wanted is cancelled."""
+    keep_only(session, None)
 
 
 def wait(key: tuple, timeout: float = 300) -> Stability | None:

@@ -24,7 +24,7 @@ import os
 import pickle
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -81,12 +81,16 @@ def _error(name: str, message: str, hint: str | None) -> SegmenterError:
 
 
 def run_in_child(customers: pd.DataFrame, *, k_values: Sequence[int], seed: int, progress: Progress,
-                 niceness: int = NICENESS) -> Stability:
+                 niceness: int = NICENESS,
+                 on_start: Callable[[subprocess.Popen], None] | None = None) -> Stability:
     """`segmentation.stability.stability_scan` of ``customers`` in a child process at ``niceness``.
 
     ``progress(message, fraction)`` is called here for every line the child reports; if it raises,
-    the child is terminated and the exception propagates. A child that ends without an outcome
-    (killed, out of memory) is a SegmenterError saying so.
+    the child is terminated and the exception propagates. ``on_start(process)`` is told the child
+    as soon as it exists, so that another thread can terminate it at once (ui/stability.py does when
+    a check is cancelled: a child still importing its libraries sends no progress for seconds).
+    A child that ends without an outcome (terminated, killed, out of memory) is a SegmenterError
+    saying so.
     """
     read_end, write_end = os.pipe()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])))
@@ -98,6 +102,8 @@ def run_in_child(customers: pd.DataFrame, *, k_values: Sequence[int], seed: int,
     finally:
         os.close(write_end)  # the child holds the only writing end: its exit ends the pipe
     try:
+        if on_start is not None:
+            on_start(process)
         with os.fdopen(read_end, "rb") as inbox:
             with process.stdin:
                 pickle.dump((customers, int(seed), tuple(int(k) for k in k_values), int(niceness)), process.stdin,

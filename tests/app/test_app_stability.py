@@ -124,13 +124,14 @@ def test_a_finished_check_reruns_only_the_pages_that_show_it(monkeypatch, redraw
 
 
 @pytest.mark.parametrize("page", ["views/data.py", "views/changes.py"])
-def test_the_data_and_changes_pages_are_not_redrawn_when_the_check_finishes(monkeypatch, page):
+def test_the_data_and_changes_pages_are_not_redrawn_when_the_check_finishes(monkeypatch, page, planted_csv):
     """The real app on a page without stability: a check that finishes after the page's results
     were computed leaves the page (and the uploader's file in flight) alone and says where to look."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     checked(at.run())
     monkeypatch.setattr(stability, "AUTOSTART", True)
     monkeypatch.setattr(stability, "_JOBS", OrderedDict())
+    checked(upload(at, "planted.csv", planted_csv))  # the marketer's own data: checked on the Data page too
     checked(at.switch_page(page).run())
     assert stability.wait(results(at).stability_key) is not None
     # The results of the next run do not see the finished check (as when it ends between the
@@ -141,22 +142,47 @@ def test_the_data_and_changes_pages_are_not_redrawn_when_the_check_finishes(monk
     assert any("Stability checked: see the Choose K page" in c.value for c in at.sidebar.caption)
 
 
-def test_a_check_nobody_wants_any_more_is_cancelled_and_forgotten(monkeypatch):
-    """Two sessions on the demo data, one check; the first moves to its own file (the check goes on
-    for the other), then the second does: the check stops at its next fit and is forgotten. A
-    check started outside a session (None) is never cancelled."""
-    import threading
+def _endless(customers, *, k_values, seed, progress, on_start):
+    """A check that only stops when cancelled (its progress callback raises)."""
+    import time
 
-    gate = threading.Event()
+    while True:
+        time.sleep(0.01)
+        progress("fitting", 0.5)
 
-    def endless(customers, *, k_values, seed, progress):  # a check that only stops when told to
-        while True:
-            gate.wait(0.01)
-            progress("fitting", 0.5)
 
+def test_the_demo_data_is_not_checked_on_the_data_page_where_the_marketer_loads_their_own(monkeypatch, planted_csv):
+    """Opened on Segments, the demo's check starts; on the Data page (the uploader) it is stopped,
+    so it cannot compete with the marketer's upload, and it does not start again there. Their own
+    file's check does start on the Data page."""
     monkeypatch.setattr(stability, "AUTOSTART", True)
     monkeypatch.setattr(stability, "_JOBS", OrderedDict())
-    monkeypatch.setattr(stability, "run_check", endless)
+    monkeypatch.setattr(stability, "run_check", _endless)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    checked(at.run())
+    demo_key = results(at).stability_key
+    demo_check = stability.find(demo_key)
+    assert demo_check is not None and not demo_check.cancelled
+    checked(at.switch_page("views/data.py").run())
+    assert demo_check.cancelled and stability.find(demo_key) is None
+    assert isinstance(demo_check.future.exception(timeout=30), stability.CheckCancelled)
+    checked(at.run())
+    assert stability.find(demo_key) is None and not at.sidebar.get("progress")
+    checked(upload(at, "planted.csv", planted_csv))
+    own = stability.find(results(at).stability_key)
+    assert own is not None and not own.cancelled
+    assert "Checking how stable the segments are" in " ".join(p.proto.text for p in at.sidebar.get("progress"))
+    own.cancelled = True  # stop the endless fake
+    own.future.exception(timeout=30)
+
+
+def test_a_check_nobody_wants_any_more_is_cancelled_and_forgotten(monkeypatch):
+    """Two sessions on the demo data, one check; the first moves to its own file (the check goes on
+    for the other), then the second does: the check stops and is forgotten. A
+    check started outside a session (None) is never cancelled."""
+    monkeypatch.setattr(stability, "AUTOSTART", True)
+    monkeypatch.setattr(stability, "_JOBS", OrderedDict())
+    monkeypatch.setattr(stability, "run_check", _endless)
     demo, own = ("demo-data",), ("own-file",)
     key = stability.job_key(demo, 42, (2, 3))
     job = stability.start(key, None, session="A")
@@ -169,8 +195,30 @@ def test_a_check_nobody_wants_any_more_is_cancelled_and_forgotten(monkeypatch):
     assert stability.find(key) is job  # B's own data: kept
     stability.keep_only("B", own)
     assert stability.find(key) is None and job.cancelled
-    # Not started yet (the one worker was busy): dropped; running: stopped at its next fit.
+    # Not started yet (the one worker was busy): dropped; running: stopped at its next progress line.
     assert job.future.cancelled() or isinstance(job.future.exception(timeout=30), stability.CheckCancelled)
     assert stability.find(stability.job_key(("script",), 42, (2, 3))) is unowned and not unowned.cancelled
     unowned.cancelled = True  # stop the endless fake
     unowned.future.exception(timeout=30)
+
+
+def test_a_cancelled_check_s_process_is_terminated_at_once_not_left_to_finish(monkeypatch):
+    """The real check in its own process, cancelled before it reported anything (its process still
+    importing its libraries, as when the marketer leaves the demo data within seconds): the process
+    is terminated, the check ends as cancelled, not as a failure."""
+    import signal
+    import time
+
+    from tests.test_stability import planted_customers
+
+    monkeypatch.setattr(stability, "AUTOSTART", True)
+    monkeypatch.setattr(stability, "_JOBS", OrderedDict())
+    key = stability.job_key(("demo-data",), 42, tuple(range(2, 11)))
+    job = stability.start(key, planted_customers(), session="A")
+    deadline = time.monotonic() + 30
+    while job.process is None and time.monotonic() < deadline:  # the worker thread starts it
+        time.sleep(0.01)
+    assert job.process is not None and job.fraction == 0.0  # started, nothing reported yet
+    stability.keep_only("A", ("own-file",))
+    assert isinstance(job.future.exception(timeout=30), stability.CheckCancelled)
+    assert job.process.wait(timeout=10) == -signal.SIGTERM  # terminated by the cancel, not finished
