@@ -1,14 +1,17 @@
 """App latency, as a marketer sees it: the real app in headless Chromium (Debian's /usr/bin/chromium).
 
-    python benchmarks/app_latency.py FILE CUSTOMERS [--runs N]
+    python benchmarks/app_latency.py FILE CUSTOMERS [--stability on|off]
 
 For each run: a fresh `streamlit run app.py` on a free loopback port and a fresh browser profile;
-open the Data page, drop FILE into the real uploader, and time until the sidebar shows the file's
-customer count (the segments are computed: the sidebar is drawn after them); then move the K slider
-one step on the Segments page and time until the cards change; then wait for the background
-stability check (ui/stability.py) to put a badge on every card, timed from the drop too (it starts
-only once the first segments are drawn, so it cannot delay them). Prints one JSON line.
-`benchmarks/run.py --cases app-xlsx app-csv` runs it next to the CLI on the same file.
+open the app as a marketer does (its first page, Segments, with the demo data: the demo's background
+stability check starts), go to the Data page, drop FILE into the real uploader, and time until the
+sidebar shows the file's customer count (the segments are computed: the sidebar is drawn after them);
+then move the K slider one step on the Segments page and time until the cards change; then wait for
+the background stability check (ui/stability.py) to put a badge on every card, timed from the drop
+too. ``--stability off`` starts the server with the background check off
+(SEGMENTER_STABILITY_CHECK=off): the same times without it, to show it does not delay the first
+segments (no badges are waited for then). Prints one JSON line.
+`benchmarks/run.py --cases app-xlsx app-csv` runs it, with and without the check, next to the CLI.
 Never runs `playwright install`: it needs Debian's chromium (apt-get install chromium).
 """
 from __future__ import annotations
@@ -41,12 +44,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_server(log: Path) -> tuple[subprocess.Popen, str]:
+def _start_server(log: Path, stability: str = "on") -> tuple[subprocess.Popen, str]:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "SEGMENTER_STABILITY_CHECK": stability})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -94,10 +98,10 @@ def _drop(page, path: Path, customers: int) -> tuple[float, float | None]:
     raise AssertionError("unreachable")
 
 
-def one_run(path: Path, customers: int, work: Path) -> dict:
+def one_run(path: Path, customers: int, work: Path, stability: str = "on") -> dict:
     from playwright.sync_api import sync_playwright
 
-    process, url = _start_server(work / "streamlit.log")
+    process, url = _start_server(work / "streamlit.log", stability)
     try:
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
@@ -105,11 +109,15 @@ def one_run(path: Path, customers: int, work: Path) -> dict:
                 viewport={"width": 1400, "height": 1800})
             context.set_default_timeout(600_000)
             page = context.new_page()
-            stage = "opening the Data page"
+            stage = "opening the app"
             try:
-                page.goto(f"{url}/data", wait_until="commit")
-                page.get_by_role("heading", name="Data", exact=True).first.wait_for()
+                page.goto(url, wait_until="commit")
+                page.get_by_role("heading", name="Customer segments", exact=True).first.wait_for()
                 page.locator(SIDEBAR).get_by_text("customers", exact=False).first.wait_for()
+                _idle(page)
+                stage = "opening the Data page"
+                page.locator('[data-testid="stSidebarNav"] a', has_text="Data").first.click()
+                page.get_by_role("heading", name="Data", exact=True).first.wait_for()
                 _idle(page)
                 stage = "uploading"
                 started, first_status = _drop(page, path, customers)
@@ -128,6 +136,10 @@ def one_run(path: Path, customers: int, work: Path) -> dict:
                 page.keyboard.press("ArrowRight")
                 page.wait_for_function(f"() => document.querySelectorAll('{CARDS}').length === {before + 1}")
                 k_change = time.perf_counter() - started
+                if stability == "off":
+                    context.close()
+                    return {"upload_to_segments_s": upload_to_segments, "first_progress_s": first_status,
+                            "k_change_s": k_change, "stability": stability}
                 stage = "waiting for the stability badges"
                 page.wait_for_function(
                     f"() => [...document.querySelectorAll('{CARDS}')].every("
@@ -139,7 +151,7 @@ def one_run(path: Path, customers: int, work: Path) -> dict:
                                    f"{shown[:3000]}") from error
             context.close()
         return {"upload_to_segments_s": upload_to_segments, "first_progress_s": first_status, "k_change_s": k_change,
-                "upload_to_stability_badges_s": upload_to_stability}
+                "upload_to_stability_badges_s": upload_to_stability, "stability": stability}
     finally:
         process.terminate()
         try:
@@ -152,9 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("file", type=Path)
     parser.add_argument("customers", type=int, help="the customer count the sidebar shows when done")
+    parser.add_argument("--stability", choices=("on", "off"), default="on",
+                        help="the app's background stability check (off: to compare the first segments without it)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="segmenter-app-bench-") as work:
-        print(json.dumps(one_run(args.file.resolve(), args.customers, Path(work))))
+        print(json.dumps(one_run(args.file.resolve(), args.customers, Path(work), args.stability)))
     return 0
 
 

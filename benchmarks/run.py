@@ -462,12 +462,13 @@ def run_app_case(name: str, path: Path, args, out_dir: Path) -> dict:
     phase_cmd = [python, "-c", PHASES, str(path), str(args.stream_bytes)]
     runs = min(args.runs, args.xlsx_runs) if (path.suffix == ".xlsx" and args.xlsx_runs) else args.runs
     result = {"case": name, "file": str(path), "bytes": path.stat().st_size,
-              "runs": {"cli": [], "phases": [], "app": []}}
+              "runs": {"cli": [], "phases": [], "app": [], "app_no_check": []}}
     for rep in range(runs):
-        for kind in ("cli", "phases", "app"):
-            if kind == "app":
+        for kind in ("cli", "phases", "app", "app_no_check"):
+            if kind.startswith("app"):
                 customers = json.loads(report.read_text())["customers"]
-                cmd = [python, str(REPO / "benchmarks" / "app_latency.py"), str(path), str(customers)]
+                cmd = [python, str(REPO / "benchmarks" / "app_latency.py"), str(path), str(customers),
+                       "--stability", "off" if kind == "app_no_check" else "on"]
             else:
                 cmd = cli_cmd if kind == "cli" else phase_cmd
             r = child(cmd, env=env)
@@ -477,7 +478,7 @@ def run_app_case(name: str, path: Path, args, out_dir: Path) -> dict:
                 print(f"  {kind} run {rep + 1} FAILED rc={r['rc']}: {r['stderr'][-600:]}", flush=True)
                 if kind == "cli":
                     break
-            elif kind in ("phases", "app"):
+            elif kind in ("phases", "app", "app_no_check"):
                 entry.update(json.loads(r["stdout"].strip().splitlines()[-1]))
             result["runs"][kind].append(entry)
             shown = entry.get("upload_to_segments_s", r["wall_s"])
@@ -489,10 +490,15 @@ def run_app_case(name: str, path: Path, args, out_dir: Path) -> dict:
     phases = {p: median([e["phases"].get(p) for e in ok["phases"]]) for p in (ok["phases"][0]["phases"]
                                                                                 if ok["phases"] else {})}
     app = {key: median([e.get(key) for e in ok["app"]]) for key in ("upload_to_segments_s", "first_progress_s",
-                                                                      "k_change_s")}
+                                                                      "k_change_s", "upload_to_stability_badges_s")}
+    # The same runs without the background stability check: does it delay the first segments?
+    no_check = median([e.get("upload_to_segments_s") for e in ok["app_no_check"]])
     summary = {"cli": {"wall_s": cli_wall, "peak_mib": None, "ok_runs": len(ok["cli"])},
                "phases": {"phases": phases, "ok_runs": len(ok["phases"])},
-               "app": {**app, "ok_runs": len(ok["app"])}}
+               "app": {**app, "ok_runs": len(ok["app"])},
+               "app_no_check": {"upload_to_segments_s": no_check, "ok_runs": len(ok["app_no_check"])}}
+    if no_check and app["upload_to_segments_s"]:
+        summary["app"]["vs_no_check"] = app["upload_to_segments_s"] / no_check
     if cli_wall and imports is not None and app["upload_to_segments_s"]:
         work = cli_wall - imports
         summary["app"]["cli_work_s"] = work
@@ -528,9 +534,13 @@ def print_table(results: list[dict]) -> None:
         if "app" in s and s["app"].get("upload_to_segments_s"):
             a = s["app"]
             print(f"{'':13s} app: upload -> segments {a['upload_to_segments_s']:.2f} s "
-                  f"(first progress {a['first_progress_s'] if a['first_progress_s'] is not None else '-'}), "
+                  f"(first progress {fmt(a['first_progress_s'], '.2f')} s), "
                   f"K change {a['k_change_s']:.2f} s; CLI work after imports {a.get('cli_work_s', 0):.2f} s; "
                   f"target {a.get('target_s', 0):.2f} s -> {'met' if a.get('target_met') else 'MISSED'}")
+            if a.get("vs_no_check"):
+                print(f"{'':13s} app without the stability check: upload -> segments "
+                      f"{s['app_no_check']['upload_to_segments_s']:.2f} s; with it {a['vs_no_check']:.2f}x that; "
+                      f"badges {a['upload_to_stability_badges_s']:.1f} s after the drop")
         if "compute_vs_pyarrow_parse" in s:
             print(f"{'':13s} compute after read {s['compute_after_read_s']:.2f} s = "
                   f"{s['compute_vs_pyarrow_parse']:.1f}x pyarrow's parse ({s['pyarrow_csv']['parse_s']:.2f} s)")
