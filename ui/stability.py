@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -29,11 +30,17 @@ from segmentation.stability import SegmentationStability, Stability
 
 from .stability_worker import run_in_child
 
+
+def enabled(environ: Mapping[str, str]) -> bool:
+    """Whether the server runs the background check: yes unless SEGMENTER_STABILITY_CHECK says off/0/false/no."""
+    return environ.get("SEGMENTER_STABILITY_CHECK", "on").strip().lower() not in ("off", "0", "false", "no")
+
+
 # Off only in the app tests of other features, so that a check finishing mid-test cannot move
 # their suggested K (tests/app/conftest.py; tests/app/test_app_stability.py switches it on), and
 # where the server is started with SEGMENTER_STABILITY_CHECK=off (a machine too small to spare the
 # CPU; benchmarks/app_latency.py compares the app with and without it).
-AUTOSTART = os.environ.get("SEGMENTER_STABILITY_CHECK", "on").strip().lower() not in ("off", "0", "false", "no")
+AUTOSTART = enabled(os.environ)
 MAX_JOBS = 8
 run_check = run_in_child  # how a check is run (the tests put a fake here)
 POLL_SECONDS = 3.0  # the sidebar's progress fragment: rarely enough that the page is mostly idle

@@ -222,3 +222,12 @@ def test_a_cancelled_check_s_process_is_terminated_at_once_not_left_to_finish(mo
     stability.keep_only("A", ("own-file",))
     assert isinstance(job.future.exception(timeout=30), stability.CheckCancelled)
     assert job.process.wait(timeout=10) == -signal.SIGTERM  # terminated by the cancel, not finished
+
+
+@pytest.mark.parametrize(("value", "on"), [
+    (None, True), ("on", True), ("1", True), ("yes", True),
+    ("off", False), ("OFF", False), (" off ", False), ("0", False), ("false", False), ("no", False),
+])
+def test_the_server_s_background_check_can_be_switched_off_by_its_environment(value, on):
+    environ = {} if value is None else {"SEGMENTER_STABILITY_CHECK": value}
+    assert stability.enabled(environ) is on
