@@ -99,6 +99,9 @@ def run_in_child(customers: pd.DataFrame, *, k_values: Sequence[int], seed: int,
             [sys.executable, "-m", "ui.stability_worker", str(write_end)], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, pass_fds=(write_end,), cwd=_ROOT, env=env,
             start_new_session=True)
+    except BaseException:
+        os.close(read_end)
+        raise
     finally:
         os.close(write_end)  # the child holds the only writing end: its exit ends the pipe
     try:
@@ -116,8 +119,9 @@ def run_in_child(customers: pd.DataFrame, *, k_values: Sequence[int], seed: int,
                     return message[1]
                 else:
                     raise _error(*message[1:])
-    except (EOFError, BrokenPipeError):
-        process.wait(5)
+    except (EOFError, BrokenPipeError, pickle.UnpicklingError):  # ended, or killed in the middle of a message
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
         raise SegmenterError(
             f"The stability check's process stopped without a result (exit code {process.returncode}).",
             "This can happen when the machine runs out of memory; the segments themselves are not affected.",
