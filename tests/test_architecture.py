@@ -1,5 +1,6 @@
-"""Dependencies inside segmentation/ point one way: no import cycle (imports inside functions
-count too), and no module imports Streamlit."""
+"""Dependencies inside segmentation/ point one way: every module has a declared layer and imports
+only its own layer and those below (imports inside functions and TYPE_CHECKING blocks count too),
+there is no import cycle, and no module imports Streamlit."""
 from __future__ import annotations
 
 import ast
@@ -33,9 +34,32 @@ def _imports(path: Path) -> set[str]:
 _LAZY_TARGETS = {"api", "pipeline", "settings"}
 
 
-def import_graph() -> dict[str, set[str]]:
-    modules = {path.stem: path for path in PACKAGE.glob("*.py")}
+# Bottom to top. A module may import modules of its own layer and of the layers below it, never
+# above. A new module is declared here (the test fails until it is); docs/ARCHITECTURE.md draws
+# the same layers.
+LAYERS: dict[str, tuple[str, ...]] = {
+    "base": ("errors", "settings", "engines", "spark_runtime", "export"),
+    "stages": ("schema", "parsing", "columns", "cleaning", "rfm_features", "scoring", "model", "stability",
+               "segments", "kpolicy", "saved", "demo"),
+    "preparation": ("preparation",),
+    "sources": ("reading", "largefile", "sources"),
+    "renderers": ("charts", "report_html", "audiences"),
+    "facade": ("pipeline",),
+    "on the facade": ("migration", "report"),
+    "front ends": ("api", "cli", "__init__", "__main__"),
+}
+
+
+def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    modules = {path.stem: path for path in package.glob("*.py")}
     return {name: _imports(path) & set(modules) - {name} for name, path in modules.items()}
+
+
+def upward_imports(graph: dict[str, set[str]], layers: dict[str, tuple[str, ...]]) -> list[str]:
+    """Every import of a module in a higher layer, as 'importer (layer) -> imported (layer)'."""
+    rank = {module: (i, layer) for i, (layer, modules) in enumerate(layers.items()) for module in modules}
+    return [f"{module} ({rank[module][1]}) -> {target} ({rank[target][1]})"
+            for module in sorted(graph) for target in sorted(graph[module]) if rank[target][0] > rank[module][0]]
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -86,12 +110,29 @@ def test_segmentation_has_no_import_cycle():
     assert find_cycle(graph) is None
 
 
-@pytest.mark.parametrize(("lower", "upper"), [
-    ("preparation", "pipeline"), ("largefile", "pipeline"), ("sources", "pipeline"),
-    ("schema", "preparation"), ("cleaning", "preparation"), ("kpolicy", "pipeline"),
-], ids=lambda name: name)
-def test_lower_modules_never_import_the_facade(lower, upper):
-    assert upper not in import_graph()[lower]
+def test_every_module_has_exactly_one_layer():
+    declared = [module for modules in LAYERS.values() for module in modules]
+    assert len(declared) == len(set(declared))
+    assert sorted(declared) == sorted(import_graph()), "declare a new module's layer in LAYERS"
+
+
+def test_no_import_points_up():
+    assert upward_imports(import_graph(), LAYERS) == []
+
+
+@pytest.mark.parametrize("planted", [
+    "from .pipeline import run\n",
+    "def f():\n    from . import pipeline\n",
+    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from segmentation.pipeline import Result\n",
+], ids=["top-level", "inside-a-function", "type-checking"])
+def test_a_planted_upward_import_fails_the_layer_check(tmp_path, planted):
+    """The check itself: the real package copied, one upward import planted in cleaning.py."""
+    for path in PACKAGE.glob("*.py"):
+        (tmp_path / path.name).write_text(path.read_text())
+    assert upward_imports(import_graph(tmp_path), LAYERS) == []
+    with (tmp_path / "cleaning.py").open("a") as module:
+        module.write(planted)
+    assert upward_imports(import_graph(tmp_path), LAYERS) == ["cleaning (stages) -> pipeline (facade)"]
 
 
 def test_no_module_imports_streamlit():
