@@ -1,8 +1,23 @@
 """The notebook API: transactions in, customers and segments out, in two calls.
 
+>>> import pandas as pd
 >>> import segmentation
->>> result = segmentation.segment(transactions)          # doctest: +SKIP
->>> customers = segmentation.rfm(transactions, snapshot="2011-12-10")  # doctest: +SKIP
+>>> sales = pd.DataFrame({
+...     "customer": ["A", "A", "A", "B", "B", "C", "D", "E"],
+...     "date": ["2011-11-01", "2011-11-20", "2011-12-08", "2011-10-02", "2011-12-01", "2011-06-15",
+...              "2011-12-09", "2011-03-01"],
+...     "amount": [50.0, 40.0, 50.0, 30.0, 15.0, 99.0, 24.0, 15.0],
+... })
+>>> result = segmentation.segment(sales, k=2, snapshot="2011-12-10")
+>>> result.customers[["customer_id", "recency", "frequency", "monetary", "segment"]]
+  customer_id  recency  frequency  monetary              segment
+0           A        2          3     140.0      Loyal Customers
+1           B        9          2      45.0      Loyal Customers
+2           C      178          1      99.0  Potential Loyalists
+3           D        1          1      24.0  Potential Loyalists
+4           E      284          1      15.0  Potential Loyalists
+>>> segmentation.rfm(sales, snapshot="2011-12-10")["rfm_segment"].tolist()
+['Loyal Customers', 'Loyal Customers', 'Hibernating', 'Potential Loyalists', 'At Risk']
 
 The same pipeline as the CLI and the app (pipeline.run): the same cleaning rules, the same K
 policy (kpolicy.decide_k), the same seeded model, so the same customers and segments.
@@ -86,8 +101,8 @@ def segment(
     roles : mapping of str to str or None, optional
         Role → column, e.g. ``{"customer": "Customer ID", "date": "InvoiceDate"}``. Roles not
         given are detected from the column names and values, as in the app; ``None`` unmaps
-        a role. Roles: customer, invoice, date, quantity, price, amount, product,
-        description, country.
+        a role. Roles: customer, date, quantity, price, amount, invoice, product,
+        description, country, email.
     k : int or "auto", default "auto"
         Number of segments; ``"auto"`` takes the suggested K (see ``result.suggestion``).
     snapshot : datetime.date or str, optional
@@ -125,9 +140,19 @@ def segment(
 
     Examples
     --------
-    >>> result = segment(transactions, k=4)                 # doctest: +SKIP
-    >>> result.segments[["segment", "customers", "revenue_share"]]  # doctest: +SKIP
-    >>> result.model.predict(new_customers[["recency", "frequency", "monetary"]])  # doctest: +SKIP
+    Five customers' purchases (customer, date, amount: the roles are found from the names):
+
+    >>> sales = pd.DataFrame({"customer": list("AAABBCDE"), "amount": [50, 40, 50, 30, 15, 99, 24, 15.0],
+    ...                       "date": pd.to_datetime(["2011-11-01", "2011-11-20", "2011-12-08", "2011-10-02",
+    ...                                               "2011-12-01", "2011-06-15", "2011-12-09", "2011-03-01"])})
+    >>> result = segment(sales, k=2, snapshot="2011-12-10")
+    >>> result.segments[["segment", "customers", "revenue_share"]].round(2)
+                   segment  customers  revenue_share
+    0      Loyal Customers          2           0.57
+    1  Potential Loyalists          3           0.43
+    >>> new_customers = pd.DataFrame({"recency": [1, 200], "frequency": [3, 1], "monetary": [150.0, 15.0]})
+    >>> result.model.predict(new_customers).tolist()
+    [1, 2]
     """
     frozen = segmentation
     if frozen is not None and not isinstance(frozen, SavedSegmentation):
@@ -167,6 +192,18 @@ def rfm(
         first_purchase, last_purchase, country, r_score, f_score, m_score, rfm_segment;
         sorted by customer_id. The audit is on ``frame.attrs``: ``snapshot`` (ISO date),
         ``rows_in``, ``rows_kept`` and ``dropped`` (rule → rows removed), plain values only.
+
+    Examples
+    --------
+    >>> sales = pd.DataFrame({"Customer ID": ["A", "A", "B"], "InvoiceDate": ["2011-12-01", "2011-12-08", "2011-06-15"],
+    ...                       "Quantity": [2, 1, 3], "Price": [10.0, 5.5, 4.0]})
+    >>> customers = rfm(sales, snapshot="2011-12-10")
+    >>> customers[["customer_id", "recency", "frequency", "monetary"]]
+      customer_id  recency  frequency  monetary
+    0           A        2          2      25.5
+    1           B      178          1      12.0
+    >>> customers.attrs["rows_in"], customers.attrs["rows_kept"]
+    (3, 3)
     """
     source = source_of(data)
     found = columns.resolve_roles(source.preview().rows, roles)

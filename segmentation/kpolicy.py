@@ -24,7 +24,14 @@ AUTO = "auto"
 
 
 def check_request(request: int | str) -> int | str:
-    """`request` as `"auto"` or an int of 2 or more; a `KChoiceError` otherwise (no data needed)."""
+    """`request` as `"auto"` or an int of 2 or more; a `KChoiceError` otherwise (no data needed).
+
+    >>> check_request("auto"), check_request(" 4 "), check_request(6)
+    ('auto', 4, 6)
+    >>> check_request(1)
+    Traceback (most recent call last):
+    segmentation.errors.KChoiceError: K=1 is too small: choose 2 or more segments.
+    """
     if isinstance(request, str):
         text = request.strip()
         if text == AUTO:
