@@ -7,11 +7,14 @@ to scrub from any message. Nothing is attached to Ibis's own backend objects.
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
+import weakref
 from dataclasses import dataclass
 
 import ibis
 
-__all__ = ["Engine", "duckdb_engine", "engine_of"]
+__all__ = ["Engine", "connect_duckdb", "duckdb_engine", "engine_of"]
 
 
 @dataclass(frozen=True)
@@ -28,14 +31,35 @@ class Engine:
         self.backend.disconnect()
 
 
-def duckdb_engine(backend: ibis.BaseBackend | None = None) -> Engine:
-    """A fresh in-process DuckDB (one per call, so sessions never share tables), or `backend`."""
-    if backend is None:
-        from ibis.backends.duckdb import Backend  # direct: `ibis.duckdb` scans package metadata
+def connect_duckdb(*, memory_limit: str | None = None, temp_directory: str | None = None) -> ibis.BaseBackend:
+    """The one way Segmenter opens DuckDB: a fresh in-process database (one per call, so sessions
+    never share tables) that draws no progress bar on a notebook's or the CLI's stderr.
 
-        backend = Backend().connect()
-        backend.con.execute("SET enable_progress_bar = false")  # no bar on a notebook's or the CLI's stderr
-    return Engine(backend=backend, kind="duckdb", target="DuckDB")
+    With `memory_limit` (files read in place, largefile.py) it spills to disk instead of exceeding
+    it: into `temp_directory`, else a private folder removed with the connection (when it is
+    garbage-collected, or at exit); it keeps no insertion order, and a join builds its hash table
+    on the small side (see largefile._typed_by_lookup: DuckDB cannot estimate a CSV scan's size).
+    """
+    from ibis.backends.duckdb import Backend  # direct: `ibis.duckdb` scans package metadata
+
+    backend = Backend().connect()
+    raw = backend.con
+    raw.execute("SET enable_progress_bar = false")
+    if memory_limit is not None:
+        spill = temp_directory
+        if spill is None:
+            spill = tempfile.mkdtemp(prefix="segmenter-duckdb-")
+            weakref.finalize(backend, shutil.rmtree, spill, ignore_errors=True)
+        raw.execute(f"SET memory_limit = '{memory_limit}'")
+        raw.execute(f"SET temp_directory = '{spill}'")
+        raw.execute("SET preserve_insertion_order = false")
+        raw.execute("SET disabled_optimizers = 'build_side_probe_side'")
+    return backend
+
+
+def duckdb_engine(backend: ibis.BaseBackend | None = None) -> Engine:
+    """`backend`, or a fresh DuckDB (connect_duckdb), as an Engine."""
+    return Engine(backend=backend if backend is not None else connect_duckdb(), kind="duckdb", target="DuckDB")
 
 
 def engine_of(table: ibis.Table) -> Engine:

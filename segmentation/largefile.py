@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import gzip
 import os
-import tempfile
 import zlib
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,10 +39,10 @@ from .columns import mapping_notes
 from .errors import InputFileError
 from .reading import LoadedFile, csv_layout, read_file, skipped_lines_note, unique_headers
 from .schema import CANONICAL_SCHEMA, canonical, unmapped_column_names, unmapped_columns, unmapped_values
-from .settings import DUCKDB_MEMORY_LIMIT, LARGE_FILE_BYTES, LARGE_PARQUET_ROWS, STREAM_BATCH_ROWS, CleaningSettings
+from .settings import DUCKDB_MEMORY_LIMIT, LARGE_FILE_BYTES, LARGE_PARQUET_ROWS, STREAM_BATCH_ROWS
 
 __all__ = ["LargeFile", "is_large", "open_file", "canonical_batches", "load_into_duckdb", "reads_directly",
-           "read_directly", "prepare_large", "read_file_or_stream"]
+           "read_directly", "read_file_or_stream"]
 
 _SAMPLE_ROWS = 50_000
 _PARQUET_MAGIC = b"PAR1"
@@ -69,6 +67,7 @@ class LargeFile:
     num_rows: int = 0
     header_line: int = 0
     notes: tuple[str, ...] = ()
+    batch_rows: int = STREAM_BATCH_ROWS  # rows per batch when Parquet is streamed into DuckDB
 
     # Per-product revenue of a large file is tens of millions of rows: not fetched by default.
     fetch_products = False
@@ -79,7 +78,7 @@ class LargeFile:
 
         return Preview(rows=self.head, total_rows=self.num_rows or None)
 
-    def canonical(self, roles: Mapping[str, str], *, progress=None, batch_rows: int = STREAM_BATCH_ROWS):
+    def canonical(self, roles: Mapping[str, str], *, progress=None):
         """DuckDB reads the file in place (or, for Parquet column types it cannot take, it is
         streamed into DuckDB); the CSV lines DuckDB skipped come as a late note."""
         from .engines import duckdb_engine
@@ -93,7 +92,7 @@ class LargeFile:
         else:
             if progress is not None:
                 progress("Streaming rows into DuckDB (dates, numbers, ids)", 0.1)
-            transactions, notes = load_into_duckdb(self, roles, con=con, batch_rows=batch_rows)
+            transactions, notes = load_into_duckdb(self, roles, con=con, batch_rows=self.batch_rows)
 
         def skipped() -> tuple[str, ...]:
             lines = _rejected_lines(con) if self.file_format == "csv" else 0
@@ -300,20 +299,11 @@ def canonical_batches(large: LargeFile, roles: Mapping[str, str], *, batch_rows:
 # ----------------------------------------------------------------------------- DuckDB
 
 def connect(*, memory_limit: str = DUCKDB_MEMORY_LIMIT, temp_directory: str | None = None):
-    """A DuckDB (Ibis) connection that spills to disk instead of exceeding `memory_limit`."""
-    from ibis.backends.duckdb import Backend
+    """A DuckDB (Ibis) connection for a file read in place (engines.connect_duckdb with the
+    large-file memory limit): it spills to disk instead of exceeding `memory_limit`."""
+    from .engines import connect_duckdb  # Ibis is imported when a file is read, not when the CLI starts
 
-    con = Backend().connect()
-    spill = temp_directory or tempfile.mkdtemp(prefix="segmenter-duckdb-")
-    raw = con.con
-    raw.execute(f"SET memory_limit = '{memory_limit}'")
-    raw.execute(f"SET temp_directory = '{spill}'")
-    raw.execute("SET preserve_insertion_order = false")
-    raw.execute("SET enable_progress_bar = false")
-    # A left join with a small lookup table (see _typed_by_lookup) must build its hash table on
-    # the lookup: DuckDB cannot estimate a CSV scan's size and would build on the file's rows.
-    raw.execute("SET disabled_optimizers = 'build_side_probe_side'")
-    return con
+    return connect_duckdb(memory_limit=memory_limit, temp_directory=temp_directory)
 
 
 def load_into_duckdb(large: LargeFile, roles: Mapping[str, str], *, con=None,
@@ -438,16 +428,3 @@ def _rejected_lines(con) -> int:
         return int(con.con.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchone()[0])
     except Exception:  # no CSV was read: there is no reject table
         return 0
-
-
-def prepare_large(large: LargeFile, roles: Mapping[str, str], *, cleaning: CleaningSettings = CleaningSettings(),
-                  snapshot: date | None = None, progress=None, with_products: bool = True,
-                  batch_rows: int = STREAM_BATCH_ROWS):
-    """Prepared customers of a LargeFile, streaming Parquet in batches of `batch_rows` when it
-    cannot be read in place (`LargeFile.prepare` with the default batch size)."""
-    from .preparation import prepare_expr
-
-    found = large.canonical(roles, progress=progress, batch_rows=batch_rows)
-    prepared = prepare_expr(found.table, roles, cleaning=cleaning, snapshot=snapshot, progress=progress,
-                            notes=found.notes, with_products=with_products, engine=found.engine)
-    return replace(prepared, notes=prepared.notes + found.late_notes())

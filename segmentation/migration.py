@@ -20,11 +20,11 @@ import pandas as pd
 import pyarrow as pa
 
 from .cleaning import MONEY_SCALE
+from .engines import connect_duckdb
 from .errors import NoDataLeftError, ParameterError
 from .kpolicy import check_request, decide_k
 from .model import max_k
 from .pipeline import scan_for
-from .preparation import connect
 from .saved import SavedSegmentation, from_segmentation
 from .scoring import add_rfm_scores
 from .segments import segment_customers
@@ -86,7 +86,7 @@ def kept_purchases(purchases: ir.Table) -> pa.Table:
 
 def purchases_from_arrow(table: pa.Table) -> ir.Table:
     """`kept_purchases` back as an Ibis table on a fresh DuckDB, for `compare` and `trend`."""
-    con = connect()
+    con = connect_duckdb()
     con.con.register("purchases", table)
     return con.table("purchases")
 

@@ -16,6 +16,7 @@ from datetime import date
 import pandas as pd
 
 from . import columns, saved
+from .engines import connect_duckdb as connect  # pipeline.connect: public, one name kept
 from .export import write_atomic
 from .kpolicy import decide_k
 from .model import SCAN_COLUMNS, DegenerateClustersWarning, KSuggestion, max_k, scan_k, segment_model, suggest_k
@@ -24,7 +25,6 @@ from .preparation import (
     Prepared,
     Progress,
     TransactionSource,
-    connect,
     no_progress,
     prepare_canonical,
     prepare_expr,

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = ["Progress", "Prepared", "Preview", "Canonical", "TransactionSource", "CUSTOMER_COLUMNS",
-           "connect", "prepare_canonical", "arrow_canonical", "prepare_expr", "prepare_source", "no_progress"]
+           "prepare_canonical", "arrow_canonical", "prepare_expr", "prepare_source", "no_progress"]
 
 Progress = Callable[[str, float], None]  # (what is happening, fraction done 0..1)
 
@@ -112,11 +112,6 @@ class TransactionSource(Protocol):
 
     def prepare(self, roles: Mapping[str, str], *, cleaning: CleaningSettings = ..., snapshot: date | None = None,
                 progress: Progress | None = None, with_products: bool | None = None) -> Prepared: ...
-
-
-def connect() -> ibis.BaseBackend:
-    """A fresh in-process DuckDB: one per call, so sessions never share tables."""
-    return duckdb_engine().backend
 
 
 def _as_date(value) -> date | None:

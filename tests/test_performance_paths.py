@@ -14,6 +14,10 @@ the speed depends on, so that a refactoring cannot quietly fall back to the slow
 """
 from __future__ import annotations
 
+import gc
+import os
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -95,7 +99,7 @@ def test_large_parquet_equals_whole_file_read(fixture, in_place, request):
     assert isinstance(large, largefile.LargeFile) and large.num_rows == ROWS
     assert columns.resolve_roles(large.head, None) == roles
     assert largefile.reads_directly(large, roles) is in_place  # both ways stay covered
-    got = largefile.prepare_large(large, roles, with_products=False, batch_rows=4_000)  # 8 batches
+    got = pipeline.prepare(replace(large, batch_rows=4_000), roles, with_products=False)  # 8 batches
     pd.testing.assert_frame_equal(got.customers, expected.customers)
     pd.testing.assert_frame_equal(got.audit.table, expected.audit.table)
     assert (got.snapshot, got.date_min, got.date_max) == (expected.snapshot, expected.date_min, expected.date_max)
@@ -109,7 +113,7 @@ def test_both_shapes_read_in_place_equal_the_whole_file_and_the_floor_query(shap
     expected, roles = _whole_file(path)
     large = largefile.open_file(path)
     assert isinstance(large, largefile.LargeFile) and largefile.reads_directly(large, roles)
-    got = largefile.prepare_large(large, roles, with_products=False)
+    got = pipeline.prepare(large, roles, with_products=False)
     pd.testing.assert_frame_equal(got.customers, expected.customers)
     pd.testing.assert_frame_equal(got.audit.table, expected.audit.table)
     assert got.audit.rows_in == SHAPE_ROWS and 0 < got.audit.rows_kept < SHAPE_ROWS
@@ -178,7 +182,7 @@ def test_large_file_rows_differing_only_in_an_unmapped_column_are_kept(layout, t
     roles = columns.resolve_roles(large.head, None)
     assert roles == edge_cases.ROLES  # LineNo and Channel are not used
     assert largefile.reads_directly(large, roles) is (layout != "parquet streamed")
-    got = largefile.prepare_large(large, roles, with_products=False)
+    got = pipeline.prepare(large, roles, with_products=False)
     edge_cases.assert_no_line_dropped(got)
     expected, _ = _whole_file(path)
     pd.testing.assert_frame_equal(got.audit.table, expected.audit.table)
@@ -280,7 +284,7 @@ def test_large_csv_read_by_duckdb_equals_whole_file_read(messy_csv):
     assert isinstance(large, largefile.LargeFile) and large.delimiter == ";" and large.header_line == 1
     assert columns.resolve_roles(large.head, None) == roles
     assert largefile.reads_directly(large, roles)
-    got = largefile.prepare_large(large, roles, with_products=False)
+    got = pipeline.prepare(large, roles, with_products=False)
     pd.testing.assert_frame_equal(got.customers, expected.customers)
     pd.testing.assert_frame_equal(got.audit.table, expected.audit.table)
     assert (got.snapshot, got.date_min, got.date_max) == (expected.snapshot, expected.date_min, expected.date_max)
@@ -293,7 +297,7 @@ def test_large_real_csv_gives_the_real_facts():
     path = shared_file("online_retail.csv.gz")
     large = largefile.open_file(path)
     roles = columns.resolve_roles(large.head, None)
-    prepared = largefile.prepare_large(large, roles, with_products=False)
+    prepared = pipeline.prepare(large, roles, with_products=False)
     assert prepared.audit.rows_in == 541_909 and prepared.audit.rows_kept == 392_692
     assert len(prepared.customers) == 4_338
     assert round(prepared.customers["monetary"].sum(), 2) == 8_887_208.89
@@ -305,6 +309,24 @@ def test_streaming_duckdb_has_a_memory_limit_and_spill_directory(tmp_path):
     spill = con.con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
     assert limit.replace(" ", "").lower().startswith(("1gb", "953.6mib", "1.0gb", "0.9gib", "953"))
     assert spill == str(tmp_path)
+
+
+def test_the_private_spill_folder_goes_with_its_connection():
+    con = largefile.connect(memory_limit="1GB")
+    spill = con.con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert os.path.basename(spill).startswith("segmenter-duckdb-") and os.path.isdir(spill)
+    con.disconnect()
+    del con
+    gc.collect()
+    assert not os.path.exists(spill)
+
+
+def test_an_in_memory_duckdb_has_no_memory_limit_of_its_own():
+    """The one DuckDB factory: the limit and the spill folder only for files read in place."""
+    small, large = pipeline.connect(), largefile.connect(memory_limit="1GB")
+    limits = [con.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] for con in (small, large)]
+    assert limits[0] != limits[1]
+    assert small.con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
 
 
 # ----------------------------------------------------------------------------- K-Means
