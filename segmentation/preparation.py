@@ -19,6 +19,7 @@ import pandas as pd
 from . import rfm_features
 from .cleaning import MONEY_SCALE, Audit, clean
 from .engines import Engine, duckdb_engine
+from .engines import connect_duckdb as connect  # the old name, kept for one release: use engines.connect_duckdb
 from .errors import NoDataLeftError
 from .scoring import add_rfm_scores
 from .settings import CleaningSettings
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = ["Progress", "Prepared", "Preview", "Canonical", "TransactionSource", "CUSTOMER_COLUMNS",
-           "prepare_canonical", "arrow_canonical", "prepare_expr", "prepare_source", "no_progress"]
+           "connect", "prepare_canonical", "arrow_canonical", "prepare_expr", "prepare_source", "no_progress"]
 
 Progress = Callable[[str, float], None]  # (what is happening, fraction done 0..1)
 
