@@ -25,6 +25,7 @@ from .errors import NoDataLeftError, ParameterError
 from .kpolicy import check_request, decide_k
 from .model import max_k
 from .pipeline import scan_for
+from .rfm_features import days_from
 from .saved import SavedSegmentation, from_segmentation
 from .scoring import add_rfm_scores
 from .segments import segment_customers
@@ -92,42 +93,46 @@ def purchases_from_arrow(table: pa.Table) -> ir.Table:
 
 
 def as_of_pair(purchases: ir.Table, date_a: date, date_b: date) -> pd.DataFrame:
-    """One row per customer with a kept purchase before B: last/first purchase, frequency and
-    money (units) before A and before B, and money in [A, B). One query on the engine."""
+    """One row per customer with a kept purchase before B: last/first purchase, recency and tenure
+    (days to A, to B), frequency and money (units) before A and before B, and money in [A, B).
+    One query on the engine."""
     cp = customer_purchases(purchases)
     rows = cp.filter(cp.last_date < _start_of(date_b))
     before_a = rows.last_date < _start_of(date_a)
     between = ~before_a
+    last_a, first_a = rows.last_date.max(where=before_a), rows.first_date.min(where=before_a)
+    last_b, first_b = rows.last_date.max(), rows.first_date.min()
     return rows.group_by("customer_id").agg(
-        last_a=rows.last_date.max(where=before_a),
-        first_a=rows.first_date.min(where=before_a),
+        last_a=last_a,
+        first_a=first_a,
+        recency_a=days_from(last_a, date_a),
+        tenure_a=days_from(first_a, date_a),
         frequency_a=rows.count(where=before_a & rows.positive),
         units_a=rows.units.sum(where=before_a),
-        last_b=rows.last_date.max(),
-        first_b=rows.first_date.min(),
+        last_b=last_b,
+        first_b=first_b,
+        recency_b=days_from(last_b, date_b),
+        tenure_b=days_from(first_b, date_b),
         frequency_b=rows.count(where=rows.positive),
         units_b=rows.units.sum(),
         units_between=rows.units.sum(where=between),
     ).order_by("customer_id").execute()
 
 
-def _customers(pair: pd.DataFrame, suffix: str, day: date) -> pd.DataFrame:
-    """The customer table as of `day` (the columns `pipeline.prepare` gives, without country),
-    for customers whose kept money before `day` is positive."""
+def _customers(pair: pd.DataFrame, suffix: str) -> pd.DataFrame:
+    """The customer table as of date A or B (`suffix` "a" or "b"; the columns `pipeline.prepare`
+    gives, without country), for customers whose kept money before that date is positive."""
     units = pair[f"units_{suffix}"]
     present = units.notna() & (units > 0)
     part = pair.loc[present]
-    at = pd.Timestamp(day)
-    last = pd.to_datetime(part[f"last_{suffix}"])
-    first = pd.to_datetime(part[f"first_{suffix}"])
     customers = pd.DataFrame({
         "customer_id": part["customer_id"].astype("string"),
-        "recency": (at - last.dt.normalize()).dt.days.astype("int64"),
+        "recency": part[f"recency_{suffix}"].astype("int64"),
         "frequency": part[f"frequency_{suffix}"].astype("int64"),
         "monetary": (part[f"units_{suffix}"].astype("float64") / MONEY_SCALE).round(6),
-        "tenure": (at - first.dt.normalize()).dt.days.astype("int64"),
-        "first_purchase": first,
-        "last_purchase": last,
+        "tenure": part[f"tenure_{suffix}"].astype("int64"),
+        "first_purchase": pd.to_datetime(part[f"first_{suffix}"]),
+        "last_purchase": pd.to_datetime(part[f"last_{suffix}"]),
     })
     customers["avg_order_value"] = customers["monetary"] / customers["frequency"].where(customers["frequency"] > 0)
     return customers.reset_index(drop=True)
@@ -136,7 +141,7 @@ def _customers(pair: pd.DataFrame, suffix: str, day: date) -> pd.DataFrame:
 def customers_as_of(purchases: ir.Table, day: date) -> pd.DataFrame:
     """Scored customers as of `day`: RFM from the purchases before that day (recency to it)."""
     pair = as_of_pair(purchases, day, day)
-    return add_rfm_scores(_customers(pair, "b", day))
+    return add_rfm_scores(_customers(pair, "b"))
 
 
 def fit_as_of(customers_a: pd.DataFrame, date_a: date, *, k: int | str = "auto", seed: int = DEFAULT_SEED,
@@ -235,8 +240,8 @@ def compare(
                              hint="Swap the dates or choose an earlier first date.")
     if pair is None:
         pair = as_of_pair(purchases, date_a, date_b)
-    at_a = _customers(pair, "a", date_a)
-    at_b = _customers(pair, "b", date_b)
+    at_a = _customers(pair, "a")
+    at_b = _customers(pair, "b")
     if at_b.empty:
         raise NoDataLeftError(f"No customer bought before {date_b.isoformat()}.", hint="Choose later dates.")
     fitted = segmentation is None
@@ -322,10 +327,9 @@ def trend(purchases: ir.Table, segmentation: SavedSegmentation, month_ends: list
     rows = rows.filter(rows.last_date < rows.cut)
     per_customer = rows.group_by(["cut", "customer_id"]).agg(
         last=rows.last_date.max(), frequency=rows.count(where=rows.positive), units=rows.units.sum())
-    epoch_day = per_customer.cut.epoch_seconds() // 86_400
-    last_day = per_customer["last"].truncate("D").epoch_seconds() // 86_400
     features = per_customer.filter(per_customer.units > 0).mutate(
-        recency=epoch_day - last_day, monetary=per_customer.units.cast("float64") / MONEY_SCALE)
+        recency=days_from(per_customer["last"], per_customer.cut),
+        monetary=per_customer.units.cast("float64") / MONEY_SCALE)
     assigned = features.mutate(segment_id=segmentation.assignment_expr(features))
     counts = assigned.group_by(["cut", "segment_id"]).agg(customers=assigned.count()).execute()
     counts["month_end"] = (pd.to_datetime(counts["cut"]) - pd.Timedelta(days=1)).dt.date

@@ -13,18 +13,22 @@ import pandas as pd
 
 from .errors import NoDataLeftError, ParameterError
 
-__all__ = ["summary", "default_snapshot", "check_snapshot", "customer_features",
+__all__ = ["summary", "default_snapshot", "check_snapshot", "days_from", "customer_features",
            "customer_main_country", "customer_email", "customer_products"]
 
 SECONDS_PER_DAY = 86_400
 
 
-def _epoch_day(timestamp: ir.TimestampValue) -> ir.IntegerValue:
-    return timestamp.truncate("D").epoch_seconds() // SECONDS_PER_DAY
+def _epoch_day(moment: ir.TimestampValue | date) -> ir.IntegerValue | int:
+    if isinstance(moment, date):
+        return (moment - date(1970, 1, 1)).days
+    return moment.truncate("D").epoch_seconds() // SECONDS_PER_DAY
 
 
-def _epoch_day_of(day: date) -> int:
-    return (day - date(1970, 1, 1)).days
+def days_from(start: ir.TimestampValue, end: ir.TimestampValue | date) -> ir.IntegerValue:
+    """Calendar days from the day of `start` to the day of `end` (a timestamp expression or a
+    date), whatever the hours: recency and tenure, here and in migration.py's as-of queries."""
+    return _epoch_day(end) - _epoch_day(start)
 
 
 def summary(purchases: ir.Table) -> tuple[tuple[str, ...], object, object, date]:
@@ -76,12 +80,11 @@ def customer_features(purchases: ir.Table, snapshot: date) -> ir.Table:
     revenue. Monetary is the sum of line revenue, in integer units (`monetary_units`).
     """
     kept = purchases.filter(purchases.drop_reason.isnull())
-    snapshot_day = _epoch_day_of(snapshot)
     return kept.group_by("customer_id").agg(
-        recency=snapshot_day - _epoch_day(kept.last_date.max()),
+        recency=days_from(kept.last_date.max(), snapshot),
         frequency=kept.purchase.nunique(where=kept.positive_lines > 0),
         monetary_units=kept.units.sum(),
-        tenure=snapshot_day - _epoch_day(kept.first_date.min()),
+        tenure=days_from(kept.first_date.min(), snapshot),
         first_purchase=kept.first_date.min(),
         last_purchase=kept.last_date.max(),
     )
