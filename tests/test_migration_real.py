@@ -3,10 +3,11 @@ from datetime import date
 
 import pytest
 
-from segmentation import migration, pipeline, reading, saved
-from tests.shared_data import shared_file
+from segmentation import migration, saved
+from tests.shared_data import real_prepared, real_result
 
 pytestmark = pytest.mark.slow
+prepared, real_result = real_prepared, real_result  # the real rows prepared and segmented once (fixtures)
 
 A = date(2011, 9, 1)
 AS_OF_A = {  # customer → (recency, frequency, monetary) from the purchases before A
@@ -14,12 +15,6 @@ AS_OF_A = {  # customer → (recency, frequency, monetary) from the purchases be
     "12346": (226, 1, 77183.60),
     "17850": (273, 34, 5391.21),
 }
-
-
-@pytest.fixture(scope="module")
-def prepared():
-    loaded = reading.read_file(shared_file("online_retail.csv.gz"))
-    return pipeline.prepare(loaded, pipeline.columns.resolve_roles(loaded.table, None))
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +40,8 @@ def test_new_customers_and_revenue_between(prepared, moved):
     assert round(moved.matrix["revenue"].sum(), 2) == pytest.approx(3659728.70, abs=0.01 * len(moved.matrix))
 
 
-def test_save_load_apply_on_the_real_data_gives_the_fitted_segments(prepared, tmp_path):
-    result = pipeline.run_prepared(prepared, k="auto")
+def test_save_load_apply_on_the_real_data_gives_the_fitted_segments(prepared, real_result, tmp_path):
+    result = real_result  # pipeline.run_prepared(prepared, k="auto")
     result.save_segmentation(tmp_path / "seg.json")
     applied, _ = saved.load(tmp_path / "seg.json").apply(prepared.customers.sample(frac=1.0, random_state=1))
     fitted = result.segmentation.customers.set_index("customer_id")["segment_id"].sort_index()

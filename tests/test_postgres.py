@@ -8,15 +8,16 @@ import pandas as pd
 import pytest
 
 import segmentation
-from segmentation import columns, engines, parsing, pipeline, reading, sources
+from segmentation import engines, parsing, pipeline, sources
 from segmentation.errors import MappingError, SourceError
 from tests.engines import edge_cases
 from tests.engines import postgres as engine_postgres
 from tests.engines.compare import assert_same_as_duckdb
 from tests.engines.postgres import READER_PASSWORD, STRANGER_PASSWORD
-from tests.shared_data import shared_file
+from tests.shared_data import real_prepared, real_result, shared_file
 
 pg_server = engine_postgres.pg_server  # the session's throwaway server (a fixture)
+real_prepared, real_result = real_prepared, real_result  # the DuckDB references, computed once (fixtures)
 # One server/JVM per worker is costly on 2 cores: with `pytest -n 2 --dist loadgroup` (.ci/run) all of
 # this module runs on one worker; with other --dist modes the mark does nothing.
 pytestmark = pytest.mark.xdist_group("postgres")
@@ -37,22 +38,28 @@ def _secret_free(error: BaseException, *secrets: str) -> None:
 # ----------------------------------------------------------------------------- the real data
 
 @pytest.fixture(scope="module")
-def retail(pg_server):
-    """The real Online Retail rows in PostgreSQL, run through the pipeline there once;
-    the statements the server ran for it are kept for the push-down test."""
-    csv_gz = shared_file("online_retail.csv.gz")
-    pg_server.load_online_retail(csv_gz)
-    pg_server.reset_statements()
-    prepared = sources.prepare_postgres(pg_server.url(), "online_retail")
-    statements = pg_server.statements()
-    loaded = reading.read_file(csv_gz)
-    reference = pipeline.prepare(loaded, columns.resolve_roles(loaded.table), with_products=False)
-    return prepared, reference, statements
+def retail(pg_server, real_prepared):
+    """The real Online Retail rows in PostgreSQL, segmented there once through the notebook API on
+    a plain Ibis table of a read-only session (`segmentation.segment`: the same EngineTable.prepare
+    as `--source`'s prepare_postgres, which the CLI tests run end to end); the statements the
+    server ran for it are kept for the push-down test. Returns (result, DuckDB reference, statements)."""
+    pg_server.load_online_retail(shared_file("online_retail.csv.gz"))
+    engine = sources.connect_postgres(pg_server.url())
+    try:
+        table = engine.backend.table("online_retail")  # a plain Ibis table, as a notebook has one
+        assert engines.engine_of(table).read_only  # asked of the session: nothing is cached there
+        pg_server.reset_statements()
+        result = segmentation.segment(table)
+        statements = pg_server.statements()
+    finally:
+        engine.disconnect()
+    return result, real_prepared, statements
 
 
 @pytest.mark.slow
 def test_real_rows_give_the_duckdb_results(retail):
-    prepared, reference, _ = retail
+    result, reference, _ = retail
+    prepared = result.prepared
     assert len(prepared.customers) == 4338
     assert prepared.audit.rows_in == 541909
     assert prepared.audit.dropped["missing_customer"] == 135080
@@ -65,7 +72,8 @@ def test_real_rows_give_the_duckdb_results(retail):
 def test_only_the_customer_rows_come_back(retail):
     """pg_stat_statements counts the rows each statement returned: the 2,000-row sample for
     column detection, then nothing larger than the per-customer table; no statement writes."""
-    prepared, _, statements = retail
+    result, _, statements = retail
+    prepared = result.prepared
     assert statements, "pg_stat_statements recorded nothing"
     largest = max(rows for _, _, rows in statements)
     total = sum(rows for _, _, rows in statements)
@@ -255,16 +263,11 @@ def test_timestamptz_and_numeric_columns(pg_server):
 
 
 @pytest.mark.slow
-def test_segment_accepts_a_postgres_ibis_table(retail, pg_server):
-    """The notebook API on an Ibis table of a PostgreSQL session: the same customers as DuckDB."""
-    engine = sources.connect_postgres(pg_server.url())
-    try:
-        table = engine.backend.table("online_retail")  # a plain Ibis table, as a notebook has one
-        assert engines.engine_of(table).read_only  # asked of the session: nothing is cached there
-        got = segmentation.segment(table)
-    finally:
-        engine.disconnect()
-    want = segmentation.segment(reading.read_file(shared_file("online_retail.csv.gz")).table)
+def test_segment_accepts_a_postgres_ibis_table(retail, real_result):
+    """The notebook API on an Ibis table of a PostgreSQL session: the same customers, K and
+    suggestion as on the CSV in DuckDB (`real_result`)."""
+    got, _, _ = retail
+    want = real_result
     assert len(got.customers) == 4338
     assert (got.k, got.suggestion) == (want.k, want.suggestion)
     pd.testing.assert_frame_equal(got.customers, want.customers)

@@ -129,10 +129,12 @@ def stop_server(server: Server) -> None:
         server.process.wait()
 
 
-@pytest.fixture
-def fresh_server(tmp_path: Path) -> Iterator[Server]:
-    """A server nobody has talked to yet (for first-request deep links)."""
-    server = start_server(tmp_path)
+@pytest.fixture(scope="module")
+def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server no other test talks to, for the deep links: its first test sends the server's very
+    first request; every test opens its link in a new tab, a new session that has never run the app
+    (one server for all of them: starting one per test cost ~20 s each on CI's two cores)."""
+    server = start_server(tmp_path_factory.mktemp("fresh-server"))
     yield server
     stop_server(server)
 
