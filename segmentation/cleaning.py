@@ -1,6 +1,7 @@
 """Cleaning rules and their audit, written once as Ibis expressions.
 
-The same functions run on DuckDB (default), PostgreSQL or Spark: no pandas, no SQL strings.
+The same functions run on DuckDB (default), PostgreSQL or Spark: Ibis expressions, no SQL strings;
+only the audit's few result rows become a pandas DataFrame.
 They rely on the canonical schema (docs/ARCHITECTURE.md): ids and text trimmed, blank → null.
 The rules are declared in `settings.CLEANING_RULES` (names, labels, help, switchable) and
 given their stage and predicate here (`RULES`, the registry `flag_rows` and the audit iterate).

@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     except SegmenterError as error:
         text = " ".join(str(error).split())  # exactly one line
         if isinstance(error, KChoiceError) and not error.hint:
-            text += " Give --k a smaller number, or --k auto for the suggested K."
+            text += " Give --k a whole number of 2 or more, or --k auto for the suggested K."
         print(f"error: {text}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -55,8 +55,10 @@ class ParameterError(SegmenterError):
 
 
 class KChoiceError(ParameterError):
-    """The number of segments asked for cannot be used (not a whole number of 2 or more, or more
-    than the data has customers). Front ends add a hint naming their own control."""
+    """The number of segments asked for cannot be used: not a whole number of 2 or more, or a K
+    given together with a saved segmentation, whose K is fixed. (A K above the number of distinct
+    customer profiles is not an error: fewer segments are fitted, with a warning.) Front ends add a
+    hint naming their own control."""
 
 
 class SourceError(SegmenterError):

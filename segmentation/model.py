@@ -340,7 +340,7 @@ def fit_model(customers: pd.DataFrame, *, k: int, seed: int = DEFAULT_SEED,
     The model's ``predict`` takes rows of `features` (a DataFrame with those columns).
     """
     if k < 1:
-        raise ParameterError(f"K={k} is not a number of segments; choose K of 2 or more.")
+        raise ParameterError(f"K={k} is not a number of segments: fit one segment or more.")
     matrix = feature_matrix(customers, features)
     supported = max_k(customers, features)
     if k > supported:

@@ -277,3 +277,18 @@ def test_new_outputs_refuse_wrong_extensions(tmp_path, capsys, flag, name, messa
     assert main(["--demo-rows", "100", flag, str(tmp_path / name)]) == 2
     assert re.search(message, capsys.readouterr().err)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_k_error_reaching_the_cli_gets_a_true_hint(monkeypatch, capsys):
+    """The K policy's errors: K not a whole number of 2 or more (a K above the customers' distinct
+    profiles is capped with a warning, so the hint never asks for a smaller K)."""
+    from segmentation import cli
+    from segmentation.errors import KChoiceError
+
+    def refuse(args):
+        raise KChoiceError("K=1 is too small: choose 2 or more segments.")
+
+    monkeypatch.setattr(cli, "_run", refuse)
+    assert main(["demo.csv"]) == 2
+    assert capsys.readouterr().err == ("error: K=1 is too small: choose 2 or more segments. "
+                                       "Give --k a whole number of 2 or more, or --k auto for the suggested K.\n")

@@ -102,3 +102,10 @@ def test_more_segments_than_distinct_customers_warns_and_caps():
     with pytest.warns(DegenerateClustersWarning, match="k=3 is more than the 2 distinct"):
         labels = fit_labels(customers, k=3)
     assert labels.nunique() == 2
+
+
+@pytest.mark.parametrize("k", [0, -2])
+def test_no_segment_at_all_is_refused_with_a_true_message(k):
+    """One segment is a valid fit (one distinct profile); fewer is not."""
+    with pytest.raises(ParameterError, match=rf"^K={k} is not a number of segments: fit one segment or more\.$"):
+        fit_labels(planted_customers(5), k=k)
