@@ -11,7 +11,7 @@ counts rows, customers and revenue per rule, so rows in = rows kept + rows dropp
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ibis
 import ibis.expr.types as ir
@@ -73,8 +73,15 @@ class Cleaned:
 
     purchases: ir.Table  # PURCHASE_COLUMNS
     lines: ir.Table  # canonical columns + line_units, rows, duplicates, drop_reason, purchase
-    kept: ir.Table  # canonical columns + line_units, rows that passed every rule
     mode: str  # "quantity_price" or "amount"
+
+    @property
+    def kept(self) -> ir.Table:
+        """Canonical columns + line_units of the rows that passed every rule: lines without a
+        reason, of customers the customer-level rule kept (in `purchases`)."""
+        customers = self.purchases.filter(self.purchases.drop_reason.isnull()).select("customer_id").distinct()
+        kept = self.lines.filter(self.lines.drop_reason.isnull(), self.lines.customer_id.isin(customers.customer_id))
+        return kept.drop("drop_reason", "rows", "duplicates", "purchase")
 
 
 # One row per (drop_reason, customer_id, country, purchase): `lines` rows under drop_reason,
@@ -88,12 +95,6 @@ PURCHASE_COLUMNS = (
 
 def _money_mode(roles: Mapping[str, str]) -> str:
     return "quantity_price" if "quantity" in roles and "price" in roles else "amount"
-
-
-def rule_names_for(roles: Mapping[str, str]) -> list[str]:
-    """Rule names as reported for this mapping (the price rule is about amounts in amount files)."""
-    mode = _money_mode(roles)
-    return [rule.reported_name(mode) for rule in RULES]
 
 
 def _is_bad_number(value: ir.FloatingValue) -> ir.BooleanValue:
@@ -234,8 +235,6 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
     (`duplicates` = copies - 1). Otherwise every input row is one line. So every input row is
     counted once: rows in = sum(rows) + sum(duplicates).
     """
-    if "email" not in transactions.columns:  # a canonical table built before the email role existed
-        transactions = transactions.mutate(email=ibis.null("string"))
     unmapped = unmapped_of(transactions)
     t = transactions.select(*CANONICAL_COLUMNS, *unmapped)
     t = t.mutate(description=t.description.fill_null("Unknown"))
@@ -297,7 +296,7 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
     lines = lines.drop("passed_early")
     context = Context(roles, mode, settings)
     return Cleaned(purchases=_customer_rule(purchases, context, _CUSTOMER.reported_name(mode)), lines=lines,
-                   kept=_kept_rows(lines, _customer_rule(_purchases(lines), context, "dropped")), mode=mode)
+                   mode=mode)
 
 
 def purchase_of(rows: ir.Table, roles: Mapping[str, str]) -> ir.StringValue:
@@ -401,13 +400,6 @@ def _customer_rule(purchases: ir.Table, context: Context, rule_name: str) -> ir.
     return joined.mutate(drop_reason=reason).select(*PURCHASE_COLUMNS)
 
 
-def _kept_rows(lines: ir.Table, purchases: ir.Table) -> ir.Table:
-    """Rows that passed every rule: lines without a reason, of customers the customer rule kept."""
-    customers = purchases.filter(purchases.drop_reason.isnull()).select("customer_id").distinct()
-    kept = lines.filter(lines.drop_reason.isnull(), lines.customer_id.isin(customers.customer_id))
-    return kept.drop("drop_reason", "rows", "duplicates", "purchase")
-
-
 def audit_of(cleaned: Cleaned, roles: Mapping[str, str]) -> Audit:
     """Count rows, customers and revenue per drop reason (one small query over the purchases).
 
@@ -457,6 +449,5 @@ def clean(transactions: ir.Table, roles: Mapping[str, str], settings: CleaningSe
     database recomputes."""
     cleaned = flag_rows(transactions, roles, settings)
     purchases = cleaned.purchases if read_only else cleaned.purchases.cache()
-    cleaned = Cleaned(purchases=purchases, lines=cleaned.lines, kept=_kept_rows(cleaned.lines, purchases),
-                      mode=cleaned.mode)
+    cleaned = replace(cleaned, purchases=purchases)
     return cleaned, audit_of(cleaned, roles)

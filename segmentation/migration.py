@@ -40,7 +40,6 @@ __all__ = [
     "customer_purchases",
     "kept_purchases",
     "purchases_from_arrow",
-    "default_dates",
     "as_of_pair",
     "customers_as_of",
     "fit_as_of",
@@ -212,11 +211,6 @@ class Migration:
             "sizes": [{key: (int(value) if key != "segment" else value) for key, value in row.items()}
                       for row in self.sizes.to_dict(orient="records")],
         }
-
-
-def default_dates(snapshot: date, days: int = DEFAULT_DAYS) -> tuple[date, date]:
-    """(A, B): B the snapshot, A `days` before it."""
-    return snapshot - timedelta(days=days), snapshot
 
 
 def compare(

@@ -6,11 +6,9 @@ from datetime import datetime
 import pyarrow as pa
 
 COLUMNS = ("customer_id", "invoice", "invoice_date", "quantity", "price", "amount",
-           "product", "description", "country")
+           "product", "description", "country", "email")  # the canonical schema's mapped columns
 TYPES = (pa.string(), pa.string(), pa.timestamp("us"), pa.float64(), pa.float64(), pa.float64(),
-         pa.string(), pa.string(), pa.string())
-# The optional email column (role `email`); tables without it are still accepted by the cleaning.
-WITH_EMAIL = (COLUMNS + ("email",), TYPES + (pa.string(),))
+         pa.string(), pa.string(), pa.string(), pa.string())
 ROLES_QP = {"customer": "CustomerID", "date": "InvoiceDate", "quantity": "Quantity", "price": "UnitPrice",
             "invoice": "InvoiceNo", "product": "StockCode", "description": "Description", "country": "Country"}
 ROLES_AMOUNT = {"customer": "client", "date": "date", "amount": "total"}
@@ -25,4 +23,4 @@ def line(customer, invoice, when, quantity=1.0, price=1.0, *, amount=None, produ
 
 def table(*lines) -> pa.Table:
     return pa.table({name: pa.array([row[i] for row in lines], type=kind)
-                     for i, (name, kind) in enumerate(zip(*WITH_EMAIL))})
+                     for i, (name, kind) in enumerate(zip(COLUMNS, TYPES))})
