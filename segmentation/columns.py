@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import MappingError
+from .errors import MappingError, quote_names
 from .settings import REQUIRED_ROLES, ROLES
 
 __all__ = ["ROLE_ORDER", "normalise_header", "detect_roles", "resolve_roles", "detection_notes",
@@ -530,13 +530,5 @@ def resolve_roles(table: pa.Table, overrides: Mapping[str, str | None] | None = 
     return {role: roles[role] for role in ROLE_ORDER if role in roles}
 
 
-def _quote(names, limit: int = 20, width: int = 60) -> str:
-    """Names for a message: quoted, each shortened to ``width``, at most ``limit`` of them."""
-    names = list(names)
-
-    def short(name) -> str:
-        text = " ".join(str(name).split())
-        return text if len(text) <= width else text[: width - 1] + "…"
-
-    shown = ", ".join(f"'{short(n)}'" for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+def _quote(names) -> str:
+    return quote_names(names, limit=20)

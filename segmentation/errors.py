@@ -15,7 +15,21 @@ __all__ = [
     "KChoiceError",
     "SourceError",
     "SegmentationFileError",
+    "quote_names",
 ]
+
+
+def quote_names(names, *, limit: int = 12, width: int = 60) -> str:
+    """Names (columns, sheets, tables) for a message: quoted, each shortened to `width`
+    characters, at most `limit` of them and how many more."""
+    names = list(names)
+
+    def short(name) -> str:
+        text = " ".join(str(name).split())
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    shown = ", ".join(f"'{short(n)}'" for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 class SegmenterError(Exception):

@@ -39,6 +39,7 @@ __all__ = [
     "DegenerateClustersWarning",
     "KSuggestion",
     "make_model",
+    "make_scaler",
     "feature_matrix",
     "scan_k",
     "suggest_k",
@@ -77,6 +78,12 @@ def make_model(k: int, *, seed: int = DEFAULT_SEED) -> Pipeline:
             ("kmeans", KMeans(n_clusters=k, n_init=N_INIT, random_state=seed)),
         ]
     )
+
+
+def make_scaler() -> Pipeline:
+    """The model's scaling steps alone (log1p → StandardScaler: make_model without K-Means), for
+    the scan and the stability check, which cluster one scaled matrix many times."""
+    return make_model(2)[:-1]
 
 
 def feature_matrix(customers: pd.DataFrame, features: Sequence[str] = FEATURES) -> pd.DataFrame:
@@ -127,7 +134,7 @@ def scan_k(
             hint="Load more data or relax the cleaning filters.",
         )
     with threadpool_limits(limits=MODEL_THREADS):
-        scaled = make_model(2, seed=seed)[:-1].fit_transform(matrix).astype(np.float64)
+        scaled = make_scaler().fit_transform(matrix).astype(np.float64)
         sample = _sample_rows(len(scaled), silhouette_sample, seed)
         fit_rows = _sample_rows(len(scaled), fit_sample, seed) if len(scaled) > fast_above else None
 
@@ -171,7 +178,7 @@ def scan_labels(customers: pd.DataFrame, k: int, *, seed: int = DEFAULT_SEED, fe
     """The labels scan_k scores for one K (sampled fit above `fast_above`), indexed like `customers`."""
     matrix = feature_matrix(customers, features)
     with threadpool_limits(limits=MODEL_THREADS):
-        scaled = make_model(2, seed=seed)[:-1].fit_transform(matrix).astype(np.float64)
+        scaled = make_scaler().fit_transform(matrix).astype(np.float64)
         fit_rows = _sample_rows(len(scaled), fit_sample, seed) if len(scaled) > fast_above else None
         labels, _ = _fit_for_scan(scaled, fit_rows, k, seed)
     return pd.Series(labels, index=matrix.index, name="cluster").reindex(customers.index)

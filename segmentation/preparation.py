@@ -21,6 +21,7 @@ from .cleaning import MONEY_SCALE, Audit, clean
 from .engines import Engine, duckdb_engine
 from .engines import connect_duckdb as connect  # the old name, kept for one release: use engines.connect_duckdb
 from .errors import NoDataLeftError
+from .progress import Progress, no_progress
 from .scoring import add_rfm_scores
 from .settings import CleaningSettings
 
@@ -30,16 +31,10 @@ if TYPE_CHECKING:
 __all__ = ["Progress", "Prepared", "Preview", "Canonical", "TransactionSource", "CUSTOMER_COLUMNS",
            "connect", "prepare_canonical", "arrow_canonical", "prepare_expr", "prepare_source", "no_progress"]
 
-Progress = Callable[[str, float], None]  # (what is happening, fraction done 0..1)
-
 CUSTOMER_COLUMNS = [
     "customer_id", "recency", "frequency", "monetary", "tenure", "avg_order_value",
     "first_purchase", "last_purchase", "country",
 ]
-
-
-def no_progress(step: str, fraction: float) -> None:
-    return None
 
 
 @dataclass(frozen=True)

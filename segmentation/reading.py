@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from .errors import InputFileError
+from .errors import InputFileError, quote_names
 from .settings import MAX_UPLOAD_MB
 
 __all__ = ["LoadedFile", "CsvLayout", "csv_layout", "skipped_lines_note", "read_file", "unique_headers",
@@ -562,7 +562,7 @@ def _read_csv(data: bytes, name: str, notes: list[str]) -> LoadedFile:
         notes.append(skipped_lines_note(skipped, n_fields))
     if table.num_rows == 0:
         raise InputFileError(
-            f"'{name}' has a header row ({_list(names)}) but no data rows.",
+            f"'{name}' has a header row ({quote_names(names)}) but no data rows.",
             "Export the data again including the rows, not only the column names.",
         )
     return LoadedFile(table=table, source_name=name, file_format="csv", encoding=encoding, delimiter=delimiter,
@@ -594,15 +594,6 @@ def _why(exc: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _list(names: list[str] | tuple[str, ...], limit: int = 12, width: int = 60) -> str:
-    def short(name: str) -> str:
-        text = " ".join(str(name).split())
-        return text if len(text) <= width else text[: width - 1] + "…"
-
-    shown = ", ".join(f"'{short(n)}'" for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
 # ----------------------------------------------------------------------------- Parquet
 
 def _read_parquet(data: bytes, name: str, notes: list[str]) -> LoadedFile:
@@ -622,7 +613,7 @@ def _read_parquet(data: bytes, name: str, notes: list[str]) -> LoadedFile:
                              "Write the Parquet file again, or export the data as CSV.") from exc
     table = table.rename_columns(unique_headers(table.column_names))
     if table.num_columns == 0 or table.num_rows == 0:
-        raise InputFileError(f"'{name}' has no data rows (columns: {_list(table.column_names) or 'none'}).",
+        raise InputFileError(f"'{name}' has no data rows (columns: {quote_names(table.column_names) or 'none'}).",
                              "Write the file again with the transactions in it.")
     return LoadedFile(table=table, source_name=name, file_format="parquet", notes=tuple(notes))
 
@@ -657,7 +648,7 @@ def _read_excel(data: bytes, name: str, sheet: str | None, notes: list[str]) -> 
         if sheet not in sheet_names:
             stripped = {s.strip().lower(): s for s in sheet_names}
             if sheet.strip().lower() not in stripped:
-                raise InputFileError(f"'{name}' has no sheet '{sheet}'. Its sheets: {_list(sheet_names)}.",
+                raise InputFileError(f"'{name}' has no sheet '{sheet}'. Its sheets: {quote_names(sheet_names)}.",
                                      "Choose one of the sheets listed.")
             sheet = stripped[sheet.strip().lower()]
         table, header_note = _load_sheet(reader, sheet, name)
@@ -675,11 +666,11 @@ def _read_excel(data: bytes, name: str, sheet: str | None, notes: list[str]) -> 
             notes.append(header_note)
         why = "it has the customer and date columns" if skipped.get("_roles") else "it is the largest table"
         others = [s for s in sheet_names if s != chosen]
-        notes.append(f"Read sheet '{chosen}' ({why}; the other sheet(s) {_list(others)} were skipped). "
+        notes.append(f"Read sheet '{chosen}' ({why}; the other sheet(s) {quote_names(others)} were skipped). "
                      "Choose another sheet if this is not the transactions.")
     if table.num_rows == 0:
         raise InputFileError(
-            f"Sheet '{chosen}' of '{name}' has a header row ({_list(table.column_names)}) but no data rows.",
+            f"Sheet '{chosen}' of '{name}' has a header row ({quote_names(table.column_names)}) but no data rows.",
             "Choose the sheet that holds the transactions, or export the data again.",
         )
     return LoadedFile(table=table, source_name=name, file_format="xlsx", sheet=chosen, sheets=sheet_names,
@@ -756,7 +747,7 @@ def _choose_sheet(reader, sheet_names: tuple[str, ...], name: str):
         if best is None or key > best[0]:
             best = (key, sheet_name, table, header_note)
     if best is None:
-        raise InputFileError(f"No sheet of '{name}' can be read ({_list(sheet_names)}).",
+        raise InputFileError(f"No sheet of '{name}' can be read ({quote_names(sheet_names)}).",
                              "Open the workbook in Excel and save it again, or export the data as CSV.")
     (has_roles, _), chosen, table, header_note = best
     return chosen, table, header_note, {"_roles": has_roles}

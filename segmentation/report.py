@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .settings import DEFAULT_SEED, OUTPUT_COLUMNS
+from .settings import DEFAULT_SEED, OUTPUT_COLUMNS, STABILITY_COLUMNS
 
 if TYPE_CHECKING:
     from .pipeline import Result
 
 __all__ = ["OUTPUT_COLUMNS", "report_of"]
-
-# Added to every `k_scan` row: null unless stability was computed (stability.stability_scan).
-STABILITY_SCAN_KEYS = ("stability", "stability_low", "stability_high")
 
 
 def report_of(result: Result, source: str, *, seed: int = DEFAULT_SEED) -> dict:
@@ -34,7 +31,7 @@ def report_of(result: Result, source: str, *, seed: int = DEFAULT_SEED) -> dict:
         "seed": seed,
         "k_scan": [
             {key: (None if value != value else value) for key, value in row.items()}  # NaN → null
-            | {key: None for key in STABILITY_SCAN_KEYS if key not in row}  # null: not computed
+            | {key: None for key in STABILITY_COLUMNS if key not in row}  # null: not computed
             for row in result.scan.to_dict(orient="records")
         ],
         "segments": [

@@ -44,6 +44,7 @@ __all__ = [
     "STABILITY_RESAMPLES",
     "STABILITY_SAMPLE_SIZE",
     "STABILITY_BANDS",
+    "STABILITY_COLUMNS",
     "STABLE_THRESHOLD",
     "SEED_CHECK_SEEDS",
     "SEED_AGREEMENT_MIN",
@@ -354,6 +355,8 @@ STABILITY_BANDS: tuple[tuple[float, str], ...] = (
     (float("-inf"), "not to be trusted"),
 )
 STABLE_THRESHOLD = 0.75  # a K (or a segment) at least this stable is "stable"
+# The stability columns of a K scan (stability.stability_scan), null in the report when not computed.
+STABILITY_COLUMNS = ("stability", "stability_low", "stability_high")
 # Seed check: the chosen K is fitted under this many seeds (the seed in use and the next ones);
 # a mean pairwise adjusted Rand index below SEED_AGREEMENT_MIN is reported as a warning.
 SEED_CHECK_SEEDS = 5

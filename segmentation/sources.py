@@ -42,7 +42,7 @@ import pyarrow as pa
 
 from . import columns, spark_runtime
 from .engines import Engine, engine_of
-from .errors import SegmenterError, SourceError
+from .errors import SegmenterError, SourceError, quote_names
 from .preparation import Canonical, Prepared, Preview, Progress, no_progress, prepare_source
 from .schema import canonical
 from .settings import CleaningSettings
@@ -186,7 +186,8 @@ def list_tables(engine: Engine) -> list[str]:
 def open_table(engine: Engine, name: str) -> EngineTable:
     """The table or view ``name`` (``schema.table`` allowed); SourceError when it is not there."""
     if not name or not str(name).strip():
-        raise SourceError("No table name given.", hint="Pick one of the tables: " + _few(list_tables(engine)))
+        tables = quote_names(list_tables(engine), limit=10) or "(none)"
+        raise SourceError("No table name given.", hint=f"Pick one of the tables: {tables}.")
     name = str(name).strip()
     schema, _, table_name = name.rpartition(".")
     with _source_errors(engine.target, engine.secrets, table=name):
@@ -493,11 +494,6 @@ def prepare_spark(
 
 
 # ----------------------------------------------------------------------------- errors
-
-def _few(names: list[str], limit: int = 10) -> str:
-    shown = ", ".join(names[:limit]) or "(none)"
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "") + "."
-
 
 @contextmanager
 def _source_errors(target: str, secrets: Sequence[str], *, table: str | None = None) -> Iterator[None]:

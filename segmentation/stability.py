@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
@@ -32,7 +32,8 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from .errors import ParameterError
-from .model import FEATURES, feature_matrix, make_model
+from .model import FEATURES, feature_matrix, make_scaler
+from .progress import Progress
 from .settings import (
     BORDERLINE_SHARE,
     DEFAULT_SEED,
@@ -44,6 +45,7 @@ from .settings import (
     SEED_AGREEMENT_MIN,
     SEED_CHECK_SEEDS,
     STABILITY_BANDS,
+    STABILITY_COLUMNS,
     STABILITY_RESAMPLES,
     STABILITY_SAMPLE_SIZE,
     STABLE_THRESHOLD,
@@ -69,8 +71,6 @@ __all__ = [
     "seed_message",
 ]
 
-STABILITY_COLUMNS = ["stability", "stability_low", "stability_high"]
-Progress = Callable[[str, float], None]
 
 
 def band(value: float | None) -> str | None:
@@ -110,7 +110,7 @@ class StabilitySample:
 def _scaled(customers: pd.DataFrame, features: Sequence[str], seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     matrix = feature_matrix(customers, features)
     with threadpool_limits(limits=MODEL_THREADS):
-        scaled = make_model(2, seed=seed)[:-1].fit_transform(matrix)
+        scaled = make_scaler().fit_transform(matrix)
     return matrix, np.asarray(scaled, dtype=np.float64)
 
 
