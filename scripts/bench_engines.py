@@ -35,7 +35,7 @@ else:
     session = sources.spark_session(master, driver_memory=memory)
     con = sources.connect_spark(session)
     table = sources.read_spark(con, path)
-roles = sources.resolve_roles(table)
+roles = sources.table_roles(table)
 prepared = sources.prepare_table(table, roles)
 elapsed = time.perf_counter() - t0
 import os

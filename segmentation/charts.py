@@ -22,9 +22,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .model import elbow_k
 from .segments import (
     CUSTOMER_FEATURES,
-    knee_k,
     relative_means,
     require_frame,
     segment_crosstab,
@@ -33,6 +33,7 @@ from .segments import (
 from .settings import STABLE_THRESHOLD
 
 __all__ = [
+    "CUSTOMER_FEATURES",
     "FEATURES",
     "FEATURE_LABELS",
     "LOWER_IS_BETTER",
@@ -52,7 +53,9 @@ __all__ = [
     "segment_trend_figure",
 ]
 
-# Customer features a chart can show, in display order (the features a profile describes).
+# Customer features a chart can show: segments.CUSTOMER_FEATURES, in display order (the features a
+# profile describes; the model clusters on three of them, model.FEATURES). FEATURES is its old name
+# here, kept for one release.
 FEATURES: tuple[str, ...] = CUSTOMER_FEATURES
 FEATURE_LABELS: dict[str, str] = {
     "recency": "Recency (days since last purchase)",
@@ -124,7 +127,7 @@ def segment_color(segment_id: int) -> str:
     return SEGMENT_COLORS[(int(segment_id) - 1) % len(SEGMENT_COLORS)]
 
 
-def _require_feature(name: str, value: str, allowed: Sequence[str] = FEATURES) -> str:
+def _require_feature(name: str, value: str, allowed: Sequence[str] = CUSTOMER_FEATURES) -> str:
     if value not in allowed:
         raise ValueError(f"{name}={value!r} is not a customer feature; choose one of {', '.join(allowed)}.")
     return value
@@ -212,7 +215,7 @@ def k_scan_figure(
     for name, value in (("suggested_k", suggested_k), ("selected_k", selected_k), ("knee", knee)):
         if value is not None and int(value) not in ks:
             raise ValueError(f"{name}={value} is not one of the scanned K values ({', '.join(map(str, ks))}).")
-    knee_value = int(knee) if knee is not None else knee_k(scan)
+    knee_value = int(knee) if knee is not None else elbow_k(scan)
     with_stability = "stability" in scan.columns and scan["stability"].notna().any()
     if with_stability:
         require_frame(scan, "scan", ("stability_low", "stability_high"))
@@ -412,7 +415,7 @@ def scatter_3d(customers: pd.DataFrame, *, log: bool = True, max_points: int | N
 # --------------------------------------------------------------------------------------------
 # segment profiles
 # --------------------------------------------------------------------------------------------
-def relative_heatmap(customers: pd.DataFrame, features: Sequence[str] = FEATURES) -> go.Figure:
+def relative_heatmap(customers: pd.DataFrame, features: Sequence[str] = CUSTOMER_FEATURES) -> go.Figure:
     """Heatmap: rows = segments, columns = features; the printed number is % above/below the
     population mean, the colour says better (blue) or worse (red) than average.
 

@@ -237,7 +237,13 @@ def scan_is_sampled(n_customers: int, *, fast_above: int = FAST_KMEANS_MIN_CUSTO
 
 
 def elbow_k(scan: pd.DataFrame) -> int:
-    """The knee of the inertia curve: the K farthest below the line from first to last point."""
+    """The knee (elbow) of the inertia curve: the K farthest below the line from its first to its
+    last point, whatever the order of the scan's rows (the suggestion votes with it, the Choose K
+    chart marks it)."""
+    missing = [name for name in ("k", "inertia") if name not in scan.columns]
+    if missing or scan.empty:
+        raise ValueError(f"The K scan has no rows or no column {', '.join(map(repr, missing))}.")
+    scan = scan.sort_values("k").reset_index(drop=True)
     if len(scan) < 3:
         return int(scan["k"].iloc[0])
     k = scan["k"].to_numpy(dtype=float)

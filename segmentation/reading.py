@@ -661,10 +661,10 @@ def _read_excel(data: bytes, name: str, sheet: str | None, notes: list[str]) -> 
         if header_note:
             notes.append(header_note)
     else:
-        chosen, table, header_note, skipped = _choose_sheet(reader, sheet_names, name)
+        chosen, table, header_note, has_roles = _choose_sheet(reader, sheet_names, name)
         if header_note:
             notes.append(header_note)
-        why = "it has the customer and date columns" if skipped.get("_roles") else "it is the largest table"
+        why = "it has the customer and date columns" if has_roles else "it is the largest table"
         others = [s for s in sheet_names if s != chosen]
         notes.append(f"Read sheet '{chosen}' ({why}; the other sheet(s) {quote_names(others)} were skipped). "
                      "Choose another sheet if this is not the transactions.")
@@ -732,7 +732,9 @@ def _find_header_row(reader, sheet_name: str) -> int:
     return 0
 
 
-def _choose_sheet(reader, sheet_names: tuple[str, ...], name: str):
+def _choose_sheet(reader, sheet_names: tuple[str, ...], name: str) -> tuple[str, pa.Table, str | None, bool]:
+    """The sheet that looks like the transactions: (name, table, header note, whether it was
+    chosen for having customer and date columns rather than for being the largest)."""
     from .columns import detect_roles
 
     best = None
@@ -750,4 +752,4 @@ def _choose_sheet(reader, sheet_names: tuple[str, ...], name: str):
         raise InputFileError(f"No sheet of '{name}' can be read ({quote_names(sheet_names)}).",
                              "Open the workbook in Excel and save it again, or export the data as CSV.")
     (has_roles, _), chosen, table, header_note = best
-    return chosen, table, header_note, {"_roles": has_roles}
+    return chosen, table, header_note, has_roles

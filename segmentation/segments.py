@@ -157,10 +157,7 @@ def require_frame(df: object, name: str, columns: Sequence[str], *, allow_empty:
     return df
 
 
-def knee_k(scan: pd.DataFrame) -> int:
-    """The K at the knee (elbow) of the inertia curve — the same rule ``model.suggest_k`` votes with."""
-    require_frame(scan, "scan", ("k", "inertia"))
-    return int(elbow_k(scan.sort_values("k").reset_index(drop=True)))
+knee_k = elbow_k  # the old name of model.elbow_k, kept for one release (branches merged at the same time)
 
 
 def relative_means(customers: pd.DataFrame, features: Sequence[str] = CUSTOMER_FEATURES) -> pd.DataFrame:

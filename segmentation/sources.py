@@ -9,7 +9,7 @@ PostgreSQL (the app's "Connect to a database" and the CLI's ``--source URL --tab
     engine = connect_postgres(url)                   # engines.Engine, read-only; SourceError on failure
     names = list_tables(engine)                      # tables and views, for a picker
     table = open_table(engine, "sales.transactions") # an EngineTable; SourceError when missing
-    roles = resolve_roles(table, overrides)          # detection on a 2,000-row sample
+    roles = table_roles(table, overrides)            # detection on a 2,000-row sample
     prepared = table.prepare(roles, cleaning=..., snapshot=..., progress=...)
     result = pipeline.run_prepared(prepared, k="auto")  # K scan and segments, like pipeline.run
 
@@ -18,7 +18,7 @@ Spark (the CLI's ``--engine spark [--spark-master URL]``)::
     session = spark_session("local[*]")              # UTC; None: the running session (spark-submit, Databricks)
     engine = connect_spark(session)
     table = read_spark(engine, "s3a://lake/transactions/")  # Parquet/CSV path(s), or a table name
-    prepared = table.prepare(resolve_roles(table), ...)
+    prepared = table.prepare(table_roles(table), ...)
 
 An Ibis table connected elsewhere (a notebook's own connection) becomes a source with
 :func:`as_source`; the engine's facts are then asked of its session (engines.engine_of).
@@ -58,6 +58,7 @@ __all__ = [
     "table_columns",
     "sample",
     "resolve_roles",
+    "table_roles",
     "EngineTable",
     "as_source",
     "prepare_table",
@@ -251,12 +252,13 @@ def sample(source: EngineTable, n: int = SAMPLE_ROWS) -> pa.Table:
         return source.table.limit(n).to_pyarrow()
 
 
-def resolve_roles(source: EngineTable, overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
-    """Role → column for an engine table: detection on a sample, then the user's overrides.
-
-    Same rules and errors as :func:`segmentation.columns.resolve_roles` (MappingError).
-    """
+def table_roles(source: EngineTable, overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """Role → column for an engine table: columns.resolve_roles (detection, then the user's
+    overrides; MappingError) on a sample of its rows."""
     return columns.resolve_roles(sample(source), overrides)
+
+
+resolve_roles = table_roles  # the old name, kept for one release: it read like columns.resolve_roles
 
 
 # ----------------------------------------------------------------------------- running

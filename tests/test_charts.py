@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import pytest
 
 from segmentation import charts, segments
+from segmentation.model import elbow_k
 from segmentation.settings import CLEANING_RULES, SEGMENT_MAP
 
 EVIL_ID = "<script>alert(1)</script>"
@@ -122,7 +123,7 @@ def test_revenue_share_and_treemap_escape_segment_names():
 # ------------------------------------------------------------------------------------------
 def test_knee_is_marked_at_the_elbow():
     scan = make_scan()
-    assert segments.knee_k(scan) == 4
+    assert elbow_k(scan) == 4
     fig = charts.k_scan_figure(scan)
     knee = [t for t in fig.data if t.name and t.name.startswith("Knee")]
     assert len(knee) == 1
@@ -156,7 +157,7 @@ def test_k_scan_rejects_unknown_k_and_missing_columns():
 
 def test_k_scan_order_does_not_matter():
     shuffled = make_scan().sample(frac=1.0, random_state=3)
-    assert segments.knee_k(shuffled) == 4
+    assert elbow_k(shuffled) == 4
     line = charts.k_scan_figure(shuffled).data[0]
     assert list(line.x) == sorted(line.x)
 
@@ -248,7 +249,7 @@ def test_relative_heatmap_prints_the_relative_values():
     fig = charts.relative_heatmap(customers)
     (trace,) = fig.data
     assert trace.type == "heatmap"
-    expected = segments.relative_means(customers)[list(charts.FEATURES)].to_numpy()
+    expected = segments.relative_means(customers)[list(charts.CUSTOMER_FEATURES)].to_numpy()
     printed = np.array([[float(cell.rstrip("%")) / 100 for cell in row] for row in trace.text])
     np.testing.assert_allclose(printed, expected, atol=0.005)
     np.testing.assert_allclose(np.asarray(trace.customdata)[:, :, 2], expected)  # hover: unturned
@@ -265,7 +266,7 @@ def test_relative_heatmap_colours_better_blue_and_worse_red(feature, better_segm
     customers = make_customers()  # segment 1: recent, frequent, big spenders; segment 3: long gone
     fig = charts.relative_heatmap(customers)
     (trace,) = fig.data
-    column = list(charts.FEATURES).index(feature)
+    column = list(charts.CUSTOMER_FEATURES).index(feature)
     z = np.asarray(trace.z, dtype=float)
     # RdBu runs red (low) to blue (high): better than average must be positive, worse negative.
     assert z[better_segment - 1, column] > 0
@@ -280,8 +281,8 @@ def test_relative_heatmap_colours_better_blue_and_worse_red(feature, better_segm
 def test_relative_heatmap_turns_only_recency():
     customers = make_customers()
     (trace,) = charts.relative_heatmap(customers).data
-    relative = segments.relative_means(customers)[list(charts.FEATURES)].to_numpy()
-    signs = [-1.0 if f == "recency" else 1.0 for f in charts.FEATURES]
+    relative = segments.relative_means(customers)[list(charts.CUSTOMER_FEATURES)].to_numpy()
+    signs = [-1.0 if f == "recency" else 1.0 for f in charts.CUSTOMER_FEATURES]
     np.testing.assert_allclose(np.asarray(trace.z, dtype=float), relative * np.array(signs))
 
 

@@ -109,7 +109,7 @@ def test_rows_differing_only_in_an_unmapped_column_are_kept(pg_server):
     con = sources.connect_postgres(pg_server.url())
     try:
         table = sources.open_table(con, "unmapped_lines")
-        assert sources.resolve_roles(table) == edge_cases.ROLES
+        assert sources.table_roles(table) == edge_cases.ROLES
         got = sources.prepare_table(table, edge_cases.ROLES)
     finally:
         con.disconnect()
@@ -146,7 +146,7 @@ def test_tables_are_listed_for_a_picker(pg_server):
         assert {"picker_table", "picker_view"} <= set(sources.list_tables(con))
         table = sources.open_table(con, "public.picker_table")
         assert sources.table_columns(table)["InvoiceDate"].startswith("timestamp")
-        assert sources.resolve_roles(table) == edge_cases.ROLES
+        assert sources.table_roles(table) == edge_cases.ROLES
     finally:
         con.disconnect()
 

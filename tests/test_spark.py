@@ -107,7 +107,7 @@ def real_rows(tmp_path_factory):
 def test_real_rows_from_csv_text(spark_con, real_rows):
     path, loaded, roles = real_rows
     table = sources.read_spark(spark_con, str(path))
-    assert sources.resolve_roles(table) == roles
+    assert sources.table_roles(table) == roles
     got = sources.prepare_table(table, roles)
     want = pipeline.prepare(loaded, roles, with_products=False)
     assert_same_as_duckdb(got, want)
@@ -142,7 +142,7 @@ def test_spark_table_by_name(spark, spark_con, timestamp_type):
         rows = [{**row, "InvoiceDate": row["InvoiceDate"].replace(tzinfo=UTC)} for row in rows]
     spark.createDataFrame(rows, schema=schema).createOrReplaceTempView(f"edge_view_{timestamp_type}")
     table = sources.read_spark(spark_con, f"edge_view_{timestamp_type}")
-    got = sources.prepare_table(table, sources.resolve_roles(table))
+    got = sources.prepare_table(table, sources.table_roles(table))
     assert_same_as_duckdb(got, duckdb_reference(raw, edge_cases.ROLES))
 
 
@@ -213,7 +213,7 @@ def test_an_executor_killed_mid_job_is_replaced_and_the_result_stays_exact(spark
     killer.start()
     try:
         table = sources.read_spark(spark_con, str(path))
-        roles = sources.resolve_roles(table)
+        roles = sources.table_roles(table)
         got = sources.prepare_table(table, roles)
     finally:
         stop.set()

@@ -26,7 +26,7 @@ def sales(pg_server):
     con = sources.connect_postgres(pg_server.url())
     try:
         table = sources.open_table(con, "app_sales")
-        customers = len(sources.prepare_table(table, sources.resolve_roles(table)).customers)
+        customers = len(sources.prepare_table(table, sources.table_roles(table)).customers)
     finally:
         con.disconnect()
     assert customers > 0
