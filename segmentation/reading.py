@@ -9,9 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import os
+import threading
 import zipfile
 import zlib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +37,20 @@ _RATIO_CHECK_BYTES = 50_000_000
 MAX_PARQUET_CELLS = 500_000_000
 MAX_COLUMNS = 16_384  # as many as an Excel sheet can have; a header of a million names is an attack
 # The csv module refuses fields over 128 KiB by default; a long description must not hide the header.
-csv.field_size_limit(max(csv.field_size_limit(), 256 * 1024 * 1024))
+_CSV_FIELD_LIMIT = 256 * 1024 * 1024
+_CSV_LIMIT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _long_csv_fields() -> Iterator[None]:
+    """The csv module's field limit raised while this module reads a sample, then put back (it is
+    the process's setting, not ours to change for good); one reader at a time."""
+    with _CSV_LIMIT_LOCK:
+        before = csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
+        try:
+            yield
+        finally:
+            csv.field_size_limit(before)
 
 _DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -431,14 +447,15 @@ def _sample_text(data: bytes) -> str:
 def _records(sample: str, delimiter: str) -> list[list[str]]:
     reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, quotechar='"', doublequote=True)
     rows = []
-    try:
-        for row in reader:
-            if row and any(cell.strip() for cell in row):
-                rows.append(row)
-            if len(rows) >= _SAMPLE_RECORDS:
-                break
-    except csv.Error:
-        pass
+    with _long_csv_fields():
+        try:
+            for row in reader:
+                if row and any(cell.strip() for cell in row):
+                    rows.append(row)
+                if len(rows) >= _SAMPLE_RECORDS:
+                    break
+        except csv.Error:
+            pass
     return rows
 
 
@@ -582,7 +599,8 @@ def _header_line(sample: str, delimiter: str, n_fields: int, title_lines: int) -
     if not title_lines:
         return next((i for i, line in enumerate(sample.splitlines()) if line.strip()), 0)
     for i, line in enumerate(sample.splitlines()[: 4 * _MAX_TITLE_LINES]):
-        fields = next(csv.reader([line], delimiter=delimiter), [])
+        with _long_csv_fields():
+            fields = next(csv.reader([line], delimiter=delimiter), [])
         if len(fields) == n_fields:
             return i
     return title_lines

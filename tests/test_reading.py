@@ -305,3 +305,23 @@ def test_real_csv_reads_complete():
                                          "UnitPrice", "CustomerID", "Country"]
     assert loaded.table.column("CustomerID").null_count == 135_080
     assert pc.sum(pc.starts_with(loaded.table.column("InvoiceNo"), "C")).as_py() == 9_288
+
+
+def test_reading_leaves_the_csv_module_s_field_limit_as_it_was(tmp_path):
+    """A description of 200,000 characters is read, and the process's csv setting is not changed for good."""
+    import csv
+
+    before = csv.field_size_limit()
+    path = tmp_path / "long.csv"
+    path.write_text("CustomerID,InvoiceDate,Amount,Description\n"
+                    f'12346,2011-01-18,10.5,"{"x" * 200_000}"\n12347,2011-01-19,3.0,Mug\n')
+    loaded = read_file(path)
+    assert loaded.table.num_rows == 2 and len(loaded.table.column("Description")[0].as_py()) == 200_000
+    assert csv.field_size_limit() == before
+    # nor by importing the package (a fresh interpreter: csv's own default, 128 KiB)
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import csv, segmentation.reading; print(csv.field_size_limit())"],
+                          capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
+    assert done.stdout.strip() == "131072"
