@@ -19,12 +19,13 @@ def checked(at: AppTest) -> AppTest:
     return at
 
 
-def run_with_stability(monkeypatch, name: str, data: bytes) -> AppTest:
-    """The app with `data` uploaded: first run without stability, then after the check is done."""
+def run_with_stability(monkeypatch, name: str, data: bytes, *, jobs: OrderedDict | None = None) -> AppTest:
+    """The app with `data` uploaded: first run without stability, then after the check is done
+    (`jobs`: the checks known, by default none: this one computes)."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     checked(at.run())  # the demo data: its check stays off, so the upload's check is not queued behind it
     monkeypatch.setattr(stability, "AUTOSTART", True)
-    monkeypatch.setattr(stability, "_JOBS", OrderedDict())  # no check of an earlier test: this one computes
+    monkeypatch.setattr(stability, "_JOBS", OrderedDict() if jobs is None else jobs)
     checked(upload(at, name, data))
     first = results(at)
     assert first.stability is None  # the first segments are shown before any stability exists
@@ -40,8 +41,30 @@ def planted_csv() -> bytes:
     return to_csv(planted_transactions())
 
 
-def test_planted_groups_fifth_panel_badges_and_k4(monkeypatch, planted_csv):
-    at = run_with_stability(monkeypatch, "planted.csv", planted_csv)
+@pytest.fixture(scope="module")
+def planted_checks() -> OrderedDict:
+    """The checks of the planted data's tests: computed by the first of them, reused by the others
+    (a check of the same data, seed and K is the same; each took ~40 s of CI)."""
+    return OrderedDict()
+
+
+@pytest.fixture(scope="module")
+def planted_session(planted_csv, planted_checks) -> AppTest:
+    """One session: the planted file uploaded, its check done (the tests look at different pages)."""
+    with pytest.MonkeyPatch.context() as patch:
+        return run_with_stability(patch, "planted.csv", planted_csv, jobs=planted_checks)
+
+
+@pytest.fixture
+def planted_app(planted_session, planted_checks, monkeypatch) -> AppTest:
+    """`planted_session`, its finished check in view of the app's next runs."""
+    monkeypatch.setattr(stability, "AUTOSTART", True)
+    monkeypatch.setattr(stability, "_JOBS", planted_checks)
+    return planted_session
+
+
+def test_planted_groups_fifth_panel_badges_and_k4(planted_app):
+    at = planted_app
     outcome = results(at)
     assert outcome.suggestion.k == outcome.k == 4
     assert outcome.suggestion.reason.startswith("K=4: the most stable of the well-separated choices")
@@ -65,8 +88,8 @@ def test_planted_groups_fifth_panel_badges_and_k4(monkeypatch, planted_csv):
     assert not at.warning  # stable, and the seed does not matter
 
 
-def test_borderline_filter_shows_the_lowest_tenth(monkeypatch, planted_csv):
-    at = run_with_stability(monkeypatch, "planted.csv", planted_csv)
+def test_borderline_filter_shows_the_lowest_tenth(planted_app):
+    at = planted_app
     checked(at.switch_page("views/customers.py").run())
     customers = results(at).segmentation().customers
     assert f"{len(customers):,} of {len(customers):,} customers" in texts(at)
@@ -124,13 +147,16 @@ def test_a_finished_check_reruns_only_the_pages_that_show_it(monkeypatch, redraw
 
 
 @pytest.mark.parametrize("page", ["views/data.py", "views/changes.py"])
-def test_the_data_and_changes_pages_are_not_redrawn_when_the_check_finishes(monkeypatch, page, planted_csv):
+def test_the_data_and_changes_pages_are_not_redrawn_when_the_check_finishes(monkeypatch, page, planted_csv,
+                                                                            planted_checks):
     """The real app on a page without stability: a check that finishes after the page's results
-    were computed leaves the page (and the uploader's file in flight) alone and says where to look."""
+    were computed leaves the page (and the uploader's file in flight) alone and says where to look.
+    (The planted data's check, done by an earlier test or started here; the next run is made
+    not to see it, as when it ends between the results and the sidebar.)"""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     checked(at.run())
     monkeypatch.setattr(stability, "AUTOSTART", True)
-    monkeypatch.setattr(stability, "_JOBS", OrderedDict())
+    monkeypatch.setattr(stability, "_JOBS", planted_checks)
     checked(upload(at, "planted.csv", planted_csv))  # the marketer's own data: checked on the Data page too
     checked(at.switch_page(page).run())
     assert stability.wait(results(at).stability_key) is not None
