@@ -15,6 +15,7 @@ __all__ = [
     "KChoiceError",
     "SourceError",
     "SegmentationFileError",
+    "CurrencyError",
 ]
 
 
@@ -40,6 +41,10 @@ class MappingError(SegmenterError):
 
 class NoDataLeftError(SegmenterError):
     """Cleaning or filtering left nothing to segment."""
+
+
+class CurrencyError(SegmenterError):
+    """The kept money is in more than one currency: adding it up would mix them."""
 
 
 class ParameterError(SegmenterError):
