@@ -124,7 +124,7 @@ def _detect(table: pa.Table) -> _Detection:
             found[role] = column
             used.add(column)
 
-    if "refunded" in found and _numbers(table.column(found["refunded"])) is None:
+    if "refunded" in found and _is_flag(table.column(found["refunded"])):
         del found["refunded"]  # a yes/no 'Refunded' flag is no amount
     unsure: set[str] = set()
     _product_or_description(table, found, reasons)
@@ -229,7 +229,9 @@ def _product_or_description(table: pa.Table, found: dict[str, str], reasons: dic
     codes = [c for c in pool if profiles[c].kind == "codes" and _header_score("product", c) > 0]
     if not names or not codes:
         return
-    description = max(names, key=lambda c: (profiles[c].distinct_words, profiles[c].mean_length))
+    # a bare `Name` or `Title` (PayPal's payer name) comes after a column named for the item
+    description = max(names, key=lambda c: (normalise_header(c) not in ("name", "title"), profiles[c].distinct_words,
+                                            profiles[c].mean_length))
     product = max(codes, key=lambda c: _header_score("product", c))
     ambiguous = any(_header_score("product", c) > 0 and _header_score("description", c) > 0
                     for c in (product, description))
@@ -380,8 +382,9 @@ def _platform_notes(names, roles: Mapping[str, str]) -> tuple[str, ...]:
     a currency, or an e-mail address as the customer (shop and payment platforms)."""
     platform = any(roles.get(role) for role in ("status", "refunded", "currency")) or \
         is_email_header(roles.get("customer"))
-    if not platform:
-        return ()
+    if not platform:  # an amount in cents is said all the same: how it was decided
+        minor = any(money_divisor(roles.get(role)) == 100 for role in ("amount", "price"))
+        return (_money_note(names, roles),) if minor else ()
     notes = []
     customer, email = roles.get("customer"), roles.get("email")
     if customer and email and customer != email:
@@ -507,6 +510,17 @@ def _invoice_by_content(table: pa.Table, free: list[str]) -> str | None:
                 pc.any(pc.match_substring_regex(values, r"^[Cc]\d")).as_py():
             return column
     return None
+
+
+def _is_flag(column: pa.ChunkedArray) -> bool:
+    """A yes/no column (booleans, or text such as true/false, yes/no)."""
+    if pa.types.is_boolean(column.type):
+        return True
+    values = _sample_strings(column)
+    if values is None or len(values) == 0:
+        return False
+    words = {str(v).casefold() for v in pc.unique(values).to_pylist() if v}
+    return bool(words) and words <= {"true", "false", "yes", "no", "y", "n", "t", "f"}
 
 
 def _order_number_by_content(table: pa.Table, columns: list[str]) -> str | None:
