@@ -227,3 +227,21 @@ def test_unknown_status_values_are_kept_and_listed():
     assert prepared.customers["customer_id"].tolist() == ["1"] and prepared.customers["frequency"].tolist() == [2]
     note = next(note for note in prepared.notes if note.startswith("Status values"))
     assert "not recognised: kept: 'shipped-ish' (1 rows)" in note and "check them" in note
+
+
+def test_the_report_lists_the_status_values(tmp_path):
+    import json
+
+    from segmentation import cli
+
+    built = platforms.woocommerce()
+    path = tmp_path / built.name
+    path.write_bytes(built.data)
+    report = tmp_path / "r.json"
+    assert cli.main([str(path), "--k", "3", "--report", str(report), "--snapshot", "2012-01-01"]) == 0
+    got = json.loads(report.read_text())
+    assert got["customers"] == len(platforms.expected_customers(built.orders))
+    assert got["dropped"]["not_paid"] > 0
+    statuses = {row["status"]: (row["treatment"], row["rows"]) for row in got["statuses"]}
+    assert statuses["completed"][0] == "counted as paid" and statuses["on-hold"][0] == "not paid: removed"
+    assert sum(rows for _, rows in statuses.values()) == got["rows_in"]
