@@ -168,7 +168,7 @@ def _cancelled(lines: ir.Table, context: Context) -> ir.BooleanValue:
     # C followed by digits only (C536379): Stripe's ch_… and PayPal's ids that begin with C are no
     # cancellations. The cheap prefix test first; the pattern only where it passes.
     prefixed = lines.invoice.startswith("C") | lines.invoice.startswith("c")
-    return prefixed & lines.invoice.re_search(r"^[Cc][0-9]+$")
+    return ibis.cases((prefixed, lines.invoice.re_search(r"^[Cc][0-9]+$")), else_=False)
 
 
 def _non_positive_quantity(lines: ir.Table, context: Context) -> ir.BooleanValue:
