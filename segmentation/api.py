@@ -102,7 +102,7 @@ def segment(
         Role → column, e.g. ``{"customer": "Customer ID", "date": "InvoiceDate"}``. Roles not
         given are detected from the column names and values, as in the app; ``None`` unmaps
         a role. Roles: customer, date, quantity, price, amount, invoice, product,
-        description, country, email.
+        description, country, email, status, refunded, currency.
     k : int or "auto", default "auto"
         Number of segments; ``"auto"`` takes the suggested K (see ``result.suggestion``).
     snapshot : datetime.date or str, optional

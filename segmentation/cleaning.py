@@ -11,14 +11,16 @@ counts rows, customers and revenue per rule, so rows in = rows kept + rows dropp
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from .schema import CANONICAL_COLUMNS, UNMAPPED_PREFIX
-from .settings import CLEANING_RULES, CleaningSettings, Rule
+from .columns import is_email_header, money_divisor
+from .errors import CurrencyError
+from .schema import CANONICAL_COLUMNS, IBIS_TYPES, ROLE_OF_COLUMN, UNMAPPED_PREFIX
+from .settings import CLEANING_RULES, CleaningSettings, Rule, status_treatment
 
 __all__ = [
     "MONEY_SCALE",
@@ -29,6 +31,8 @@ __all__ = [
     "flag_rows",
     "clean",
     "audit_of",
+    "STATUS_TREATMENTS",
+    "status_note",
 ]
 
 # Money is summed in integer millionths: integer sums are exact and associative on every
@@ -46,6 +50,8 @@ class Audit:
     rows_in: int
     rows_kept: int
     table: pd.DataFrame  # rule, label, rows, customers, revenue; one row per rule, in rule order
+    # The status values found (role `status`) and how each was treated: status, treatment, rows.
+    statuses: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=STATUS_COLUMNS))
 
     @property
     def dropped(self) -> dict[str, int]:
@@ -74,6 +80,7 @@ class Cleaned:
     purchases: ir.Table  # PURCHASE_COLUMNS
     lines: ir.Table  # canonical columns + line_units, rows, duplicates, drop_reason, purchase
     mode: str  # "quantity_price" or "amount"
+    statuses: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=STATUS_COLUMNS))
 
     @property
     def kept(self) -> ir.Table:
@@ -83,6 +90,14 @@ class Cleaned:
         kept = self.lines.filter(self.lines.drop_reason.isnull(), self.lines.customer_id.isin(customers.customer_id))
         return kept.drop("drop_reason", "rows", "duplicates", "purchase")
 
+
+STATUS_COLUMNS = ["status", "treatment", "rows"]
+# How each kind of status value is treated, as the audit and the app say it (settings.status_treatment).
+STATUS_TREATMENTS = {
+    "paid": "counted as paid",
+    "not paid": "not paid: removed",
+    "unknown": "not recognised: kept",
+}
 
 # One row per (drop_reason, customer_id, country, purchase): `lines` rows under drop_reason,
 # `copies` more rows under `duplicate`, their money in integer units (`copy_units` for the
@@ -110,6 +125,7 @@ class Context:
     mode: str
     settings: CleaningSettings
     bad_number: ir.BooleanValue | None = None
+    not_paid: tuple[str, ...] = ()  # the status values found that mean "not paid" (settings.status_treatment)
 
 
 # A predicate gets the lines (canonical columns; for "customer" rules the purchases with the
@@ -142,10 +158,19 @@ class CleaningRule:
         return not self.rule.switchable or self.rule.name in settings.rules
 
 
+def _not_paid(lines: ir.Table, context: Context) -> ir.BooleanValue:
+    if "status" not in context.roles or not context.not_paid:
+        return ibis.literal(False)
+    return lines.status.isin(list(context.not_paid))
+
+
 def _cancelled(lines: ir.Table, context: Context) -> ir.BooleanValue:
     if "invoice" not in context.roles or context.settings.net_returns:  # net returns keep cancellations
         return ibis.literal(False)
-    return lines.invoice.startswith("C") | lines.invoice.startswith("c")
+    # C followed by digits only (C536379): Stripe's ch_… and PayPal's ids that begin with C are no
+    # cancellations. The cheap prefix test first; the pattern only where it passes.
+    prefixed = lines.invoice.startswith("C") | lines.invoice.startswith("c")
+    return ibis.cases((prefixed, lines.invoice.re_search(r"^[Cc][0-9]+$")), else_=False)
 
 
 def _non_positive_quantity(lines: ir.Table, context: Context) -> ir.BooleanValue:
@@ -157,8 +182,27 @@ def _non_positive_quantity(lines: ir.Table, context: Context) -> ir.BooleanValue
 def _non_positive_price(lines: ir.Table, context: Context) -> ir.BooleanValue:
     if context.mode == "quantity_price":
         return lines.price <= 0
-    # A negative line amount is a return: with net returns it stays, only zero amounts go.
-    return lines.amount == 0 if context.settings.net_returns else lines.amount <= 0
+    # A negative line amount is a return: with net returns it stays, only zero amounts go. A line
+    # refunded in full (net of its refunded amount) is zero.
+    amount = _line_total(lines, context.roles, context.mode)
+    return amount == 0 if context.settings.net_returns else amount <= 0
+
+
+def _line_total(rows: ir.Table, roles: Mapping[str, str], mode: str) -> ir.FloatingValue:
+    """A line's money in major units: quantity × unit price or the line amount (divided by 100 where
+    the header says cents, columns.money_divisor), less the refunded amount (its size, whatever its sign)."""
+    if mode == "quantity_price":
+        total = rows.quantity * _in_major_units(rows.price, roles.get("price"))
+    else:
+        total = _in_major_units(rows.amount, roles.get("amount"))
+    if "refunded" in roles:
+        total = total - _in_major_units(rows.refunded.abs().fill_null(0.0), roles.get("refunded"))
+    return total
+
+
+def _in_major_units(value: ir.FloatingValue, column: str | None) -> ir.FloatingValue:
+    divisor = money_divisor(column)
+    return value / divisor if divisor != 1 else value
 
 
 def _outside_date_range(lines: ir.Table, context: Context) -> ir.BooleanValue:
@@ -186,6 +230,7 @@ _HOW: dict[str, tuple[str, Predicate | None]] = {
     # ids are trimmed, blank → null in the canonical schema (parsing, sources.canonical)
     "missing_customer": ("row", lambda lines, context: lines.customer_id.isnull()),
     "duplicate": ("copies", None),
+    "not_paid": ("line", _not_paid),
     "cancelled": ("line", _cancelled),
     "non_positive_quantity": ("line", _non_positive_quantity),
     "non_positive_price": ("line", _non_positive_price),
@@ -236,18 +281,21 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
     counted once: rows in = sum(rows) + sum(duplicates).
     """
     unmapped = unmapped_of(transactions)
-    t = transactions.select(*CANONICAL_COLUMNS, *unmapped)
+    t = _order_level_fields(transactions.select(*CANONICAL_COLUMNS, *unmapped), roles)
     t = t.mutate(description=t.description.fill_null("Unknown"))
     mode = _money_mode(roles)
     dedupe = _COPIES.is_on(settings)
+    statuses = _statuses_found(t) if "status" in roles else pd.DataFrame(columns=STATUS_COLUMNS)
+    not_paid = tuple(statuses.loc[statuses["treatment"] == STATUS_TREATMENTS["not paid"], "status"])
 
     def line_money(rows: ir.Table) -> tuple[ir.BooleanValue, ir.IntegerValue]:
+        line_total = _line_total(rows, roles, mode)
         if mode == "quantity_price":
-            line_total = rows.quantity * rows.price
             bad = _is_bad_number(rows.quantity) | _is_bad_number(rows.price) | _is_bad_number(line_total)
         else:
-            line_total = rows.amount
-            bad = _is_bad_number(rows.amount)
+            bad = _is_bad_number(rows.amount) | _is_bad_number(line_total)
+        if "refunded" in roles:  # a blank refund is none; an unreadable one makes the line unreadable
+            bad = bad | (rows.refunded.notnull() & _is_bad_number(rows.refunded))
         safe_total = ibis.cases((bad, 0.0), else_=line_total)
         return bad, (safe_total * MONEY_SCALE).round().cast("int64")
 
@@ -264,7 +312,7 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
         """Canonical columns + `copies` → + line_units, rows, duplicates, drop_reason, purchase
         (and the `carry` columns, unchanged)."""
         bad_number, line_units = line_money(lines)
-        early_reason = first_reason(lines, "row", Context(roles, mode, settings, bad_number))
+        early_reason = first_reason(lines, "row", Context(roles, mode, settings, bad_number, not_paid))
         # Of a line that passes the "row" rules one row goes on and the other copies are
         # counted under `duplicate`.
         passed = early_reason.isnull()
@@ -276,7 +324,7 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
         )
         lines = lines.select(*CANONICAL_COLUMNS, *carry, "line_units", "rows", "duplicates", "drop_reason",
                              passed_early=passed)
-        context = Context(roles, mode, settings)
+        context = Context(roles, mode, settings, not_paid=not_paid)
         reason = ibis.coalesce(lines.drop_reason, first_reason(lines, "line", context))
         return lines.mutate(drop_reason=reason, purchase=purchase_of(lines, roles))
 
@@ -296,7 +344,78 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
     lines = lines.drop("passed_early")
     context = Context(roles, mode, settings)
     return Cleaned(purchases=_customer_rule(purchases, context, _CUSTOMER.reported_name(mode)), lines=lines,
-                   mode=mode)
+                   mode=mode, statuses=statuses)
+
+
+# Fields shop exports write only on an order's first line (Shopify: `Financial Status`, `Billing
+# Country`, ...), carried to the order's other lines in files with a status and an order number.
+_ORDER_LEVEL = ("status", "customer_id", "invoice_date", "country", "email", "currency")
+
+
+def _order_level_fields(t: ir.Table, roles: Mapping[str, str]) -> ir.Table:
+    """Shop and payment exports: carry order-level fields to every line of their order, take the
+    e-mail address where the customer id is blank or 0 (a guest checkout), and compare e-mail
+    addresses used as ids in lower case without spaces. Other files pass unchanged."""
+    if "status" in roles and "invoice" in roles:
+        order = ibis.window(group_by=t.invoice)
+        carried = {}
+        for name in _ORDER_LEVEL:
+            if ROLE_OF_COLUMN[name] in roles:
+                value = t[name]
+                # max() of the order's lines: its one written value (a line without an order number is alone)
+                carried[name] = ibis.cases((t.invoice.isnull(), value), else_=value.coalesce(value.max().over(order)))
+        t = t.mutate(**carried)
+    customer, email = roles.get("customer"), roles.get("email")
+    if customer and email and customer != email:
+        guest = t.customer_id.isnull() | (t.customer_id == "0")
+        t = t.mutate(customer_id=ibis.cases((guest & t.email.notnull(), t.email), else_=t.customer_id))
+    if email or is_email_header(customer):
+        t = t.mutate(customer_id=ibis.cases((t.customer_id.contains("@"), t.customer_id.lower().replace(" ", "")),
+                                            else_=t.customer_id))
+    return t
+
+
+def _statuses_found(t: ir.Table) -> pd.DataFrame:
+    """The status values of the rows (after carrying them along each order), each with its treatment."""
+    counts = t.group_by("status").agg(rows=t.count()).execute()
+    counts["treatment"] = [STATUS_TREATMENTS[status_treatment(None if pd.isna(value) else value)]
+                           for value in counts["status"]]
+    counts["status"] = counts["status"].astype(object).where(counts["status"].notna(), None)
+    counts["rows"] = counts["rows"].astype("int64")
+    order = {treatment: i for i, treatment in enumerate(STATUS_TREATMENTS.values())}
+    counts = counts.assign(_order=counts["treatment"].map(order), _key=counts["status"].fillna(""))
+    return counts.sort_values(["_order", "rows", "_key"], ascending=[True, False, True])[STATUS_COLUMNS].reset_index(
+        drop=True)
+
+
+def status_note(statuses: pd.DataFrame, column: str) -> str | None:
+    """The status values found and how each was treated, as one sentence for the notes."""
+    if statuses.empty:
+        return None
+    parts = []
+    for treatment in STATUS_TREATMENTS.values():
+        found = statuses[statuses["treatment"] == treatment]
+        if len(found):
+            values = ", ".join(f"'{value if value is not None else '(blank)'}' ({rows:,} rows)"
+                               for value, rows in zip(found["status"], found["rows"]))
+            parts.append(f"{treatment}: {values}")
+    note = f"Status values in `{column}`: " + "; ".join(parts) + "."
+    if (statuses["treatment"] == STATUS_TREATMENTS["unknown"]).any():
+        note += " Values not recognised are kept as paid; check them, or unmap the status to count every row."
+    return note
+
+
+def _check_one_currency(lines: ir.Table, column: str) -> None:
+    """CurrencyError when the kept lines hold more than one currency (never a silent sum)."""
+    kept = lines.filter(lines.drop_reason.isnull(), lines.currency.notnull())
+    found = kept.group_by("currency").agg(rows=kept.rows.sum()).order_by(ibis.desc("rows"), "currency").execute()
+    if len(found) > 1:
+        listed = ", ".join(f"{value} ({int(rows):,} rows)" for value, rows in zip(found["currency"], found["rows"]))
+        raise CurrencyError(
+            f"The kept orders are in {len(found)} currencies in column '{column}': {listed}. Adding them up "
+            "would mix currencies.",
+            hint="Export one currency at a time (or split the file by currency), or unmap the currency column "
+                 "if the amounts are already converted to one currency.")
 
 
 def purchase_of(rows: ir.Table, roles: Mapping[str, str]) -> ir.StringValue:
@@ -436,7 +555,7 @@ def audit_of(cleaned: Cleaned, roles: Mapping[str, str]) -> Audit:
     rows_kept = int(kept.rows) if kept is not None else 0
     table = pd.DataFrame.from_records(records, columns=["rule", "label", "rows", "customers", "revenue"])
     rows_in = rows_kept + int(table["rows"].sum())
-    return Audit(rows_in=rows_in, rows_kept=rows_kept, table=table)
+    return Audit(rows_in=rows_in, rows_kept=rows_kept, table=table, statuses=cleaned.statuses)
 
 
 def clean(transactions: ir.Table, roles: Mapping[str, str], settings: CleaningSettings, *,
@@ -449,5 +568,7 @@ def clean(transactions: ir.Table, roles: Mapping[str, str], settings: CleaningSe
     database recomputes."""
     cleaned = flag_rows(transactions, roles, settings)
     purchases = cleaned.purchases if read_only else cleaned.purchases.cache()
+    if "currency" in roles:
+        _check_one_currency(cleaned.lines, roles["currency"])
     cleaned = replace(cleaned, purchases=purchases)
     return cleaned, audit_of(cleaned, roles)

@@ -16,7 +16,7 @@ from .errors import MappingError, quote_names
 from .settings import REQUIRED_ROLES, ROLES
 
 __all__ = ["ROLE_ORDER", "normalise_header", "detect_roles", "resolve_roles", "detection_notes",
-           "mapping_notes", "unused_columns_note"]
+           "mapping_notes", "unused_columns_note", "money_divisor", "is_email_header"]
 
 ROLE_ORDER: tuple[str, ...] = tuple(role.name for role in ROLES)
 _ALIASES: dict[str, tuple[str, ...]] = {role.name: role.aliases for role in ROLES}
@@ -35,6 +35,10 @@ _DATE_TEXT = re.compile(
 _INVOICE_TEXT = r"^[A-Za-z]?\d{4,}$"
 _ID_TEXT = r"^\s*[A-Za-z0-9][A-Za-z0-9_\-/]*(\.0+)?\s*$"
 _EMAIL_TEXT = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# Order numbers as shops write them (Shopify's `Name`, WooCommerce's formatted number): '#1001'.
+_ORDER_NUMBER_TEXT = r"^#\d+$"
+# Header words that say a money column is in minor units (cents): 'Amount (cents)', 'amount_minor'.
+_MINOR_UNIT_WORDS = frozenset({"cents", "cent", "minor", "pence", "penny", "pennies", "centimes", "centavos"})
 
 
 def normalise_header(name: str) -> str:
@@ -107,12 +111,21 @@ def _detect(table: pa.Table) -> _Detection:
     candidates.sort()
     found: dict[str, str] = {}
     used: set[str] = set()
+    reasons: dict[str, str] = {}
+    if not any(role == "invoice" and score == -2.0 for score, _, _, role, _ in candidates):
+        # '#1001' is an order number whatever its header (Shopify calls it `Name`)
+        column = _order_number_by_content(table, columns)
+        if column:
+            found["invoice"] = column
+            used.add(column)
+            reasons["invoice"] = "read as the order number: its values are order numbers like #1001"
     for _, _, _, role, column in candidates:
         if role not in found and column not in used:
             found[role] = column
             used.add(column)
 
-    reasons: dict[str, str] = {}
+    if "refunded" in found and _is_flag(table.column(found["refunded"])):
+        del found["refunded"]  # a yes/no 'Refunded' flag is no amount
     unsure: set[str] = set()
     _product_or_description(table, found, reasons)
     used = set(found.values())
@@ -138,15 +151,20 @@ def _detect(table: pa.Table) -> _Detection:
         if column:
             found["invoice"] = column
             free.remove(column)
-    if "customer" not in found:
-        column = _customer_by_content(table, free)
-        if column:
-            found["customer"] = column
-            free.remove(column)
     if "email" not in found:
         column = _email_by_content(table, free)
         if column:
             found["email"] = column
+            free.remove(column)
+    if "customer" not in found and "email" in found:
+        # No customer id column (Shopify, PayPal, WooCommerce guests): the e-mail address is the id.
+        found["customer"] = found.pop("email")
+        reasons["customer"] = (f"`{found['customer']}` identifies the customer: there is no customer id column, so "
+                               "the e-mail address is the id (compared in lower case, without spaces)")
+    if "customer" not in found:
+        column = _customer_by_content(table, free)
+        if column:
+            found["customer"] = column
             free.remove(column)
     return _Detection(roles={role: found[role] for role in ROLE_ORDER if role in found}, reasons=reasons,
                       unsure=frozenset(unsure))
@@ -211,7 +229,9 @@ def _product_or_description(table: pa.Table, found: dict[str, str], reasons: dic
     codes = [c for c in pool if profiles[c].kind == "codes" and _header_score("product", c) > 0]
     if not names or not codes:
         return
-    description = max(names, key=lambda c: (profiles[c].distinct_words, profiles[c].mean_length))
+    # a bare `Name` or `Title` (PayPal's payer name) comes after a column named for the item
+    description = max(names, key=lambda c: (normalise_header(c) not in ("name", "title"), profiles[c].distinct_words,
+                                            profiles[c].mean_length))
     product = max(codes, key=lambda c: _header_score("product", c))
     ambiguous = any(_header_score("product", c) > 0 and _header_score("description", c) > 0
                     for c in (product, description))
@@ -335,12 +355,87 @@ def detection_notes(table: pa.Table, roles: Mapping[str, str]) -> tuple[str, ...
         elif role in detection.unsure:
             notes.append(f"`{column}` guessed as the {_LABELS[role].lower()} from its name; some values do not "
                          "fit, so check the mapping.")
+        elif role == "customer":
+            notes.append(reason + ".")
         else:
             notes.append(f"`{column}` {reason}.")
     if roles.get("quantity") and roles.get("amount") and not roles.get("price"):
         notes.append(f"`{roles['quantity']}` is for information only: money comes from the line amount "
                      f"`{roles['amount']}` (there is no unit price).")
+    return tuple(notes) + _platform_notes(table.column_names, roles)
+
+
+def money_divisor(column: str | None) -> int:
+    """100 when a money column's header says it is in minor units ('Amount (cents)', 'amount_minor'), else 1.
+
+    Only the header decides: a file of whole numbers may be whole dollars, so the values never do."""
+    return 100 if column and set(_words(column)) & _MINOR_UNIT_WORDS else 1
+
+
+def is_email_header(column: str | None) -> bool:
+    """Whether a header names an e-mail address (`Email`, `billing_email`, `From Email Address`)."""
+    return bool(column) and _header_score("email", column) > 0
+
+
+def _platform_notes(names, roles: Mapping[str, str]) -> tuple[str, ...]:
+    """What decided the customer, the status and the money, for exports with a status, refunds,
+    a currency, or an e-mail address as the customer (shop and payment platforms)."""
+    platform = any(roles.get(role) for role in ("status", "refunded", "currency")) or \
+        is_email_header(roles.get("customer"))
+    if not platform:  # an amount in cents is said all the same: how it was decided
+        minor = any(money_divisor(roles.get(role)) == 100 for role in ("amount", "price"))
+        return (_money_note(names, roles),) if minor else ()
+    notes = []
+    customer, email = roles.get("customer"), roles.get("email")
+    if customer and email and customer != email:
+        notes.append(f"`{customer}` identifies the customer; where it is blank or 0 (a guest checkout), "
+                     f"the e-mail address in `{email}` does (in lower case).")
+    elif customer and not is_email_header(customer):
+        notes.append(f"`{customer}` identifies the customer.")
+    if roles.get("status"):
+        note = (f"`{roles['status']}` decides which orders count: paid, completed or succeeded ones do; refunded, "
+                "cancelled, failed, pending or authorised-only ones go under 'Order not paid' (the values found "
+                "and how each was treated are listed after cleaning).")
+        if roles.get("invoice"):
+            carried = [roles[role] for role in ("status", "customer", "date", "country", "email", "currency")
+                       if roles.get(role)]
+            note += (f" Order-level fields written only on an order's first line ({_listed(carried)}) are carried "
+                     f"to its other lines by `{roles['invoice']}`.")
+        notes.append(note)
+    if roles.get("invoice"):
+        notes.append(f"Only `{roles['invoice']}` values of C followed by digits (C536379) are cancellations; ids "
+                     "that merely begin with C (Stripe's ch_…, PayPal transaction ids) are not.")
+    notes.append(_money_note(names, roles))
+    if roles.get("currency"):
+        notes.append(f"`{roles['currency']}` gives the currency: the kept orders must all be in one currency "
+                     "(several stop with a message instead of being added up).")
     return tuple(notes)
+
+
+def _money_note(names, roles: Mapping[str, str]) -> str:
+    used = {column for column in roles.values() if column}
+    if roles.get("quantity") and roles.get("price"):
+        money = f"`{roles['quantity']}` × `{roles['price']}` on each line"
+    else:
+        money = f"`{roles.get('amount')}`, one amount per row"
+    if roles.get("refunded"):
+        money += f", net of the refunded amount in `{roles['refunded']}`"
+    totals = [name for name in names if name not in used and
+              (_header_score("amount", name) > 0 or _is_money_header(name))]
+    if roles.get("quantity") and roles.get("price") and totals:
+        money += (f"; the order-level totals ({_listed(totals)}) are not added to it: line items or order totals, "
+                  "never both")
+    units = [roles[role] for role in ("amount", "price", "refunded") if money_divisor(roles.get(role)) == 100]
+    note = f"Money is {money}."
+    if units:
+        note += f" {_listed(units)} in minor units (cents), as the header says: divided by 100."
+    elif roles.get("amount") or roles.get("price"):
+        note += " Amounts are read as written (in major units: no header says cents)."
+    return note
+
+
+def _listed(columns) -> str:
+    return ", ".join(f"`{column}`" for column in columns)
 
 
 def mapping_notes(table: pa.Table, roles: Mapping[str, str]) -> tuple[str, ...]:
@@ -413,6 +508,29 @@ def _invoice_by_content(table: pa.Table, free: list[str]) -> str | None:
             continue
         if pc.all(pc.match_substring_regex(values, _INVOICE_TEXT)).as_py() and \
                 pc.any(pc.match_substring_regex(values, r"^[Cc]\d")).as_py():
+            return column
+    return None
+
+
+def _is_flag(column: pa.ChunkedArray) -> bool:
+    """A yes/no column (booleans, or text such as true/false, yes/no)."""
+    if pa.types.is_boolean(column.type):
+        return True
+    values = _sample_strings(column)
+    if values is None or len(values) == 0:
+        return False
+    words = {str(v).casefold() for v in pc.unique(values).to_pylist() if v}
+    return bool(words) and words <= {"true", "false", "yes", "no", "y", "n", "t", "f"}
+
+
+def _order_number_by_content(table: pa.Table, columns: list[str]) -> str | None:
+    """The first text column whose non-blank values are all order numbers like '#1001'."""
+    for column in columns:
+        values = _sample_strings(table.column(column))
+        if values is None:
+            continue
+        values = values.filter(pc.not_equal(values, ""))
+        if len(values) and pc.all(pc.match_substring_regex(values, _ORDER_NUMBER_TEXT)).as_py():
             return column
     return None
 

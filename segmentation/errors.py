@@ -16,6 +16,7 @@ __all__ = [
     "SourceError",
     "SegmentationFileError",
     "quote_names",
+    "CurrencyError",
 ]
 
 
@@ -54,6 +55,10 @@ class MappingError(SegmenterError):
 
 class NoDataLeftError(SegmenterError):
     """Cleaning or filtering left nothing to segment."""
+
+
+class CurrencyError(SegmenterError):
+    """The kept money is in more than one currency: adding it up would mix them."""
 
 
 class ParameterError(SegmenterError):

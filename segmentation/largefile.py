@@ -227,12 +227,13 @@ def _needs_whole_column(role: str, kind: pa.DataType) -> bool:
     """Roles whose parsing decides something from all values of the column."""
     if role == "date":
         return not (pa.types.is_timestamp(kind) or pa.types.is_date(kind))
-    if role in ("quantity", "price", "amount"):
+    if role in ("quantity", "price", "amount", "refunded"):
         return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
     return False
 
 
-_CANONICAL_OF = {"date": "invoice_date", "quantity": "quantity", "price": "price", "amount": "amount"}
+_CANONICAL_OF = {"date": "invoice_date", "quantity": "quantity", "price": "price", "amount": "amount",
+                 "refunded": "refunded"}
 
 
 def _lookups(large: LargeFile, roles: Mapping[str, str], batch_rows: int) -> tuple[dict, tuple[str, ...]]:

@@ -17,7 +17,7 @@ import ibis
 import pandas as pd
 
 from . import rfm_features
-from .cleaning import MONEY_SCALE, Audit, clean
+from .cleaning import MONEY_SCALE, Audit, clean, status_note
 from .engines import Engine, duckdb_engine
 from .engines import connect_duckdb as connect  # the old name, kept for one release: use engines.connect_duckdb
 from .errors import NoDataLeftError
@@ -172,6 +172,9 @@ def prepare_expr(
     progress = progress or no_progress
     progress("Cleaning rows", 0.3)
     cleaned, audit = clean(transactions, roles, cleaning, read_only=engine is not None and engine.read_only)
+    found_statuses = status_note(audit.statuses, roles["status"]) if "status" in roles else None
+    if found_statuses:
+        notes = tuple(notes) + (found_statuses,)
     if audit.rows_kept == 0:
         raise NoDataLeftError(_nothing_left_message(audit), hint=_nothing_left_hint(audit))
     purchases = cleaned.purchases

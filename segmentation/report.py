@@ -22,6 +22,9 @@ def report_of(result: Result, source: str, *, seed: int = DEFAULT_SEED) -> dict:
         "rows_kept": audit.rows_kept,
         "dropped": audit.dropped,
         "audit": audit.table.to_dict(orient="records"),
+        # the status values found (role `status`) and how each was treated: status, treatment, rows
+        "statuses": [{"status": row.status, "treatment": row.treatment, "rows": int(row.rows)}
+                     for row in audit.statuses.itertuples()],
         "customers": len(prepared.customers),
         "snapshot": prepared.snapshot.isoformat(),
         "columns": prepared.roles,

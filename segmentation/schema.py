@@ -35,18 +35,23 @@ CANONICAL_SCHEMA = pa.schema([
     ("description", pa.string()),
     ("country", pa.string()),
     ("email", pa.string()),  # optional role: carried to the customers for the audience files
+    ("status", pa.string()),  # optional role: the order/payment status (the `not_paid` rule)
+    ("refunded", pa.float64()),  # optional role: money refunded on the line or order, subtracted from it
+    ("currency", pa.string()),  # optional role: several currencies stop with a message
 ])
 CANONICAL_COLUMNS = tuple(CANONICAL_SCHEMA.names)
 # The same columns as Ibis types (an unmapped role is a typed null column).
 IBIS_TYPES = {"customer_id": "string", "invoice": "string", "invoice_date": "timestamp",
               "quantity": "float64", "price": "float64", "amount": "float64", "product": "string",
-              "description": "string", "country": "string", "email": "string"}
+              "description": "string", "country": "string", "email": "string",
+              "status": "string", "refunded": "float64", "currency": "string"}
 # canonical column → role that fills it
 ROLE_OF_COLUMN = {"customer_id": "customer", "invoice": "invoice", "invoice_date": "date", "quantity": "quantity",
                   "price": "price", "amount": "amount", "product": "product", "description": "description",
-                  "country": "country", "email": "email"}
+                  "country": "country", "email": "email", "status": "status", "refunded": "refunded",
+                  "currency": "currency"}
 ID_COLUMNS = ("customer_id", "invoice", "product")
-TEXT_COLUMNS = ("description", "country", "email")
+TEXT_COLUMNS = ("description", "country", "email", "status", "currency")
 # After the canonical columns come the source's columns that no role uses, as read (`unmapped_1`,
 # `unmapped_2`, ... in source order): the `duplicate` rule compares whole rows, so a line number,
 # a discount or a product name that is not mapped still tells two lines apart. Nothing else reads them.

@@ -18,6 +18,10 @@ __all__ = [
     "Rule",
     "CLEANING_RULES",
     "RULE_NAMES",
+    "PAID_STATUSES",
+    "NOT_PAID_STATUSES",
+    "status_key",
+    "status_treatment",
     "CleaningSettings",
     "cleaning_rules_markdown",
     "DEFAULT_SEED",
@@ -82,6 +86,7 @@ ROLES: tuple[Role, ...] = (
     Role("date", "Purchase date", "yes",
          ("invoicedate", "orderdate", "date", "purchasedate", "transactiondate", "datetime",
           "timestamp", "saledate", "orderdatetime", "createdat", "created", "time", "datum",
+          "createdutc", "createddate", "createddateutc",
           "invoicetime", "ordertime", "transactiontime", "purchasetime", "rechnungsdatum", "bestelldatum",
           "datedecommande", "datedefacture", "orderpurchasetimestamp"),
          "When the purchase happened."),
@@ -98,7 +103,7 @@ ROLES: tuple[Role, ...] = (
          ("amount", "total", "revenue", "sales", "linetotal", "totalprice", "totalamount",
           "value", "ordervalue", "salesamount", "netamount", "grossamount", "spend", "turnover",
           "umsatz", "betrag", "subtotal", "payment", "paymentvalue", "montant", "montantht", "montantttc",
-          "netsales", "grosssales", "gesamtbetrag", "gesamtpreis"),
+          "netsales", "gesamtbetrag", "gesamtpreis", "gross", "itemtotal"),
          "Money of the whole line, when the file has no quantity and unit price."),
     Role("invoice", "Invoice / order", "no",
          ("invoiceno", "invoice", "invoicenumber", "invoiceid", "orderid", "order", "orderno",
@@ -109,14 +114,15 @@ ROLES: tuple[Role, ...] = (
     Role("product", "Product", "no",
          ("stockcode", "product", "productid", "sku", "itemid", "item", "productcode",
           "articleid", "article", "itemcode", "productno", "lineitemsku", "variantsku", "artikelnummer",
-          "artikelnr", "artikel", "produkt", "référence", "reference", "ref", "réf", "codeproduit", "produit",
+          "artikelnr", "artikel", "itemsku",
+          "produkt", "référence", "reference", "ref", "réf", "codeproduit", "produit",
           "productname", "itemname", "itemdescription"),
          "Product code, for top products per segment. When two columns could be the product, the short "
          "code-like one is the product and the one of names the description."),
     Role("description", "Description", "no",
          ("description", "productname", "itemname", "itemdescription", "productdescription",
           "name", "title", "bezeichnung", "lineitemname", "articlename", "artikelbezeichnung", "produktname",
-          "désignation", "designation", "libellé", "libelle", "product", "item", "article"),
+          "désignation", "designation", "libellé", "libelle", "product", "item", "article", "itemtitle"),
          "Product description."),
     Role("country", "Country", "no",
          ("country", "countryname", "region", "market", "land", "countrycode", "nation", "pays",
@@ -124,9 +130,25 @@ ROLES: tuple[Role, ...] = (
          "Where the customer is, for filters and top countries per segment."),
     Role("email", "Email", "no",
          ("email", "emailaddress", "mail", "mailaddress", "customeremail", "clientemail", "contactemail",
-          "emailid", "useremail", "buyeremail", "memberemail"),
+          "emailid", "useremail", "buyeremail", "memberemail", "fromemailaddress", "payeremail", "billingemail",
+          "customeremailaddress"),
          "The customer's email address, carried into the audience files (the most recent one per customer). "
-         "Never used for segments or charts."),
+         "Never used for segments or charts. With no customer id column it identifies the customer; "
+         "next to one, it stands in for a blank id (or WooCommerce's 0 for a guest checkout)."),
+    Role("status", "Order / payment status", "no",
+         ("status", "financialstatus", "paymentstatus", "orderstatus", "transactionstatus", "chargestatus",
+          "paymentstate", "orderstate", "zahlungsstatus", "bestellstatus", "statut", "statutdepaiement"),
+         "Whether the order was paid: only paid, completed or succeeded orders count; refunded, cancelled, "
+         "failed, pending or authorised-only ones go under the 'Order not paid' rule (see PAYMENT_STATUSES)."),
+    Role("refunded", "Refunded amount", "no",
+         ("refundedamount", "amountrefunded", "refunded", "refundamount", "totalrefunded",
+          "itemrefunded", "partialrefunds", "refunds", "erstattet", "montantrembourse",
+          "montantremboursé"),
+         "Money given back on a paid order (a partial refund): subtracted from the order's money."),
+    Role("currency", "Currency", "no",
+         ("currency", "currencycode", "ordercurrency", "currencyiso", "währung", "wahrung", "devise", "moneda"),
+         "The currency of the money columns: several currencies in one file stop with a message instead of "
+         "being added up."),
 )
 REQUIRED_ROLES = ("customer", "date")
 ROLE_NAMES = tuple(role.name for role in ROLES)
@@ -159,7 +181,13 @@ CLEANING_RULES: tuple[Rule, ...] = (
     Rule("duplicate", "Exact duplicate row",
          "The same row appears more than once: every column equal, including columns not used. One copy is kept.",
          switchable=True),
-    Rule("cancelled", "Cancelled invoice", "Invoice number starts with 'C' (a cancellation).", switchable=True),
+    Rule("not_paid", "Order not paid: refunded, cancelled or failed",
+         "The order or payment status says it was refunded, cancelled or voided, failed or declined, is still "
+         "pending or only authorised, or disputed (files with a status column; unknown values are kept and listed).",
+         switchable=True),
+    Rule("cancelled", "Cancelled invoice",
+         "Invoice number is 'C' followed by digits (a cancellation, as in C536379); ids that merely begin "
+         "with C, such as Stripe's ch_… or PayPal transaction ids, are not cancellations.", switchable=True),
     Rule("non_positive_quantity", "Quantity zero or negative", "Returns and corrections.", switchable=True),
     Rule("non_positive_price", "Price zero or negative",
          "Free items, adjustments and bad debt (or a line amount of zero or less, for amount files).",
@@ -171,6 +199,43 @@ CLEANING_RULES: tuple[Rule, ...] = (
          "or only free lines when the zero-price rule is off."),
 )
 RULE_NAMES = tuple(rule.name for rule in CLEANING_RULES)
+
+# What a status value means for the `not_paid` rule, compared in lower case without spaces, '_' or
+# '-' ('Partially Refunded', 'partially_refunded' → 'partiallyrefunded'). The values are those the
+# platforms document: Shopify's financial status, WooCommerce's order status, Stripe's payment status,
+# PayPal's and Square's transaction status. A partially refunded order was paid: it counts, net of
+# the refunded amount where the file gives it (role `refunded`). Any other value is kept and listed
+# as not recognised (never guessed).
+PAID_STATUSES = frozenset({
+    "paid", "completed", "complete", "succeeded", "success", "successful", "captured", "settled", "processing",
+    "partiallyrefunded", "partiallypaid", "cleared", "bezahlt", "payé", "paye",
+    "abgeschlossen",
+})
+NOT_PAID_STATUSES = frozenset({
+    "refunded", "fullyrefunded", "cancelled", "canceled", "voided", "void", "failed", "declined", "denied",
+    "pending", "onhold", "authorized", "authorised", "approved", "uncaptured", "requirescapture",
+    "requirespaymentmethod", "requiresaction", "disputed", "chargeback", "chargedback", "reversed", "expired",
+    "blocked", "unpaid",
+    "incomplete", "draft", "checkoutdraft", "trash", "storniert", "erstattet", "annulé", "annule",
+    "remboursé", "rembourse", "échoué", "echoue",
+})
+
+
+def status_key(value: str) -> str:
+    """A status as PAID_STATUSES and NOT_PAID_STATUSES hold it: lower case, letters only."""
+    return "".join(ch for ch in str(value).casefold() if ch.isalpha())
+
+
+def status_treatment(value: str | None) -> str:
+    """'paid' (counted), 'not paid' (dropped by the `not_paid` rule) or 'unknown' (kept, listed)."""
+    if value is None or not str(value).strip():
+        return "unknown"
+    key = status_key(value)
+    if key in PAID_STATUSES:
+        return "paid"
+    return "not paid" if key in NOT_PAID_STATUSES else "unknown"
+
+
 # Rules a user can switch off (CleaningSettings.rules holds those that are on).
 SWITCHABLE_RULES = tuple(rule.name for rule in CLEANING_RULES if rule.switchable)
 

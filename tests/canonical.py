@@ -5,10 +5,10 @@ from datetime import datetime
 
 import pyarrow as pa
 
-COLUMNS = ("customer_id", "invoice", "invoice_date", "quantity", "price", "amount",
-           "product", "description", "country", "email")  # the canonical schema's mapped columns
-TYPES = (pa.string(), pa.string(), pa.timestamp("us"), pa.float64(), pa.float64(), pa.float64(),
-         pa.string(), pa.string(), pa.string(), pa.string())
+from segmentation.schema import CANONICAL_SCHEMA
+
+COLUMNS = tuple(CANONICAL_SCHEMA.names)  # the canonical schema's mapped columns
+TYPES = tuple(CANONICAL_SCHEMA.types)
 ROLES_QP = {"customer": "CustomerID", "date": "InvoiceDate", "quantity": "Quantity", "price": "UnitPrice",
             "invoice": "InvoiceNo", "product": "StockCode", "description": "Description", "country": "Country"}
 ROLES_AMOUNT = {"customer": "client", "date": "date", "amount": "total"}
@@ -18,7 +18,8 @@ def line(customer, invoice, when, quantity=1.0, price=1.0, *, amount=None, produ
          description="Mug", country="United Kingdom", email=None):
     if isinstance(when, str):
         when = datetime.fromisoformat(when)
-    return (customer, invoice, when, quantity, price, amount, product, description, country, email)
+    given = (customer, invoice, when, quantity, price, amount, product, description, country, email)
+    return given + (None,) * (len(COLUMNS) - len(given))  # the optional roles (status, refunded, ...) not drawn
 
 
 def table(*lines) -> pa.Table:

@@ -178,7 +178,7 @@ def make_audit(rows: list[int]) -> pd.DataFrame:
 
 
 def test_audit_waterfall_goes_from_rows_in_to_rows_kept():
-    rows = [5, 0, 100, 10, 20, 0, 3, 0, 0, 0]
+    rows = [5, 0, 100, 10, 0, 20, 0, 3, 0, 0, 0]  # one per rule, in order
     fig = charts.audit_figure(make_audit(rows), rows_in=1000, rows_kept=862)
     (trace,) = fig.data
     assert trace.type == "waterfall"
@@ -190,7 +190,7 @@ def test_audit_waterfall_goes_from_rows_in_to_rows_kept():
 
 
 def test_audit_hide_zero_keeps_only_rules_that_dropped_rows():
-    rows = [5, 0, 100, 10, 20, 0, 3, 0, 0, 0]
+    rows = [5, 0, 100, 10, 0, 20, 0, 3, 0, 0, 0]  # one per rule, in order
     fig = charts.audit_figure(make_audit(rows), rows_in=1000, rows_kept=862, hide_zero=True)
     assert len(fig.data[0].y) == 2 + sum(1 for r in rows if r)
 

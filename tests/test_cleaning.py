@@ -157,7 +157,7 @@ def test_registry_pairs_every_declared_rule_with_when_and_what_it_drops():
 
     assert [rule.name for rule in cleaning.RULES] == list(RULE_NAMES)
     assert [rule.rule for rule in cleaning.RULES] == list(CLEANING_RULES)
-    assert [rule.stage for rule in cleaning.RULES] == ["row"] * 3 + ["copies"] + ["line"] * 5 + ["customer"]
+    assert [rule.stage for rule in cleaning.RULES] == ["row"] * 3 + ["copies"] + ["line"] * 6 + ["customer"]
 
 
 @pytest.mark.parametrize("rules, message", [

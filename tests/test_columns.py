@@ -193,13 +193,14 @@ EXPORTS = [
     ("cdnow",
      [("customer_id", "customer"), ("date", "yyyymmdd"), ("number_of_cds", "count"), ("dollar_value", "money")],
      {"customer": "customer_id", "date": "date", "quantity": "number_of_cds", "amount": "dollar_value"}),
-    ("shopify-orders",  # no customer id in this export: the e-mail is found (role email); map it as the customer
+    ("shopify-orders",  # no customer id in this export: the e-mail is the customer; `Name` (#1001) the order
      [("Name", "order_name"), ("Email", "email"), ("Financial Status", "status"), ("Paid at", "date"),
       ("Created at", "date"), ("Lineitem quantity", "count"), ("Lineitem name", "name"),
       ("Lineitem price", "price"), ("Lineitem sku", "code"), ("Billing Country", "country"), ("Total", "money"),
       ("Discount Amount", "money")],
      {"date": "Created at", "quantity": "Lineitem quantity", "price": "Lineitem price", "product": "Lineitem sku",
-      "description": "Lineitem name", "country": "Billing Country", "email": "Email"}),
+      "description": "Lineitem name", "country": "Billing Country", "customer": "Email", "invoice": "Name",
+      "status": "Financial Status"}),
     ("woocommerce",
      [("Order Number", "invoice"), ("Order Date", "date"), ("Customer ID", "customer"), ("SKU", "code"),
       ("Item Name", "name"), ("Quantity", "count"), ("Item Cost", "price"), ("Order Total Amount", "money"),

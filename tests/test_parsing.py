@@ -24,6 +24,7 @@ EXPECTED_SCHEMA = [
     ("customer_id", pa.string()), ("invoice", pa.string()), ("invoice_date", pa.timestamp("us")),
     ("quantity", pa.float64()), ("price", pa.float64()), ("amount", pa.float64()),
     ("product", pa.string()), ("description", pa.string()), ("country", pa.string()), ("email", pa.string()),
+    ("status", pa.string()), ("refunded", pa.float64()), ("currency", pa.string()),
 ]
 
 

@@ -102,6 +102,21 @@ def test_edge_cases_give_the_duckdb_results(pg_server, id_type):
     assert "12353" in set(got.customers["customer_id"])  # '12353.0', ' 12353 ' and 12353 are one customer
 
 
+def test_a_shop_export_gives_the_duckdb_results(pg_server):
+    """The status rule, order-level fields carried along each order, e-mail ids and refunds, pushed down."""
+    raw = edge_cases.platform_table()
+    pg_server.load_arrow("shop_orders", raw)
+    con = sources.connect_postgres(pg_server.url())
+    try:
+        got = sources.prepare_table(sources.open_table(con, "shop_orders"), edge_cases.PLATFORM_ROLES)
+    finally:
+        con.disconnect()
+    edge_cases.assert_platform_result(got)
+    want = pipeline.prepare_canonical(parsing.to_canonical(raw, edge_cases.PLATFORM_ROLES).table,
+                                      edge_cases.PLATFORM_ROLES, with_products=False)
+    assert_same_as_duckdb(got, want)
+
+
 def test_rows_differing_only_in_an_unmapped_column_are_kept(pg_server):
     """Whole-row duplicates in the database: the unmapped columns are grouped on too."""
     raw = edge_cases.unmapped_rows_table()

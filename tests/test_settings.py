@@ -37,7 +37,7 @@ def test_good_settings_are_kept_and_hashable(kwargs, expected):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"rules": {"cancelld"}}, r"There is no cleaning rule 'cancelld'\. .*Rules that can be switched: duplicate, "
-                              r"cancelled, non_positive_quantity, non_positive_price\."),
+                              r"not_paid, cancelled, non_positive_quantity, non_positive_price\."),
     ({"rules": {"missing_customer"}}, r"Rule 'missing_customer' always runs; it cannot be switched\."),
     ({"rules": {"non_positive_amount"}}, r"'non_positive_amount' is how 'non_positive_price' is reported"),
     ({"rules": "duplicate"}, r"rules='duplicate' must be a set of rule names, not str"),

@@ -77,6 +77,16 @@ def test_rows_differing_only_in_an_unmapped_column_are_kept(spark_con, tmp_path,
     assert_same_as_duckdb(got, duckdb_reference(raw, edge_cases.ROLES))
 
 
+def test_a_shop_export_gives_the_duckdb_results(spark_con, tmp_path):
+    """The status rule, order-level fields carried along each order, e-mail ids and refunds on Spark."""
+    raw = edge_cases.platform_table()
+    path = tmp_path / "shop_orders.parquet"
+    pq.write_table(raw, path)
+    got = sources.prepare_table(sources.read_spark(spark_con, str(path)), edge_cases.PLATFORM_ROLES)
+    edge_cases.assert_platform_result(got)
+    assert_same_as_duckdb(got, duckdb_reference(raw, edge_cases.PLATFORM_ROLES))
+
+
 @ON_BOTH_MASTERS
 def test_edge_cases_with_filters_and_net_returns(spark_con, tmp_path):
     raw = edge_cases.raw_table()

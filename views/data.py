@@ -274,5 +274,16 @@ else:
         st.caption(f"Snapshot date {outcome.prepared.snapshot:%d %b %Y}; data from "
                    f"{outcome.prepared.date_min:%d %b %Y} to {outcome.prepared.date_max:%d %b %Y}."
                    if outcome.prepared.date_min else "")
+    statuses = audit.statuses
+    status_column = outcome.prepared.roles.get("status")
+    if status_column and len(statuses):
+        rule = next(rule for rule in CLEANING_RULES if rule.name == "not_paid")
+        st.markdown(f"**Order status** — `{md(status_column)}` decides which orders count "
+                    f"(rule “{rule.label}”, {audit.dropped['not_paid']:,} rows removed)")
+        st.dataframe(statuses.rename(columns={"status": "Status found", "treatment": "Treated as", "rows": "Rows"}),
+                     hide_index=True, key="status_values", column_config={
+                         "Rows": st.column_config.NumberColumn(format="localized", width="small",
+                                                               help="Rows with this status, carried along each "
+                                                                    "order from its first line")})
     for note in outcome.prepared.notes:
         st.caption(md(note))

@@ -109,3 +109,59 @@ def assert_no_line_dropped(prepared) -> None:
     assert prepared.audit.dropped["duplicate"] == 0
     assert (prepared.audit.rows_in, prepared.audit.rows_kept) == (UNMAPPED_ROWS, UNMAPPED_ROWS)
     assert prepared.customers["monetary"].tolist() == [round(UNMAPPED_ROWS * 6 * 2.55, 6)]
+
+
+# A shop export in miniature (Shopify's layout): the customer is an e-mail address written in
+# several ways, order-level fields (status, country, currency) only on an order's first line, a
+# partial refund, a payment id beginning with "ch_" (no cancellation) next to a real cancellation,
+# a failed attempt retried, and a status value nobody knows.
+PLATFORM_ROLES = {"customer": "Email", "date": "Created at", "quantity": "Lineitem quantity",
+                  "price": "Lineitem price", "invoice": "Name", "country": "Billing Country",
+                  "status": "Financial Status", "refunded": "Refunded Amount", "currency": "Currency"}
+# (Name, Email, Financial Status, Created at, Lineitem quantity, Lineitem price, Refunded Amount, Billing Country)
+PLATFORM_ROWS = [
+    ("#1001", "a@x.example", "paid", "2011-01-04 10:00:00", 2, 5.0, 0.0, "US"),
+    ("#1001", "a@x.example", None, "2011-01-04 10:00:00", 1, 3.0, None, None),
+    ("#1002", "A@X.example", "refunded", "2011-02-01 09:00:00", 1, 7.0, 7.0, "US"),
+    ("#1003", " a@x.example", "partially_refunded", "2011-03-01 23:30:00", 3, 4.0, 2.0, "US"),
+    ("#1003", "a@x.example", None, "2011-03-01 23:30:00", 1, 1.0, None, None),
+    ("ch_1C002", "b@y.example", "failed", "2011-03-02 00:00:00", 1, 20.0, 0.0, "FR"),
+    ("ch_1C003", "b@y.example", "Paid", "2011-03-02 00:05:00", 1, 20.0, 0.0, "FR"),
+    ("C536379", "b@y.example", "paid", "2011-03-05 12:00:00", 1, 20.0, 0.0, "FR"),
+    ("#1004", "c@z.example", "pending", "2011-04-01 08:00:00", 1, 9.0, 0.0, "DE"),
+    ("#1005", "c@z.example", "on its way", "2011-04-02 08:00:00", 1, 6.0, 0.0, "DE"),
+]
+# Worked by hand: a@x.example paid #1001 (2×5 + 3 = 13) and #1003 (3×4 + 1 − 2 refunded = 11); b@y.example
+# paid ch_1C003 (its failed attempt and the cancelled C536379 do not count); c@z.example's unknown
+# status is kept. The snapshot is the day after the last kept purchase, 2011-04-03.
+EXPECTED_PLATFORM = {"a@x.example": (33, 2, 24.0), "b@y.example": (32, 1, 20.0), "c@z.example": (1, 1, 6.0)}
+EXPECTED_PLATFORM_STATUSES = [("paid", "counted as paid", 3), ("partially_refunded", "counted as paid", 2),
+                              ("Paid", "counted as paid", 1), ("failed", "not paid: removed", 1),
+                              ("pending", "not paid: removed", 1), ("refunded", "not paid: removed", 1),
+                              ("on its way", "not recognised: kept", 1)]
+
+
+def platform_table() -> pa.Table:
+    rows = PLATFORM_ROWS
+    return pa.table({
+        "Name": pa.array([r[0] for r in rows], pa.string()),
+        "Email": pa.array([r[1] for r in rows], pa.string()),
+        "Financial Status": pa.array([r[2] for r in rows], pa.string()),
+        "Created at": pa.array([datetime.fromisoformat(r[3]) for r in rows], pa.timestamp("us")),
+        "Lineitem quantity": pa.array([r[4] for r in rows], pa.int64()),
+        "Lineitem price": pa.array([r[5] for r in rows], pa.float64()),
+        "Refunded Amount": pa.array([r[6] for r in rows], pa.float64()),
+        "Billing Country": pa.array([r[7] for r in rows], pa.string()),
+        "Currency": pa.array(["USD" if r[7] else None for r in rows], pa.string()),
+    })
+
+
+def assert_platform_result(prepared) -> None:
+    """What platform_table must give on every engine."""
+    got = {row.customer_id: (int(row.recency), int(row.frequency), round(float(row.monetary), 2))
+           for row in prepared.customers.itertuples()}
+    assert got == EXPECTED_PLATFORM
+    dropped = prepared.audit.dropped
+    assert (dropped["not_paid"], dropped["cancelled"]) == (3, 1)
+    assert (prepared.audit.rows_in, prepared.audit.rows_kept) == (10, 6)
+    assert list(prepared.audit.statuses.itertuples(index=False, name=None)) == EXPECTED_PLATFORM_STATUSES
