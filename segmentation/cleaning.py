@@ -19,7 +19,7 @@ import pandas as pd
 
 from .columns import is_email_header, money_divisor
 from .errors import CurrencyError
-from .schema import CANONICAL_COLUMNS, IBIS_TYPES, ROLE_OF_COLUMN, UNMAPPED_PREFIX
+from .schema import CANONICAL_COLUMNS, ROLE_OF_COLUMN, UNMAPPED_PREFIX
 from .settings import CLEANING_RULES, CleaningSettings, Rule, status_treatment
 
 __all__ = [
