@@ -6,20 +6,73 @@ prediction module returns and compute nothing of the models themselves.
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
+from .prediction import Prediction, p_alive_matrix
 from .segments import require_frame
 
-__all__ = ["AUDIENCE_COLUMNS", "DEFAULT_P_ALIVE_BELOW", "DEFAULT_TOP_VALUE_SHARE", "lapsing_customers",
-           "backtest_in_words", "change_in_words"]
+__all__ = ["AUDIENCE_COLUMNS", "DEFAULT_P_ALIVE_BELOW", "DEFAULT_TOP_VALUE_SHARE", "PREDICTION_COLUMNS",
+           "AliveMatrix", "with_prediction", "at_horizon", "alive_matrix", "lapsing_customers", "backtest_in_words",
+           "change_in_words", "models_in_words"]
+
+# What a prediction adds to each customer (the --out columns of the same names).
+PREDICTION_COLUMNS: tuple[str, ...] = ("p_alive", "expected_purchases", "expected_spend", "predicted_revenue")
 
 # The columns of the lapsing audience, in order (email only when the data has it).
 AUDIENCE_COLUMNS: tuple[str, ...] = ("customer_id", "email", "segment_id", "segment", "recency", "frequency",
                                      "monetary", "p_alive", "expected_purchases", "predicted_revenue")
 DEFAULT_P_ALIVE_BELOW = 0.5  # "likely inactive", as the --report's segments count them
 DEFAULT_TOP_VALUE_SHARE = 0.2  # "valuable": the fifth of customers who spent most
+
+
+def with_prediction(customers: pd.DataFrame, prediction: Prediction) -> pd.DataFrame:
+    """``customers`` (one row per customer_id, e.g. with their segments) with the prediction's columns;
+    a customer the prediction does not know gets none (NaN)."""
+    require_frame(customers, "customers", ("customer_id",), allow_empty=True)
+    ahead = prediction.customers[["customer_id", *PREDICTION_COLUMNS]]
+    kept = customers.drop(columns=[c for c in PREDICTION_COLUMNS if c in customers.columns])
+    return kept.merge(ahead, on="customer_id", how="left", validate="one_to_one")
+
+
+def at_horizon(prediction: Prediction, horizon_days: int) -> Prediction:
+    """The same fitted models asked about the next ``horizon_days`` days instead: expected purchases
+    (BG/NBD) and predicted revenue (× expected spend per purchase) per customer; nothing is refitted."""
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, np.integer)) or horizon_days < 1:
+        raise ValueError(f"horizon_days={horizon_days!r} must be a whole number of days, 1 or more.")
+    if int(horizon_days) == prediction.horizon_days:
+        return prediction
+    customers = prediction.customers
+    expected = np.asarray(prediction.bgnbd.expected_purchases(
+        float(horizon_days), customers["repeat_purchases"].to_numpy(dtype=float),
+        customers["t_x"].to_numpy(dtype=float), customers["T"].to_numpy(dtype=float)), dtype=float)
+    customers = customers.assign(expected_purchases=expected,
+                                 predicted_revenue=expected * customers["expected_spend"].to_numpy(dtype=float))
+    return dataclasses.replace(prediction, horizon_days=int(horizon_days), customers=customers)
+
+
+@dataclass(frozen=True)
+class AliveMatrix:
+    """The chance still active of a customer observed for ``observed_days`` days, by repeat purchases
+    (``frame``'s index) and day of the last one after the first (its columns)."""
+
+    frame: pd.DataFrame
+    observed_days: float
+
+
+def alive_matrix(prediction: Prediction, *, max_purchases: int | None = None) -> AliveMatrix:
+    """The probability-active matrix of the typical customer of this data: observed for the median
+    number of days, up to the repeat purchases of all but the top 5% of customers (at least 5)."""
+    customers = prediction.customers
+    observed = float(np.median(customers["T"].to_numpy(dtype=float)))
+    if max_purchases is None:
+        max_purchases = max(5, int(np.ceil(np.quantile(customers["repeat_purchases"].to_numpy(dtype=float), 0.95))))
+    frame = p_alive_matrix(prediction.bgnbd, observed, max_purchases, observed)
+    return AliveMatrix(frame=frame, observed_days=observed)
 
 
 def lapsing_customers(customers: pd.DataFrame, *, p_alive_below: float = DEFAULT_P_ALIVE_BELOW,
@@ -74,3 +127,18 @@ def backtest_in_words(backtest) -> str:
         f"Customer by customer, the expected purchases were off by {backtest.mean_absolute_error:,.2f} "
         "on average (mean absolute error)."
     )
+
+
+def models_in_words(prediction: Prediction) -> str:
+    """The fitted models' parameters and fit, in one Markdown paragraph (no user text in it)."""
+    bgnbd, spend = prediction.bgnbd, prediction.gamma_gamma
+    text = (f"**BG/NBD** (purchases and dropout), fitted on {int(bgnbd.customers):,} customers: "
+            f"r = {bgnbd.r:.4f}, α = {bgnbd.alpha:,.3f} per day ({bgnbd.alpha / 7:,.4f} per week: α is the scale "
+            f"of a rate, so it depends on the unit of time; r, a and b do not), a = {bgnbd.a:.4f}, "
+            f"b = {bgnbd.b:.4f}; log-likelihood {bgnbd.log_likelihood:,.1f}. ")
+    if spend is None:
+        text += "**Gamma-Gamma** (spend per purchase): not fitted; every customer gets the average spend per purchase."
+    else:
+        text += (f"**Gamma-Gamma** (spend per purchase), fitted on {int(spend.customers):,} customers with repeat "
+                 f"purchases: p = {spend.p:.4f}, q = {spend.q:.4f}, γ = {spend.gamma:,.4f}.")
+    return text
