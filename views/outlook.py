@@ -131,4 +131,4 @@ else:
 
 # --- the fitted models --------------------------------------------------------------------------------
 with st.expander("The fitted models"):
-    st.markdown(outcome.model_summary(prediction), help=MODEL_HELP)
+    st.markdown(outlook.models_in_words(prediction), help=MODEL_HELP)
