@@ -1,7 +1,8 @@
 """A self-contained HTML report of a segmentation: one file to send, open offline and print.
 
 What is in it: the data source and date range, the cleaning audit, the evidence for K and the
-reason for it, one card per segment, the interactive charts of the dashboard and the
+reason for it, one card per segment, what comes next when the result has a prediction (per
+segment, the backtest, the fitted models), the interactive charts of the dashboard and the
 methodology (definitions, snapshot, model, seed, version), so the numbers can be reproduced.
 
 How it stays one small, safe file:
