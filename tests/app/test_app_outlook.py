@@ -9,7 +9,7 @@ import pytest
 
 from segmentation import columns, outlook, pipeline
 from segmentation.prediction import predict_prepared, segment_outlook
-from tests.app.app_helpers import results, texts, to_csv, upload
+from tests.app.app_helpers import results, texts, to_csv, transactions, upload
 from ui import prediction as predicting
 from ui.session import DEMO_ROWS, DEMO_SEED
 
@@ -120,3 +120,24 @@ def test_data_the_models_cannot_describe_gets_a_plain_message(app):
     app.switch_page("views/segments.py").run()
     assert not [m for m in app.markdown if m.value.startswith("Next 90 days")]
     assert "Predicted revenue and the chance still active join the cards" in texts(app)
+
+
+@pytest.mark.parametrize("value, on", [(None, True), ("on", True), ("1", True), ("off", False), (" OFF ", False),
+                                       ("0", False), ("false", False), ("no", False)])
+def test_the_background_prediction_is_switched_off_by_its_environment_variable(value, on):
+    environ = {} if value is None else {"SEGMENTER_PREDICTION": value}
+    assert predicting.enabled(environ) is on
+
+
+def test_with_the_background_off_the_cards_wait_for_the_outlook_page(app):
+    """AUTOSTART is off here (tests/app/conftest.py): new data gets no prediction until the
+    Outlook page asks for it, and then the other pages show it on their next run."""
+    upload(app, "shop.csv", to_csv(transactions(50, seed=7)))
+    outcome = results(app)
+    assert predicting.find(outcome) is None and outcome.prediction() is None
+    app.switch_page("views/segments.py").run()
+    assert "Predicted revenue and the chance still active join the cards" in texts(app)
+    app.switch_page(OUTLOOK).run()
+    assert results(app).prediction() is not None
+    app.switch_page("views/segments.py").run()
+    assert len([m for m in app.markdown if m.value.startswith("Next 90 days")]) == results(app).k
