@@ -13,30 +13,17 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from .prediction import Prediction, p_alive_matrix
+from .prediction import LIKELY_INACTIVE_BELOW, Prediction, p_alive_matrix
 from .segments import require_frame
 
-__all__ = ["AUDIENCE_COLUMNS", "DEFAULT_P_ALIVE_BELOW", "DEFAULT_TOP_VALUE_SHARE", "PREDICTION_COLUMNS",
-           "AliveMatrix", "with_prediction", "at_horizon", "alive_matrix", "lapsing_customers", "backtest_in_words",
-           "change_in_words", "models_in_words"]
-
-# What a prediction adds to each customer (the --out columns of the same names).
-PREDICTION_COLUMNS: tuple[str, ...] = ("p_alive", "expected_purchases", "expected_spend", "predicted_revenue")
+__all__ = ["AUDIENCE_COLUMNS", "DEFAULT_P_ALIVE_BELOW", "DEFAULT_TOP_VALUE_SHARE", "AliveMatrix", "at_horizon",
+           "alive_matrix", "lapsing_customers", "backtest_in_words", "change_in_words", "models_in_words", "money"]
 
 # The columns of the lapsing audience, in order (email only when the data has it).
 AUDIENCE_COLUMNS: tuple[str, ...] = ("customer_id", "email", "segment_id", "segment", "recency", "frequency",
                                      "monetary", "p_alive", "expected_purchases", "predicted_revenue")
-DEFAULT_P_ALIVE_BELOW = 0.5  # "likely inactive", as the --report's segments count them
+DEFAULT_P_ALIVE_BELOW = LIKELY_INACTIVE_BELOW  # "likely inactive", as the --report's segments count them
 DEFAULT_TOP_VALUE_SHARE = 0.2  # "valuable": the fifth of customers who spent most
-
-
-def with_prediction(customers: pd.DataFrame, prediction: Prediction) -> pd.DataFrame:
-    """``customers`` (one row per customer_id, e.g. with their segments) with the prediction's columns;
-    a customer the prediction does not know gets none (NaN)."""
-    require_frame(customers, "customers", ("customer_id",), allow_empty=True)
-    ahead = prediction.customers[["customer_id", *PREDICTION_COLUMNS]]
-    kept = customers.drop(columns=[c for c in PREDICTION_COLUMNS if c in customers.columns])
-    return kept.merge(ahead, on="customer_id", how="left", validate="one_to_one")
 
 
 def at_horizon(prediction: Prediction, horizon_days: int) -> Prediction:
@@ -71,7 +58,7 @@ def alive_matrix(prediction: Prediction, *, max_purchases: int | None = None) ->
     observed = float(np.median(customers["T"].to_numpy(dtype=float)))
     if max_purchases is None:
         max_purchases = max(5, int(np.ceil(np.quantile(customers["repeat_purchases"].to_numpy(dtype=float), 0.95))))
-    frame = p_alive_matrix(prediction.bgnbd, observed, max_purchases, observed)
+    frame = p_alive_matrix(prediction.bgnbd, observed, max_purchases, int(observed))
     return AliveMatrix(frame=frame, observed_days=observed)
 
 
@@ -100,6 +87,11 @@ def lapsing_customers(customers: pd.DataFrame, *, p_alive_below: float = DEFAULT
             .reset_index(drop=True))
 
 
+def money(value) -> str:
+    """Money for people: thousands separators and cents; "—" when there is none (no spend model)."""
+    return "—" if value is None or pd.isna(value) else f"{float(value):,.2f}"
+
+
 def change_in_words(predicted: float, actual: float) -> str:
     """How far a prediction was from what happened: "12.1% below what happened", "exactly right"."""
     if actual == 0:
@@ -122,9 +114,11 @@ def backtest_in_words(backtest) -> str:
         f"that followed, the model expected {backtest.predicted_purchases:,.0f} repeat purchases from "
         f"{int(backtest.customers):,} customers; they made {backtest.actual_purchases:,.0f} "
         f"(the prediction was {change_in_words(backtest.predicted_purchases, backtest.actual_purchases)}). "
-        f"Predicted revenue {backtest.predicted_revenue:,.2f}, actual {backtest.actual_revenue:,.2f} "
-        f"({change_in_words(backtest.predicted_revenue, backtest.actual_revenue)}). "
-        f"Customer by customer, the expected purchases were off by {backtest.mean_absolute_error:,.2f} "
+        + (f"Revenue: {backtest.actual_revenue:,.2f}, not predicted (no model of spend per purchase). "
+           if backtest.predicted_revenue is None else
+           f"Predicted revenue {backtest.predicted_revenue:,.2f}, actual {backtest.actual_revenue:,.2f} "
+           f"({change_in_words(backtest.predicted_revenue, backtest.actual_revenue)}). ")
+        + f"Customer by customer, the expected purchases were off by {backtest.mean_absolute_error:,.2f} "
         "on average (mean absolute error)."
     )
 
@@ -137,7 +131,7 @@ def models_in_words(prediction: Prediction) -> str:
             f"of a rate, so it depends on the unit of time; r, a and b do not), a = {bgnbd.a:.4f}, "
             f"b = {bgnbd.b:.4f}; log-likelihood {bgnbd.log_likelihood:,.1f}. ")
     if spend is None:
-        text += "**Gamma-Gamma** (spend per purchase): not fitted; every customer gets the average spend per purchase."
+        text += "**Gamma-Gamma** (spend per purchase): not fitted, so no revenue is predicted (the warning says why)."
     else:
         text += (f"**Gamma-Gamma** (spend per purchase), fitted on {int(spend.customers):,} customers with repeat "
                  f"purchases: p = {spend.p:.4f}, q = {spend.q:.4f}, γ = {spend.gamma:,.4f}.")

@@ -78,19 +78,25 @@ def p_alive_heatmap(matrix: pd.DataFrame, *, observed_days: float | None = None)
 def backtest_figure(by_repeat_purchases: pd.DataFrame, *, holdout_days: int) -> go.Figure:
     """The backtest as in Fader, Hardie & Lee (2005), figure 4: mean purchases in the
     ``holdout_days`` after the calibration period, actual against predicted, for customers grouped
-    by their repeat purchases in the calibration period (``by_repeat_purchases``:
-    repeat_purchases (labels such as 0, 1, …, 7+), customers, actual, predicted)."""
-    require_frame(by_repeat_purchases, "by_repeat_purchases", ("repeat_purchases", "customers", "actual", "predicted"))
+    by their repeat purchases in the calibration period (``by_repeat_purchases``, as
+    ``prediction.Backtest`` has it: repeat_purchases (labels 0, 1, …, 7+), customers, actual_mean,
+    predicted_mean; a group without customers is a gap)."""
+    require_frame(by_repeat_purchases, "by_repeat_purchases",
+                  ("repeat_purchases", "customers", "actual_mean", "predicted_mean"))
     if not isinstance(holdout_days, (int, np.integer)) or isinstance(holdout_days, bool) or holdout_days < 1:
         raise ValueError(f"holdout_days={holdout_days!r} must be a whole number of days, 1 or more.")
     labels = [str(label) for label in by_repeat_purchases["repeat_purchases"]]
     customers = by_repeat_purchases["customers"].to_numpy(dtype=object)
+
+    def means(column: str) -> list[float | None]:
+        return [None if pd.isna(value) else float(value) for value in by_repeat_purchases[column]]
+
     hover = "%{x} repeat purchases before: %{y:,.2f} purchases per customer<br>%{customdata:,} customers"
     fig = go.Figure([
-        go.Scatter(x=labels, y=by_repeat_purchases["actual"].astype(float).tolist(), name="Actual",
+        go.Scatter(x=labels, y=means("actual_mean"), name="Actual",
                    mode="lines+markers", line=dict(color=_ACTUAL_COLOR), customdata=customers,
                    hovertemplate=hover + "<extra>Actual</extra>"),
-        go.Scatter(x=labels, y=by_repeat_purchases["predicted"].astype(float).tolist(), name="Predicted",
+        go.Scatter(x=labels, y=means("predicted_mean"), name="Predicted",
                    mode="lines+markers", line=dict(color=_PREDICTED_COLOR, dash="dash"), customdata=customers,
                    hovertemplate=hover + "<extra>Predicted</extra>"),
     ])

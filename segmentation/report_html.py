@@ -282,10 +282,12 @@ def _prediction_section(result) -> tuple[str, dict[str, go.Figure]]:
         return "", {}
     days = prediction.horizon_days
     ahead = segment_outlook(prediction, result.segmentation.customers).sort_values("segment_id")
-    figures = {"prediction_revenue": prediction_charts.segment_revenue_figure(ahead, horizon_days=days)}
+    figures = {} if prediction.gamma_gamma is None else {
+        "prediction_revenue": prediction_charts.segment_revenue_figure(ahead, horizon_days=days)}
     rows = "".join(
         f"<tr><td>{int(r.segment_id)}. {_text(r.segment)}</td><td class=\"num\">{int(r.customers):,}</td>"
-        f'<td class="num">{_number(r.predicted_revenue, ",.2f")}</td><td class="num">{r.revenue_share:.1%}</td>'
+        f'<td class="num">{_number(r.predicted_revenue, ",.2f")}</td>'
+        f'<td class="num">{_number(r.revenue_share, ".1%")}</td>'
         f'<td class="num">{_number(r.expected_purchases, ",.1f")}</td><td class="num">{r.mean_p_alive:.0%}</td>'
         f'<td class="num">{int(r.likely_inactive):,}</td></tr>'
         for r in ahead.itertuples())
@@ -298,12 +300,14 @@ def _prediction_section(result) -> tuple[str, dict[str, go.Figure]]:
         f'<th class="num">Predicted revenue, next {days:,} days</th><th class="num">Share</th>'
         '<th class="num">Expected purchases</th><th class="num">Chance still active (average)</th>'
         '<th class="num">Likely inactive (below 50%)</th></tr></thead><tbody>' + rows + "</tbody></table>",
-        _chart("prediction_revenue", "Predicted revenue per segment; the label is its share of the total."),
     ]
+    if figures:
+        parts.append(_chart("prediction_revenue", "Predicted revenue per segment; the label is its share of the "
+                                                  "total."))
     backtest = prediction.backtest
     parts.append(f"<h3>How good were these predictions {days:,} days ago?</h3>")
     if backtest is None:
-        parts.append(f'<p class="note">{_text(prediction.backtest_note or "No backtest for this data.")}</p>')
+        parts.append(f'<p class="note">{_text(prediction.note or "No backtest for this data.")}</p>')
     else:
         figures["prediction_backtest"] = prediction_charts.backtest_figure(
             backtest.by_repeat_purchases, holdout_days=int(backtest.holdout_days))

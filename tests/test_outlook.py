@@ -90,7 +90,7 @@ class _Backtest:
     actual_purchases: float = 1882.0
     predicted_purchases: float = 1653.4
     actual_revenue: float = 69123.456
-    predicted_revenue: float = 60500.0
+    predicted_revenue: float | None = 60500.0
     mean_absolute_error: float = 0.6123
 
 
@@ -101,3 +101,9 @@ def test_backtest_in_words_gives_totals_error_and_dates_for_people():
     assert "12.1% below what happened" in text
     assert "Predicted revenue 60,500.00, actual 69,123.46 (12.5% below what happened)" in text
     assert "off by 0.61 on average (mean absolute error)" in text
+
+
+def test_backtest_in_words_without_a_spend_model_gives_the_actual_revenue_only():
+    text = outlook.backtest_in_words(_Backtest(predicted_revenue=None))
+    assert "Revenue: 69,123.46, not predicted (no model of spend per purchase)." in text
+    assert "Predicted revenue" not in text

@@ -30,8 +30,9 @@ def make_matrix() -> pd.DataFrame:
 
 
 def make_backtest_table() -> pd.DataFrame:
-    return pd.DataFrame({"repeat_purchases": ["0", "1", "2", "7+"], "customers": [1411, 439, 214, 28],
-                         "actual": [0.24, 0.70, 1.39, 6.0], "predicted": [0.23, 0.85, 1.37, 5.1]})
+    return pd.DataFrame({"repeat_purchases": ["0", "1", "2", "6", "7+"], "customers": [1411, 439, 214, 0, 28],
+                         "actual_mean": [0.24, 0.70, 1.39, np.nan, 6.0],
+                         "predicted_mean": [0.23, 0.85, 1.37, np.nan, 5.1]})
 
 
 def figure_json(fig: go.Figure) -> str:
@@ -83,14 +84,15 @@ def test_backtest_chart_draws_actual_and_predicted_by_repeat_purchases():
     fig = prediction_charts.backtest_figure(make_backtest_table(), holdout_days=273)
     actual, predicted = fig.data
     assert (actual.name, predicted.name) == ("Actual", "Predicted")
-    assert list(actual.x) == ["0", "1", "2", "7+"] == list(predicted.x)
-    assert list(actual.y) == [0.24, 0.70, 1.39, 6.0] and list(predicted.y) == [0.23, 0.85, 1.37, 5.1]
-    assert predicted.line.dash == "dash" and list(actual.customdata) == [1411, 439, 214, 28]
+    assert list(actual.x) == ["0", "1", "2", "6", "7+"] == list(predicted.x)
+    assert list(actual.y) == [0.24, 0.70, 1.39, None, 6.0]  # a group without customers is a gap
+    assert list(predicted.y) == [0.23, 0.85, 1.37, None, 5.1]
+    assert predicted.line.dash == "dash" and list(actual.customdata) == [1411, 439, 214, 0, 28]
     assert fig.layout.xaxis.type == "category" and "273 days" in fig.layout.yaxis.title.text
 
 
 def test_backtest_chart_refuses_a_table_without_predictions():
-    with pytest.raises(ValueError, match="'predicted'"):
-        prediction_charts.backtest_figure(make_backtest_table().drop(columns="predicted"), holdout_days=90)
+    with pytest.raises(ValueError, match="'predicted_mean'"):
+        prediction_charts.backtest_figure(make_backtest_table().drop(columns="predicted_mean"), holdout_days=90)
     with pytest.raises(ValueError, match="holdout_days"):
         prediction_charts.backtest_figure(make_backtest_table(), holdout_days=0)

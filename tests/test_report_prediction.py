@@ -12,14 +12,18 @@ from segmentation import outlook, pipeline, reading, report_html
 from segmentation.prediction import predict_prepared, segment_outlook
 from tests.app.app_helpers import to_csv, transactions
 from tests.test_report_html import STANDARD_CHARTS, figures
+from ui.session import DEMO_ROWS, DEMO_SEED
+
+
+def predicted(loaded) -> pipeline.Result:
+    plain = pipeline.run(loaded, k=3)
+    return dataclasses.replace(plain, prediction=predict_prepared(plain.prepared, 90, backtest=True))
 
 
 @pytest.fixture(scope="module")
 def result() -> pipeline.Result:
-    """Sixty customers over six months, segmented, with a 90-day prediction and its backtest."""
-    loaded = reading.read_file(to_csv(transactions(60, seed=3)), filename="shop.csv")
-    plain = pipeline.run(loaded, k=3)
-    return dataclasses.replace(plain, prediction=predict_prepared(plain.prepared, 90, backtest=True))
+    """The demo data (832 customers over a year), segmented, with a 90-day prediction and its backtest."""
+    return predicted(pipeline.demo_file(DEMO_ROWS, seed=DEMO_SEED))
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +52,14 @@ def test_the_section_shows_the_library_s_numbers(result, page):
 def test_no_prediction_no_section(result):
     plain = report_html.render(dataclasses.replace(result, prediction=None), source="shop.csv")
     assert 'id="prediction"' not in plain and "prediction_revenue" not in plain
+
+
+def test_without_a_spend_model_the_section_has_no_revenue_to_show():
+    """Sixty customers over six months: too few repeat buyers for the Gamma-Gamma model."""
+    result = predicted(reading.read_file(to_csv(transactions(60, seed=3)), filename="shop.csv"))
+    assert result.prediction.gamma_gamma is None
+    page = report_html.render(result, source="shop.csv")
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
+    assert 'id="prediction"' in page and "prediction_revenue" not in page
+    assert "Gamma-Gamma (spend per purchase): not fitted, so no revenue is predicted" in text
+    assert "nan" not in text.lower().split() and "Warning: Spend per purchase cannot be predicted" in text

@@ -104,7 +104,7 @@ def top_items(key: tuple, k: int, seed: int, _segmented: pd.DataFrame, _products
 # key (data settings, saved segmentation, K, seed), which also decides the prediction.
 @st.cache_data(max_entries=32, show_spinner=False)
 def customers_ahead(key: tuple, _segmented: pd.DataFrame, _prediction: prediction.Prediction) -> pd.DataFrame:
-    return outlook.with_prediction(_segmented, _prediction)
+    return prediction.with_prediction_columns(_segmented, _prediction)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

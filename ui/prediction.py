@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from segmentation import pipeline, sources
 from segmentation.errors import SegmenterError
-from segmentation.prediction import Prediction, predict_prepared
+from segmentation.prediction import HORIZON_PRESETS, Prediction, predict_prepared
 
 from . import sources as app_sources
 
@@ -27,7 +27,7 @@ __all__ = ["AUTOSTART", "HORIZON_DAYS", "OUTLOOK_HORIZONS", "enabled", "job_key"
            "wait"]
 
 HORIZON_DAYS = 90  # the cards, the Customers table, the lapsing list and the backtest ("90 days ago")
-OUTLOOK_HORIZONS = (30, 90, 365)  # the Outlook page's choice of horizon
+OUTLOOK_HORIZONS = HORIZON_PRESETS  # the Outlook page's choice of horizon: 30, 90, 365 days
 MAX_JOBS = 8
 WAIT_SECONDS = 600
 

@@ -40,15 +40,16 @@ horizon = st.segmented_control("Next", predicting.OUTLOOK_HORIZONS, default=pred
 horizon = horizon or predicting.HORIZON_DAYS
 ahead = outcome.segment_outlook(prediction, horizon)
 top = st.columns(4)
-top[0].metric(f"Predicted revenue, next {horizon} days", f"{ahead['predicted_revenue'].sum():,.2f}")
+top[0].metric(f"Predicted revenue, next {horizon} days", outlook.money(ahead["predicted_revenue"].sum(min_count=1)))
 top[1].metric(f"Expected purchases, next {horizon} days", f"{ahead['expected_purchases'].sum():,.0f}",
               help="Purchase days: all of a customer's purchases on one day count as one.")
 top[2].metric("Chance still active (average customer)",
               f"{(ahead['mean_p_alive'] * ahead['customers']).sum() / ahead['customers'].sum():.0%}")
 top[3].metric("Customers likely inactive", f"{ahead['likely_inactive'].sum():,}",
               help="Customers whose chance of still being active is below 50%.")
-with reporting("Predicted revenue chart"):
-    st.plotly_chart(prediction_charts.segment_revenue_figure(ahead, horizon_days=horizon), key="outlook_revenue")
+if prediction.gamma_gamma is not None:  # without a spend model there is no revenue to draw
+    with reporting("Predicted revenue chart"):
+        st.plotly_chart(prediction_charts.segment_revenue_figure(ahead, horizon_days=horizon), key="outlook_revenue")
 st.dataframe(
     ahead[["segment_id", "segment", "customers", "predicted_revenue", "revenue_share", "expected_purchases",
            "mean_p_alive", "likely_inactive"]],
@@ -118,7 +119,7 @@ st.download_button(
 backtest = prediction.backtest
 st.subheader(f"How good were these predictions {predicting.HORIZON_DAYS} days ago, on your data?")
 if backtest is None:
-    st.info(md(prediction.backtest_note or "No backtest for this data."), icon=":material/info:")
+    st.info(md(prediction.note or "No backtest for this data."), icon=":material/info:")
 else:
     st.markdown(md(outlook.backtest_in_words(backtest)),
                 help="The same models fitted on the purchases before the last "

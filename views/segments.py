@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from segmentation import charts, segments
+from segmentation.outlook import money
 from segmentation.stability import seed_message
 from ui import saved as saved_ui
 from ui.errors import reporting
@@ -71,7 +72,7 @@ for index, row in enumerate(profiles.itertuples()):
         st.caption(f"{row.customers:,} customers · {row.share:.0%} of customers · "
                    f"**{row.revenue_share:.0%} of revenue**")
         if (coming := ahead.get(row.segment_id)) is not None:
-            st.markdown(f"Next {HORIZON_DAYS} days: predicted revenue **{coming.predicted_revenue:,.2f}** "
+            st.markdown(f"Next {HORIZON_DAYS} days: predicted revenue **{money(coming.predicted_revenue)}** "
                         f"({coming.revenue_share:.0%}) · chance still active **{coming.mean_p_alive:.0%}** on average",
                         help="Predicted by the BG/NBD (purchases, chance still active) and Gamma-Gamma (spend per "
                              "purchase) models fitted on this data; see the Outlook page.")

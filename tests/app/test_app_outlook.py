@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from segmentation import columns, outlook, pipeline
-from segmentation.prediction import predict_prepared, segment_outlook
+from segmentation.prediction import predict_prepared, segment_outlook, with_prediction_columns
 from tests.app.app_helpers import results, texts, to_csv, transactions, upload
 from ui import prediction as predicting
 from ui.session import DEMO_ROWS, DEMO_SEED
@@ -74,7 +74,7 @@ def test_a_longer_horizon_predicts_more_revenue(outlook_page):
 
 def test_the_lapsing_list_follows_the_marketer_s_thresholds(outlook_page, expected):
     at = outlook_page
-    customers = outlook.with_prediction(results(at).segmentation().customers, expected)
+    customers = with_prediction_columns(results(at).segmentation().customers, expected)
     counts = []
     for below in (0.2, 0.5, 0.8):
         at.select_slider(key="w_outlook_p_alive_below").set_value(below).run()
@@ -141,3 +141,14 @@ def test_with_the_background_off_the_cards_wait_for_the_outlook_page(app):
     assert results(app).prediction() is not None
     app.switch_page("views/segments.py").run()
     assert len([m for m in app.markdown if m.value.startswith("Next 90 days")]) == results(app).k
+
+
+def test_the_report_download_includes_what_comes_next_once_predicted(outlook_page, expected):
+    from segmentation import report_html
+
+    at = outlook_page
+    at.switch_page("views/segments.py").run()
+    result = results(at).result()
+    assert result.prediction is not None and result.predict_days == 90
+    assert result.prediction.customers.equals(expected.customers)
+    assert 'id="prediction"' in report_html.render(result, source="demo")
