@@ -15,6 +15,7 @@ __all__ = [
     "KChoiceError",
     "SourceError",
     "SegmentationFileError",
+    "PredictionError",
 ]
 
 
@@ -73,3 +74,8 @@ class OutputError(SegmenterError):
 class SegmentationFileError(SegmenterError):
     """A saved segmentation cannot be used: not one, another format version, malformed values,
     or too large to be one."""
+
+
+class PredictionError(SegmenterError):
+    """What comes next cannot be predicted from these customers: too few repeat buyers, a spend
+    model without a finite mean (q <= 1), a fit that does not converge, or a horizon out of range."""
