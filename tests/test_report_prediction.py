@@ -8,9 +8,8 @@ import re
 
 import pytest
 
-from segmentation import outlook, pipeline, reading, report_html
+from segmentation import outlook, pipeline, report_html
 from segmentation.prediction import predict_prepared, segment_outlook
-from tests.app.app_helpers import to_csv, transactions
 from tests.test_report_html import STANDARD_CHARTS, figures
 from ui.session import DEMO_ROWS, DEMO_SEED
 
@@ -54,11 +53,12 @@ def test_no_prediction_no_section(result):
     assert 'id="prediction"' not in plain and "prediction_revenue" not in plain
 
 
-def test_without_a_spend_model_the_section_has_no_revenue_to_show():
-    """Sixty customers over six months: too few repeat buyers for the Gamma-Gamma model."""
-    result = predicted(reading.read_file(to_csv(transactions(60, seed=3)), filename="shop.csv"))
-    assert result.prediction.gamma_gamma is None
-    page = report_html.render(result, source="shop.csv")
+def test_without_a_spend_model_the_section_has_no_revenue_to_show(result):
+    """What the core gives when the Gamma-Gamma model cannot be fitted: no spend, no revenue, a warning."""
+    warning = "Spend per purchase cannot be predicted, so predicted revenue is left empty: too few repeat buyers."
+    customers = result.prediction.customers.assign(expected_spend=float("nan"), predicted_revenue=float("nan"))
+    no_spend = dataclasses.replace(result.prediction, gamma_gamma=None, customers=customers, warnings=(warning,))
+    page = report_html.render(dataclasses.replace(result, prediction=no_spend), source="shop.csv")
     text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
     assert 'id="prediction"' in page and "prediction_revenue" not in page
     assert "Gamma-Gamma (spend per purchase): not fitted, so no revenue is predicted" in text

@@ -43,8 +43,7 @@ top = st.columns(4)
 top[0].metric(f"Predicted revenue, next {horizon} days", outlook.money(ahead["predicted_revenue"].sum(min_count=1)))
 top[1].metric(f"Expected purchases, next {horizon} days", f"{ahead['expected_purchases'].sum():,.0f}",
               help="Purchase days: all of a customer's purchases on one day count as one.")
-top[2].metric("Chance still active (average customer)",
-              f"{(ahead['mean_p_alive'] * ahead['customers']).sum() / ahead['customers'].sum():.0%}")
+top[2].metric("Chance still active (average customer)", f"{prediction.customers['p_alive'].mean():.0%}")
 top[3].metric("Customers likely inactive", f"{ahead['likely_inactive'].sum():,}",
               help="Customers whose chance of still being active is below 50%.")
 if prediction.gamma_gamma is not None:  # without a spend model there is no revenue to draw

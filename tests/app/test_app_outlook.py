@@ -9,7 +9,7 @@ import pytest
 
 from segmentation import columns, outlook, pipeline
 from segmentation.prediction import predict_prepared, segment_outlook, with_prediction_columns
-from tests.app.app_helpers import results, texts, to_csv, transactions, upload
+from tests.app.app_helpers import FORMULA_ID, demo_with_a_lapsed_customer, results, texts, to_csv, upload
 from ui import prediction as predicting
 from ui.session import DEMO_ROWS, DEMO_SEED
 
@@ -132,13 +132,14 @@ def test_the_background_prediction_is_switched_off_by_its_environment_variable(v
 def test_with_the_background_off_the_cards_wait_for_the_outlook_page(app):
     """AUTOSTART is off here (tests/app/conftest.py): new data gets no prediction until the
     Outlook page asks for it, and then the other pages show it on their next run."""
-    upload(app, "shop.csv", to_csv(transactions(50, seed=7)))
+    upload(app, "shop.csv", demo_with_a_lapsed_customer())
     outcome = results(app)
     assert predicting.find(outcome) is None and outcome.prediction() is None
     app.switch_page("views/segments.py").run()
     assert "Predicted revenue and the chance still active join the cards" in texts(app)
     app.switch_page(OUTLOOK).run()
     assert results(app).prediction() is not None
+    assert app.dataframe[1].value["customer_id"].iloc[0] == FORMULA_ID  # the lapsed top spender heads the list
     app.switch_page("views/segments.py").run()
     assert len([m for m in app.markdown if m.value.startswith("Next 90 days")]) == results(app).k
 

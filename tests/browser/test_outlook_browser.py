@@ -11,14 +11,13 @@ import re
 import pandas as pd
 import pytest
 
-from tests.app.app_helpers import to_csv, transactions
+from tests.app.app_helpers import FORMULA_ID, demo_with_a_lapsed_customer
 from tests.browser.conftest import SCREENSHOTS, upload, wait_idle
 
 pytestmark = pytest.mark.browser
 
 MAIN = '[data-testid="stMain"]'
 SIDEBAR = '[data-testid="stSidebar"]'
-FORMULA_ID = "=HYPERLINK(\"http://x\",\"y\")"
 
 
 def open_outlook(page, url: str) -> None:
@@ -77,18 +76,9 @@ def test_outlook_page_draws_its_charts_and_downloads_the_lapsing_list(fresh_serv
     assert cards and all(re.search(r"Next 90 days: predicted revenue [\d,]+\.\d\d", card) for card in cards), cards
 
 
-def lapsed_customer_with_a_formula_id() -> pd.DataFrame:
-    """The small shop's lines plus a big early spender named like a formula, gone quiet for months."""
-    lines = transactions(n_customers=60, seed=3)
-    first = lines.iloc[0]
-    extra = [{**first.to_dict(), "InvoiceNo": str(900000 + i), "CustomerID": FORMULA_ID, "UnitPrice": 400.0,
-              "Quantity": 10, "InvoiceDate": f"2023-01-{2 + 3 * i:02d} 10:00"} for i in range(6)]
-    return pd.concat([lines, pd.DataFrame(extra)], ignore_index=True)
-
-
 def test_the_lapsing_audience_neutralises_formulas(server, browser_context, tmp_path):
     path = tmp_path / "lapsed.csv"
-    path.write_bytes(to_csv(lapsed_customer_with_a_formula_id()))
+    path.write_bytes(demo_with_a_lapsed_customer())
     tab = browser_context.new_page()
     try:
         tab.goto(f"{server.url}/data", wait_until="commit", timeout=180_000)
