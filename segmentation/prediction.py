@@ -228,8 +228,7 @@ def _score(summary: pd.DataFrame, horizon_days: int, bgnbd: clv.BGNBD,
     t_x = summary["t_x"].to_numpy(dtype=float)
     T = summary["T"].to_numpy(dtype=float)
     # Scored once per distinct (x, t_x, T): customers share them by the thousand.
-    points, inverse = np.unique(np.column_stack([x, t_x, T]), axis=0, return_inverse=True)
-    inverse = inverse.ravel()
+    points, inverse = clv._unique_rows(x, t_x, T)
     px, pt, pT = points.T
     p_alive = bgnbd.p_alive(px, pt, pT)[inverse]
     expected = bgnbd.expected_purchases(horizon_days, px, pt, pT)[inverse]
