@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln
+from threadpoolctl import threadpool_limits
 
 from .errors import PredictionError
 
@@ -260,7 +261,9 @@ _SHAPE_LIMIT = np.log(1e4)
 
 
 def _minimise(negll, start, args, what: str, shapes: tuple[int, ...]):
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    # One BLAS thread: the dot products are of vectors, and OpenBLAS's idle threads spinning
+    # on a shared machine made the fits 4-7x slower (measured; see BENCHMARKS.md).
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), threadpool_limits(limits=1, user_api="blas"):
         found = minimize(negll, start, args=args, jac=True, method="L-BFGS-B",
                          bounds=[(-30.0, 30.0)] * len(start),
                          options={"maxiter": 3000, "ftol": 1e-15, "gtol": 1e-10})
