@@ -114,6 +114,12 @@ class BGNBD:
                         + (self.r + x) * (np.log(self.alpha + T) - np.log(self.alpha + t_x)))
         return np.where(x > 0, np.exp(np.minimum(log_odds, 700.0)), 0.0)
 
+    @property
+    def no_dropout(self) -> bool:
+        """Whether the fit found (almost) no dropout: mean dropout probability a/(a+b) below 1 in
+        1,000 purchases. Then p_alive is close to 1 for everyone and BG/NBD is the NBD."""
+        return self.a / (self.a + self.b) < 1e-3
+
     def p_alive(self, x, t_x, T):
         """P(still active | x repeat purchases, the last t_x after the first, observed for T)."""
         return 1.0 / (1.0 + self._odds_dropped(x, t_x, T))
@@ -260,7 +266,9 @@ def _bgnbd_negll(log_params, data: _BGNBDData):
 _SHAPE_LIMIT = np.log(1e4)
 
 
-def _minimise(negll, start, args, what: str, shapes: tuple[int, ...]):
+def _minimise(negll, start, args, what: str, shapes: tuple[int, ...], free: tuple[tuple[int, int], ...] = ()):
+    """L-BFGS-B from `start`; `shapes` may not run past 10^±4, nor any parameter to its bound,
+    except the (index, direction) pairs in `free`, limits the model is defined at."""
     # One BLAS thread: the dot products are of vectors, and OpenBLAS's idle threads spinning
     # on a shared machine made the fits 4-7x slower (measured; see BENCHMARKS.md).
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), threadpool_limits(limits=1, user_api="blas"):
@@ -270,7 +278,10 @@ def _minimise(negll, start, args, what: str, shapes: tuple[int, ...]):
     if not np.all(np.isfinite(found.x)) or not np.isfinite(found.fun):
         raise PredictionError(f"The {what} fit did not converge ({found.message}).",
                               hint="More customers, or a longer history per customer, may help.")
-    if np.any(np.abs(found.x) >= 29.9) or np.any(np.abs(found.x[list(shapes)]) > _SHAPE_LIMIT):
+    beyond = (np.abs(found.x) >= 29.9) | np.isin(np.arange(found.x.size), shapes) & (np.abs(found.x) > _SHAPE_LIMIT)
+    for index, direction in free:
+        beyond[index] &= np.sign(found.x[index]) != direction
+    if beyond.any():
         raise PredictionError(f"The {what} fit ran to a parameter of 0 or infinity: these customers' purchases do "
                               "not vary enough between them for the model to be estimated.",
                               hint="More customers with repeat purchases, or a longer history, are needed.")
@@ -305,8 +316,10 @@ def fit_bgnbd(x, t_x, T, weights=None) -> BGNBD:
     total = float(w.sum())
     mean_T = float((w @ pT) / total) or 1.0
     start = np.log([1.0, mean_T, 1.0, 1.0])
+    # a -> 0 or b -> infinity is "nobody drops out" (BG/NBD becomes the NBD): a limit the model
+    # is defined at and predicts from, so those two directions are free (see BGNBD.no_dropout).
     found = _minimise(_bgnbd_negll, start, (_BGNBDData(px, pt_x, pT, w),), "purchase model (BG/NBD)",
-                      shapes=(0, 2, 3))
+                      shapes=(0, 2, 3), free=((2, -1), (3, 1)))
     r, alpha, a, b = np.exp(found.x)
     return BGNBD(r=float(r), alpha=float(alpha), a=float(a), b=float(b),
                  log_likelihood=float(-found.fun * total), customers=int(round(total)))

@@ -248,7 +248,12 @@ def predict_summary(summary: pd.DataFrame, horizon_days: int) -> tuple[pd.DataFr
     """Fit both models on a summary (summary_expr's columns) and score every customer."""
     bgnbd = clv.fit_bgnbd(summary["repeat_purchases"], summary["t_x"], summary["T"])
     gamma_gamma, warning = _fit_spend(summary)
-    return _score(summary, horizon_days, bgnbd, gamma_gamma), bgnbd, gamma_gamma, (warning,) if warning else ()
+    warnings = (warning,) if warning else ()
+    if bgnbd.no_dropout:
+        warnings += (f"The purchases show almost no customers dropping out (mean dropout chance "
+                     f"{bgnbd.a / (bgnbd.a + bgnbd.b):.2%} after each purchase): the chance of being active is "
+                     "close to 1 for everyone, and expected purchases follow each customer's buying rate.",)
+    return _score(summary, horizon_days, bgnbd, gamma_gamma), bgnbd, gamma_gamma, warnings
 
 
 def _execute(expr: ir.Table) -> pd.DataFrame:
