@@ -378,8 +378,8 @@ def fit_gamma_gamma(x, mean_spend, weights=None) -> GammaGamma:
             f"Only {int(usable.sum()):,} customers have a repeat purchase with money spent: at least "
             f"{MIN_REPEAT_BUYERS} are needed to predict spend per purchase.",
             hint="Use a longer period of transactions.")
-    points, w = _distinct(x[usable], m[usable], weights=w_all[usable])
-    px, pm = points.T
+    # Mean spends are continuous (nearly all distinct): the customers are the data points.
+    px, pm, w = x[usable], m[usable], w_all[usable]
     total = float(w.sum())
     start = np.array([0.0, np.log(2.0), np.log(float(np.median(pm)))])
     found = _minimise(_gg_negll, start, (_GGData(px, pm, w),), "spend model (Gamma-Gamma)", shapes=(0, 1))
