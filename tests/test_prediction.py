@@ -63,6 +63,17 @@ def test_backtest_summary_splits_at_the_calibration_end():
                         "holdout_units": 0}]
 
 
+@pytest.mark.parametrize("calibration_end", [date(2011, 1, 10), date(2011, 2, 1), date(2011, 2, 12)])
+def test_the_one_query_gives_both_summaries(calibration_end):
+    prepared = prepared_of(SMALL)
+    summary, split = prediction._split(prediction._execute(
+        prediction.combined_expr(prepared.purchases, SNAPSHOT, calibration_end)))
+    want_summary = prediction._execute(prediction.summary_expr(prepared.purchases, SNAPSHOT))
+    want_split = prediction._execute(prediction.backtest_expr(prepared.purchases, calibration_end, SNAPSHOT))
+    pd.testing.assert_frame_equal(summary, want_summary, check_dtype=False)
+    pd.testing.assert_frame_equal(split, want_split[split.columns], check_dtype=False)
+
+
 @pytest.fixture(scope="module")
 def cdnow():
     cleaning = CleaningSettings(rules=frozenset(set(SWITCHABLE_RULES) - {"duplicate"}))
