@@ -166,3 +166,39 @@ def test_expected_spend_is_the_population_mean_for_one_time_buyers():
     got = gg.expected_spend([0, 2, 2], [np.nan, 30.0, 30.0])
     assert got[0] == pytest.approx(6.25 * 15.44 / 2.74)
     assert got[1] == pytest.approx(6.25 * (15.44 + 60) / (12.5 + 2.74))
+
+
+def test_no_dropout_is_the_nbd_limit_not_an_error():
+    """Nobody drops out (a -> 0): a limit BG/NBD is defined at; predictions follow the buying rate."""
+    rng = np.random.default_rng(5)
+    n = 20_000
+    lam = rng.gamma(0.8, 1 / 60.0, n)
+    T = rng.integers(30, 365, n).astype(float)
+    arrivals = [np.cumsum(rng.exponential(1 / rate, 2_000)) for rate in lam]
+    x = np.array([max(int((a <= t).sum()), 0) for a, t in zip(arrivals, T)], dtype=float)
+    t_x = np.array([a[int(k) - 1] if k else 0.0 for a, k in zip(arrivals, x)])
+    fit = clv.fit_bgnbd(x, np.floor(t_x), T)
+    assert fit.no_dropout
+    assert (fit.r, fit.alpha) == pytest.approx((0.8, 60.0), rel=0.05)
+    assert float(fit.p_alive(5, 10, 300)) > 0.99  # 290 quiet days: still "active" without dropout
+    # NBD: E[Y(t) | x, T] = t (r + x) / (α + T)
+    assert float(fit.expected_purchases(90, 5, 250, 300)) == pytest.approx(90 * (fit.r + 5) / (fit.alpha + 300),
+                                                                            rel=0.01)
+
+
+@pytest.mark.parametrize("which", ["bgnbd", "gamma_gamma"])
+def test_the_analytic_gradients_are_the_likelihoods_derivatives(cdnow_fit, which):
+    from scipy.optimize import check_grad
+
+    summary = cdnow_fit[0]
+    x = summary["frequency"].to_numpy(dtype=float)
+    if which == "bgnbd":
+        points, w = clv._distinct(x, summary["recency"], summary["T"])
+        data, f, at = clv._BGNBDData(*points.T, w), clv._bgnbd_negll, np.log([0.3, 5.0, 0.7, 2.0])
+    else:
+        repeat = x > 0
+        spend = 10 + summary["recency"].to_numpy()[repeat]  # any positive spends
+        points, w = clv._distinct(x[repeat], spend)
+        data, f, at = clv._GGData(*points.T, w), clv._gg_negll, np.log([5.0, 3.0, 12.0])
+    error = check_grad(lambda v: f(v, data)[0], lambda v: f(v, data)[1], at)
+    assert error < 1e-5 * np.linalg.norm(f(at, data)[1]) + 1e-7

@@ -63,6 +63,17 @@ def test_backtest_summary_splits_at_the_calibration_end():
                         "holdout_units": 0}]
 
 
+@pytest.mark.parametrize("calibration_end", [date(2011, 1, 10), date(2011, 2, 1), date(2011, 2, 12)])
+def test_the_one_query_gives_both_summaries(calibration_end):
+    prepared = prepared_of(SMALL)
+    summary, split = prediction._split(prediction._execute(
+        prediction.combined_expr(prepared.purchases, SNAPSHOT, calibration_end)))
+    want_summary = prediction._execute(prediction.summary_expr(prepared.purchases, SNAPSHOT))
+    want_split = prediction._execute(prediction.backtest_expr(prepared.purchases, calibration_end, SNAPSHOT))
+    pd.testing.assert_frame_equal(summary, want_summary, check_dtype=False)
+    pd.testing.assert_frame_equal(split, want_split[split.columns], check_dtype=False)
+
+
 @pytest.fixture(scope="module")
 def cdnow():
     cleaning = CleaningSettings(rules=frozenset(set(SWITCHABLE_RULES) - {"duplicate"}))
@@ -194,3 +205,17 @@ def test_p_alive_matrix_is_the_model_on_a_grid():
     assert grid.loc[3, 40] == pytest.approx(float(model.p_alive(3, 40, 100)))
     # More recent last purchase → more likely active; more purchases at the same recency → less
     assert grid.loc[3, 90] > grid.loc[3, 40] and grid.loc[5, 40] < grid.loc[3, 40]
+
+
+def test_real_uci_data_predicts_and_backtests():
+    """Issue 24 acceptance 4 (figures in the closing note): the default cleaning's 4,338 customers;
+    the backtest holds out the 90 days before the snapshot 2011-12-10."""
+    got = segmentation.predict(shared_file("online_retail.csv.gz"), horizon_days=90)
+    assert len(got.customers) == 4338
+    held = got.backtest
+    assert held.calibration_end == date(2011, 9, 11) and held.holdout_days == 90
+    frame = held.customer_frame
+    assert held.actual_purchases == int(frame["actual_purchases"].sum()) > 0
+    assert held.customers == len(frame) < 4338  # customers who first bought in the holdout are not in it
+    assert got.customers["predicted_revenue"].notna().all() and (got.customers["predicted_revenue"] >= 0).all()
+    assert got.gamma_gamma is not None and got.gamma_gamma.q > 1
