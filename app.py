@@ -14,7 +14,7 @@ import streamlit as st
 
 from segmentation.errors import SegmenterError
 from segmentation.stability import no_stable_message
-from ui import results, session, stability
+from ui import prediction, results, session, stability
 from ui import saved as saved_ui
 from ui.errors import show_error
 from ui.render import stability_progress
@@ -30,9 +30,10 @@ PAGES = {
     "choose_k": st.Page("views/choose_k.py", title="Choose K", icon=":material/tune:", url_path="choose-k"),
     "customers": st.Page("views/customers.py", title="Customers", icon=":material/groups:", url_path="customers"),
     "changes": st.Page("views/changes.py", title="Changes", icon=":material/swap_horiz:", url_path="changes"),
+    "outlook": st.Page("views/outlook.py", title="Outlook", icon=":material/trending_up:", url_path="outlook"),
 }
-page = st.navigation([PAGES["data"], PAGES["choose_k"], PAGES["segments"], PAGES["customers"], PAGES["changes"]],
-                     position="sidebar", expanded=True)
+page = st.navigation([PAGES["data"], PAGES["choose_k"], PAGES["segments"], PAGES["customers"], PAGES["changes"],
+                      PAGES["outlook"]], position="sidebar", expanded=True)
 
 outcome = results.compute()
 
@@ -96,6 +97,11 @@ if not isinstance(outcome, SegmenterError) and outcome.stability_key is not None
         stability.start(outcome.stability_key, outcome.prepared.customers, session=session.token())
         with st.sidebar:
             stability_progress(outcome.stability_key, redraw_when_done=page.url_path not in ("data", "changes"))
+
+# The predictions (ui/prediction.py) likewise start only now, in the background; nothing is redrawn
+# when they are done: the cards and the Customers table show them on the marketer's next action.
+if not isinstance(outcome, SegmenterError) and not (page.url_path == "data" and outcome.spec.source.kind == "demo"):
+    prediction.start(outcome)
 
 with st.sidebar:
     wall, cpu = time.perf_counter() - started, time.thread_time() - started_cpu

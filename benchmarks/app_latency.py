@@ -1,6 +1,6 @@
 """App latency, as a marketer sees it: the real app in headless Chromium (Debian's /usr/bin/chromium).
 
-    python benchmarks/app_latency.py FILE CUSTOMERS [--stability on|off]
+    python benchmarks/app_latency.py FILE CUSTOMERS [--stability on|off] [--prediction on|off]
 
 For each run: a fresh `streamlit run app.py` on a free loopback port and a fresh browser profile;
 open the app as a marketer does (its first page, Segments, with the demo data: the demo's background
@@ -10,7 +10,10 @@ then move the K slider one step on the Segments page and time until the cards ch
 the background stability check (ui/stability.py) to put a badge on every card, timed from the drop
 too. ``--stability off`` starts the server with the background check off
 (SEGMENTER_STABILITY_CHECK=off): the same times without it, to show it does not delay the first
-segments (no badges are waited for then). Prints one JSON line.
+segments (no badges are waited for then). ``--prediction off`` likewise starts it without the
+background prediction (SEGMENTER_PREDICTION=off; ui/prediction.py): the time from the click to the
+Segments page until its cards show is recorded too, and at the end the time to open the Outlook page
+until it is drawn to its end (computed there when the background did not). Prints one JSON line.
 `benchmarks/run.py --cases app-xlsx app-csv` runs it, with and without the check, next to the CLI.
 Never runs `playwright install`: it needs Debian's chromium (apt-get install chromium).
 """
@@ -44,13 +47,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_server(log: Path, stability: str = "on") -> tuple[subprocess.Popen, str]:
+def _start_server(log: Path, stability: str = "on", prediction: str = "on") -> tuple[subprocess.Popen, str]:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "SEGMENTER_STABILITY_CHECK": stability})
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "SEGMENTER_STABILITY_CHECK": stability,
+             "SEGMENTER_PREDICTION": prediction})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -98,10 +102,19 @@ def _drop(page, path: Path, customers: int) -> tuple[float, float | None]:
     raise AssertionError("unreachable")
 
 
-def one_run(path: Path, customers: int, work: Path, stability: str = "on") -> dict:
+def _outlook(page) -> float:
+    """Open the Outlook page; seconds until it is drawn to its end (the fitted models' expander),
+    whether or not the data allowed a backtest."""
+    started = time.perf_counter()
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Outlook").first.click()
+    page.get_by_text("The fitted models").first.wait_for()
+    return time.perf_counter() - started
+
+
+def one_run(path: Path, customers: int, work: Path, stability: str = "on", prediction: str = "on") -> dict:
     from playwright.sync_api import sync_playwright
 
-    process, url = _start_server(work / "streamlit.log", stability)
+    process, url = _start_server(work / "streamlit.log", stability, prediction)
     try:
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
@@ -127,8 +140,11 @@ def one_run(path: Path, customers: int, work: Path, stability: str = "on") -> di
                 upload_to_segments = time.perf_counter() - started
                 _idle(page)
                 stage = "changing K"
+                started = time.perf_counter()
                 page.locator('[data-testid="stSidebarNav"] a', has_text="Segments").first.click()
                 page.get_by_role("heading", name="Customer segments", exact=True).first.wait_for()
+                page.locator(CARDS).first.wait_for()
+                segments_page = time.perf_counter() - started
                 _idle(page)
                 before = page.locator(CARDS).count()
                 page.locator(K_SLIDER).focus()
@@ -136,22 +152,29 @@ def one_run(path: Path, customers: int, work: Path, stability: str = "on") -> di
                 page.keyboard.press("ArrowRight")
                 page.wait_for_function(f"() => document.querySelectorAll('{CARDS}').length === {before + 1}")
                 k_change = time.perf_counter() - started
+                times = {"upload_to_segments_s": upload_to_segments, "first_progress_s": first_status,
+                         "segments_page_s": segments_page, "k_change_s": k_change, "stability": stability,
+                         "prediction": prediction}
                 if stability == "off":
+                    _idle(page)
+                    stage = "opening the Outlook page"
+                    times["outlook_s"] = _outlook(page)
                     context.close()
-                    return {"upload_to_segments_s": upload_to_segments, "first_progress_s": first_status,
-                            "k_change_s": k_change, "stability": stability}
+                    return times
                 stage = "waiting for the stability badges"
                 page.wait_for_function(
                     f"() => [...document.querySelectorAll('{CARDS}')].every("
                     "c => /highly stable|stable|doubtful|not to be trusted/.test(c.innerText))")
-                upload_to_stability = time.perf_counter() - dropped
+                times["upload_to_stability_badges_s"] = time.perf_counter() - dropped
+                _idle(page)
+                stage = "opening the Outlook page"
+                times["outlook_s"] = _outlook(page)
             except Exception as error:
                 shown = page.locator('[data-testid="stApp"]').inner_text(timeout=10_000)
                 raise RuntimeError(f"app benchmark stopped while {stage}: {error}\nthe page shows:\n"
                                    f"{shown[:3000]}") from error
             context.close()
-        return {"upload_to_segments_s": upload_to_segments, "first_progress_s": first_status, "k_change_s": k_change,
-                "upload_to_stability_badges_s": upload_to_stability, "stability": stability}
+        return times
     finally:
         process.terminate()
         try:
@@ -166,9 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("customers", type=int, help="the customer count the sidebar shows when done")
     parser.add_argument("--stability", choices=("on", "off"), default="on",
                         help="the app's background stability check (off: to compare the first segments without it)")
+    parser.add_argument("--prediction", choices=("on", "off"), default="on",
+                        help="the app's background prediction (off: to compare the first segments without it)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="segmenter-app-bench-") as work:
-        print(json.dumps(one_run(args.file.resolve(), args.customers, Path(work), args.stability)))
+        print(json.dumps(one_run(args.file.resolve(), args.customers, Path(work), args.stability, args.prediction)))
     return 0
 
 

@@ -38,7 +38,7 @@ from .saved import SavedSegmentation
 from .saved import load as load_segmentation
 from .settings import DEFAULT_SEED, CleaningSettings
 
-__all__ = ["segment", "rfm", "source_of", "load_segmentation"]
+__all__ = ["segment", "rfm", "predict", "source_of", "load_segmentation"]
 
 
 def source_of(data) -> TransactionSource:
@@ -89,6 +89,7 @@ def segment(
     seed: int = DEFAULT_SEED,
     segmentation: str | os.PathLike | SavedSegmentation | None = None,
     stability: bool = False,
+    predict: int | None = None,
 ) -> pipeline.Result:
     """Segment customers from a table of transactions (RFM + K-Means).
 
@@ -122,6 +123,12 @@ def segment(
         Also check whether the segments are real (seconds to tens of seconds): K-Means refitted
         on bootstrap resamples; stability per K in ``k_scan``, a suggestion that prefers stable
         K, per-segment stability in ``segments`` and ``result.stability`` (seed check, warnings).
+    predict : int, optional
+        Also predict the next `predict` days (see :func:`predict`): ``result.prediction``,
+        ``result.outlook`` per segment, and p_alive, expected_purchases, expected_spend and
+        predicted_revenue appended to ``result.customers``. When the purchases cannot be
+        modelled (e.g. no repeat buyers), ``result.prediction`` is None, those columns are empty
+        and ``result.warnings`` says why.
 
     Returns
     -------
@@ -160,9 +167,14 @@ def segment(
     if frozen is not None and k != "auto":
         raise KChoiceError(f"K={k} was asked for, but K comes from the saved segmentation (K={frozen.k}).",
                            hint="Leave k out to apply the saved segmentation, or leave the segmentation out to fit.")
-    return pipeline.run(source_of(data), overrides=roles, cleaning=cleaning or CleaningSettings(),
-                        snapshot=_snapshot(snapshot), k=k, seed=seed, segmentation=frozen,
-                        stability=stability)
+    if predict is not None:
+        from .prediction import check_horizon
+
+        check_horizon(predict)  # before any data is read
+    result = pipeline.run(source_of(data), overrides=roles, cleaning=cleaning or CleaningSettings(),
+                          snapshot=_snapshot(snapshot), k=k, seed=seed, segmentation=frozen,
+                          stability=stability)
+    return result if predict is None else result.with_prediction(predict)
 
 
 def rfm(
@@ -217,3 +229,53 @@ def rfm(
         "dropped": {rule: int(rows) for rule, rows in prepared.audit.dropped.items()},
     }
     return customers
+
+
+def predict(
+    data,
+    *,
+    horizon_days: int = 90,
+    roles: Mapping[str, str | None] | None = None,
+    snapshot: date | str | None = None,
+    cleaning: CleaningSettings | None = None,
+    backtest: bool = True,
+):
+    """What each customer is worth next: BG/NBD and Gamma-Gamma fitted by maximum likelihood.
+
+    Parameters
+    ----------
+    data, roles, cleaning
+        As for :func:`segment`.
+    horizon_days : int, default 90
+        Predict the next `horizon_days` days after the snapshot (1 to 3,650).
+    snapshot : datetime.date or str, optional
+        The first day not observed; default the day after the last purchase.
+    backtest : bool, default True
+        Also fit on the purchases before snapshot − horizon_days and compare the predictions for
+        the horizon that follows with what happened (``prediction.backtest``).
+
+    Returns
+    -------
+    prediction.Prediction
+        ``customers``: one row per customer with customer_id, repeat_purchases (x: purchase
+        days after the first), t_x and T (days), mean_spend (per repeat purchase day), p_alive,
+        expected_purchases, expected_spend and predicted_revenue (next `horizon_days`);
+        ``bgnbd`` (r, alpha per day, a, b, log_likelihood), ``gamma_gamma`` (p, q, gamma; None
+        with a warning when spend cannot be modelled), ``backtest`` (None with ``note`` when
+        the data is too short), ``warnings``.
+
+    Raises
+    ------
+    PredictionError
+        The purchases cannot be modelled: too few repeat buyers, a fit that does not converge.
+    SegmenterError
+        As for :func:`segment` (columns, cleaning, snapshot, horizon out of range).
+    """
+    from .prediction import check_horizon, predict_prepared
+
+    horizon_days = check_horizon(horizon_days)
+    source = source_of(data)
+    found = columns.resolve_roles(source.preview().rows, roles)
+    prepared = pipeline.prepare(source, found, cleaning=cleaning or CleaningSettings(),
+                                snapshot=_snapshot(snapshot), with_products=False)
+    return predict_prepared(prepared, horizon_days, backtest=backtest)

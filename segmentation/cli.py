@@ -48,6 +48,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _horizon(text: str) -> int:
+    from .prediction import MAX_HORIZON_DAYS
+
+    value = _positive_int(text)
+    if not 1 <= value <= MAX_HORIZON_DAYS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days from 1 to {MAX_HORIZON_DAYS:,}")
+    return value
+
+
 def _k_value(text: str) -> int | str:
     if text != "auto":
         _positive_int(text)
@@ -142,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="bootstrap every K (20 resamples of at most 20,000 customers): stability per K in "
                         "k_scan and per segment, a seed check, and a K suggestion that prefers stable K; "
                         "off by default because it takes seconds to tens of seconds")
+    parser.add_argument("--predict", type=_horizon, metavar="DAYS",
+                        help="also predict each customer's next DAYS days (BG/NBD and Gamma-Gamma): adds p_alive, "
+                        "expected_purchases, expected_spend and predicted_revenue to --out and 'prediction' "
+                        "(per segment, and a backtest on the last DAYS days) to --report")
     parser.add_argument("--demo-rows", type=_positive_int, default=50_000, metavar="N",
                         help="size of the demo data when no INPUT is given (default 50000)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -227,6 +240,7 @@ def _run(args: argparse.Namespace) -> int:
                               stability=args.stability)
     from .export import all_or_nothing, write_atomic, write_table
 
+    result = _with_prediction(args, result, progress)
     moved = _migration(args, result, frozen, progress, pair) if args.compare_to is not None else None
     to_save = None
     if args.save_segmentation is not None:
@@ -268,6 +282,21 @@ def _run(args: argparse.Namespace) -> int:
         print(f"warning: {message}", file=sys.stderr)
     _print_summary(result)
     return 0
+
+
+def _with_prediction(args, result: pipeline.Result, progress) -> pipeline.Result:
+    """--predict DAYS: the result with its prediction (unless made already, in a Spark session);
+    when the purchases cannot be modelled, a warning, a null `prediction` and empty columns."""
+    if args.predict is None or result.predict_days is not None:
+        return result
+    progress(f"Predicting the next {args.predict:,} days", 0.96)
+    try:
+        return result.with_prediction(args.predict)
+    finally:
+        if args.source is not None and args.compare_to is None:  # else --compare-to closes it
+            from . import sources
+
+            sources.close_engine_of(result.prepared)
 
 
 def _migration(args, result: pipeline.Result, frozen, progress, pair=None):
@@ -344,7 +373,7 @@ def _run_in_engine(args, overrides, cleaning, progress, frozen=None):
     from . import pipeline, sources  # only these paths need the database and Spark clients
 
     options = {"overrides": overrides, "cleaning": cleaning, "snapshot": args.snapshot, "progress": progress}
-    pair = None
+    pair = predicted = None
     if args.source is not None:
         if args.input is not None or args.engine == "spark":
             raise ParameterError("--source reads from a database: give no INPUT file and no --engine spark.",
@@ -353,7 +382,8 @@ def _run_in_engine(args, overrides, cleaning, progress, frozen=None):
             raise ParameterError("--source needs --table NAME: the table or view holding the transactions.",
                                  hint="Add e.g. --table sales.transactions.")
         # --compare-to queries the cleaned purchases again: the connection stays open until then.
-        prepared = sources.prepare_postgres(args.source, args.table, keep_open=args.compare_to is not None,
+        prepared = sources.prepare_postgres(args.source, args.table,
+                                            keep_open=args.compare_to is not None or args.predict is not None,
                                             **options)
         shown = f"{sources.redact_url(args.source)} table {args.table}"
     else:
@@ -368,9 +398,16 @@ def _run_in_engine(args, overrides, cleaning, progress, frozen=None):
                 from .migration import as_of_pair
 
                 pair = as_of_pair(prepared.purchases, args.compare_to, prepared.snapshot)
+            if args.predict is not None:  # the purchases are queried while the session runs
+                from .prediction import attempt
+
+                predicted = attempt(prepared, args.predict)
         shown = str(args.input)
-    return pipeline.run_prepared(prepared, k=args.k or "auto", seed=args.seed, progress=progress,
-                                 segmentation=frozen, stability=args.stability), shown, pair
+    result = pipeline.run_prepared(prepared, k=args.k or "auto", seed=args.seed, progress=progress,
+                                   segmentation=frozen, stability=args.stability)
+    if predicted is not None:
+        result = result.with_prediction(args.predict, attempt=predicted)
+    return result, shown, pair
 
 
 def _print_summary(result: pipeline.Result) -> None:

@@ -17,6 +17,7 @@ __all__ = [
     "SegmentationFileError",
     "quote_names",
     "CurrencyError",
+    "PredictionError",
 ]
 
 
@@ -94,3 +95,8 @@ class OutputError(SegmenterError):
 class SegmentationFileError(SegmenterError):
     """A saved segmentation cannot be used: not one, another format version, malformed values,
     or too large to be one."""
+
+
+class PredictionError(SegmenterError):
+    """What comes next cannot be predicted from these customers: too few repeat buyers, a spend
+    model without a finite mean (q <= 1), a fit that does not converge, or a horizon out of range."""

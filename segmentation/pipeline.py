@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -33,6 +34,9 @@ from .reading import LoadedFile
 from .segments import Segmentation, segment_customers
 from .settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, OUTPUT_COLUMNS, CleaningSettings
 from .stability import SegmentationStability, assess, stability_scan
+
+if TYPE_CHECKING:
+    from .prediction import Prediction
 
 __all__ = ["Progress", "Prepared", "Result", "CUSTOMER_COLUMNS", "OUTPUT_COLUMNS", "demo_file", "connect",
            "prepare", "prepare_canonical", "prepare_expr", "run", "run_prepared", "apply_prepared", "scan_for"]
@@ -59,6 +63,10 @@ class Result:
     # the file's segmentation and the drift of these customers from it (saved.drift).
     applied: saved.SavedSegmentation | None = None
     drift: dict | None = None
+    # What comes next (prediction.Prediction) when asked for (api.segment(predict=DAYS), --predict);
+    # None when not asked for, or when it could not be made (then a warning says why).
+    prediction: Prediction | None = None
+    predict_days: int | None = None  # the horizon asked for: set even when no prediction could be made
 
     def saved_segmentation(self, *, sha256: str | None = None) -> saved.SavedSegmentation:
         """The segments in use, frozen (see segmentation.saved): the fitted ones, or the saved
@@ -86,9 +94,36 @@ class Result:
         return None
 
     @property
+    def outlook(self) -> pd.DataFrame | None:
+        """Per segment: customers, predicted revenue and its share, expected purchases, mean
+        p_alive and customers likely inactive (prediction.segment_outlook); None without a
+        prediction."""
+        if self.prediction is None:
+            return None
+        from .prediction import segment_outlook
+
+        return segment_outlook(self.prediction, self.segmentation.customers)
+
+    def with_prediction(self, horizon_days: int, *, backtest: bool = True,
+                        attempt: tuple[Prediction | None, str | None] | None = None) -> Result:
+        """This result with `prediction` for the next `horizon_days` (prediction.attempt); when the
+        purchases cannot be modelled, prediction stays None and a warning says why. `attempt`:
+        prediction.attempt's answer made earlier (e.g. while a Spark session still ran)."""
+        from .prediction import attempt as predict_attempt
+
+        prediction, warning = attempt if attempt is not None else predict_attempt(self.prepared, horizon_days,
+                                                                                   backtest=backtest)
+        added = (warning,) if warning else prediction.warnings
+        return replace(self, prediction=prediction, predict_days=horizon_days, warnings=self.warnings + added)
+
+    @property
     def customers(self) -> pd.DataFrame:
         """One row per customer with the `--out` columns (features, scores, segment, action)."""
-        return self.segmentation.customers[OUTPUT_COLUMNS]
+        if self.predict_days is None:
+            return self.segmentation.customers[OUTPUT_COLUMNS]
+        from .prediction import with_prediction_columns
+
+        return with_prediction_columns(self.segmentation.customers[OUTPUT_COLUMNS], self.prediction)
 
     @property
     def segments(self) -> pd.DataFrame:

@@ -64,7 +64,17 @@ def report_of(result: Result, source: str, *, seed: int = DEFAULT_SEED) -> dict:
             "sample_customers": result.stability.sample_size,
             "stable_found": result.stability.stable_found,
         },
-    }
+    } | _prediction_of(result)
+
+
+def _prediction_of(result: Result) -> dict:
+    """`prediction` when one was asked for: the models, per segment, the backtest; null with a
+    warning (in `warnings`) when the purchases could not be modelled."""
+    if getattr(result, "predict_days", None) is None:
+        return {}
+    if result.prediction is None:
+        return {"prediction": None}
+    return {"prediction": result.prediction.report(result.outlook)}
 
 
 def _number_or_none(value) -> float | None:

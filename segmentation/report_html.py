@@ -1,7 +1,8 @@
 """A self-contained HTML report of a segmentation: one file to send, open offline and print.
 
 What is in it: the data source and date range, the cleaning audit, the evidence for K and the
-reason for it, one card per segment, the interactive charts of the dashboard and the
+reason for it, one card per segment, what comes next when the result has a prediction (per
+segment, the backtest, the fitted models), the interactive charts of the dashboard and the
 methodology (definitions, snapshot, model, seed, version), so the numbers can be reproduced.
 
 How it stays one small, safe file:
@@ -26,6 +27,7 @@ import hashlib
 import html
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -33,8 +35,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.io.json import to_json_plotly
 
-from . import __version__, charts, export
+from . import __version__, charts, export, outlook, prediction_charts
 from .model import FEATURES as MODEL_FEATURES
+from .prediction import segment_outlook
 from .segments import top_countries, top_items
 from .settings import CLEANING_RULES, DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, N_INIT
 
@@ -272,6 +275,53 @@ def _segment_cards(result, stability: Mapping[int, str] | None) -> str:
     return "".join(cards)
 
 
+def _prediction_section(result) -> tuple[str, dict[str, go.Figure]]:
+    """What comes next (when the run predicted): per segment, the backtest, the fitted models."""
+    prediction = getattr(result, "prediction", None)
+    if prediction is None:
+        return "", {}
+    days = prediction.horizon_days
+    ahead = segment_outlook(prediction, result.segmentation.customers).sort_values("segment_id")
+    figures = {} if prediction.gamma_gamma is None else {
+        "prediction_revenue": prediction_charts.segment_revenue_figure(ahead, horizon_days=days)}
+    rows = "".join(
+        f"<tr><td>{int(r.segment_id)}. {_text(r.segment)}</td><td class=\"num\">{int(r.customers):,}</td>"
+        f'<td class="num">{_number(r.predicted_revenue, ",.2f")}</td>'
+        f'<td class="num">{_number(r.revenue_share, ".1%")}</td>'
+        f'<td class="num">{_number(r.expected_purchases, ",.1f")}</td><td class="num">{r.mean_p_alive:.0%}</td>'
+        f'<td class="num">{int(r.likely_inactive):,}</td></tr>'
+        for r in ahead.itertuples())
+    parts = [
+        '<section id="prediction"><h2>What comes next</h2>',
+        f"<p>Predicted for the {days:,} days after the snapshot, per customer, by the BG/NBD model (purchases and "
+        "the chance still active) and the Gamma-Gamma model (spend per purchase), fitted on this data's purchase "
+        "days.</p>",
+        '<table><thead><tr><th>Segment</th><th class="num">Customers</th>'
+        f'<th class="num">Predicted revenue, next {days:,} days</th><th class="num">Share</th>'
+        '<th class="num">Expected purchases</th><th class="num">Chance still active (average)</th>'
+        '<th class="num">Likely inactive (below 50%)</th></tr></thead><tbody>' + rows + "</tbody></table>",
+    ]
+    if figures:
+        parts.append(_chart("prediction_revenue", "Predicted revenue per segment; the label is its share of the "
+                                                  "total."))
+    backtest = prediction.backtest
+    parts.append(f"<h3>How good were these predictions {days:,} days ago?</h3>")
+    if backtest is None:
+        parts.append(f'<p class="note">{_text(prediction.note or "No backtest for this data.")}</p>')
+    else:
+        figures["prediction_backtest"] = prediction_charts.backtest_figure(
+            backtest.by_repeat_purchases, holdout_days=int(backtest.holdout_days))
+        parts.append(f"<p>{_text(outlook.backtest_in_words(backtest))}</p>")
+        parts.append(_chart("prediction_backtest", "Customers grouped by their repeat purchases before the cut: "
+                                                   "their average purchases after it, actual and predicted."))
+    models = html.escape(outlook.models_in_words(prediction), quote=False)
+    parts.append('<p class="note">' + re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", models) + "</p>")
+    for warning in prediction.warnings:
+        parts.append(f'<p class="note">Warning: {_text(warning)}</p>')
+    parts.append("</section>")
+    return "".join(parts), figures
+
+
 def _chart(figure_id: str, caption: str) -> str:
     return (f'<figure class="chart"><div class="plotly-graph-div" data-figure="{_text(figure_id)}"></div>'
             f"<figcaption>{caption}</figcaption></figure>")
@@ -367,6 +417,9 @@ def render(
         stability = {int(row.segment_id): f"{row.stability_band} (stability {row.stability:.2f})"
                      for row in result.stability.segments.itertuples() if row.stability_band}
     figures, captions = _figures(result, max_points, extra_charts)
+    prediction_section, prediction_figures = _prediction_section(result)
+    for figure_id, figure in prediction_figures.items():
+        figures[figure_id] = figure.update_layout(width=CHART_WIDTH, autosize=False)
     figure_json = to_json_plotly({key: fig.to_plotly_json() for key, fig in figures.items()})
     chart_section = ('<section class="charts" id="charts"><h2>How the segments differ</h2>'
                      + "".join(_chart(figure_id, caption) for figure_id, caption in captions) + "</section>")
@@ -381,6 +434,7 @@ def render(
         _audit_section(result),
         _k_section(result, {"k_scan": "k_scan"}),
         _segment_cards(result, stability),
+        prediction_section,
         chart_section,
         _methodology(result, seed),
         "</main>",

@@ -22,8 +22,9 @@ import ibis
 import pandas as pd
 import streamlit as st
 
-from segmentation import columns, pipeline, reading, segments, sources
+from segmentation import columns, outlook, pipeline, prediction, reading, segments, sources
 from segmentation.model import KSuggestion
+from segmentation.outlook import AliveMatrix
 from segmentation.pipeline import Prepared, Progress
 from segmentation.reading import LoadedFile
 from segmentation.segments import Segmentation
@@ -32,7 +33,7 @@ from segmentation.settings import K_SCAN_RANGE, CleaningSettings
 from .session import DEMO_ROWS, DEMO_SEED
 
 __all__ = ["read_file", "read_table", "detected_roles", "roles", "prepare_file", "prepare_table", "scan",
-           "segment", "top_items"]
+           "segment", "top_items", "customers_ahead", "segment_outlook", "lapsing_customers", "p_alive_matrix"]
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -97,3 +98,27 @@ def segment(key: tuple, k: int, seed: int, _customers: pd.DataFrame) -> Segmenta
 @st.cache_data(max_entries=64, show_spinner=False)
 def top_items(key: tuple, k: int, seed: int, _segmented: pd.DataFrame, _products: pd.DataFrame) -> pd.DataFrame:
     return segments.top_items(_segmented, _products, n=3)
+
+
+# The predictions (ui/prediction.py computes them in the background): ``key`` is the segments'
+# key (data settings, saved segmentation, K, seed), which also decides the prediction.
+@st.cache_data(max_entries=32, show_spinner=False)
+def customers_ahead(key: tuple, _segmented: pd.DataFrame, _prediction: prediction.Prediction) -> pd.DataFrame:
+    return prediction.with_prediction_columns(_segmented, _prediction)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def segment_outlook(key: tuple, horizon_days: int, _segmented: pd.DataFrame,
+                    _prediction: prediction.Prediction) -> pd.DataFrame:
+    return prediction.segment_outlook(outlook.at_horizon(_prediction, horizon_days), _segmented)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def lapsing_customers(key: tuple, p_alive_below: float, top_value_share: float,
+                      _customers: pd.DataFrame) -> pd.DataFrame:
+    return outlook.lapsing_customers(_customers, p_alive_below=p_alive_below, top_value_share=top_value_share)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def p_alive_matrix(key: tuple, _prediction: prediction.Prediction) -> AliveMatrix:
+    return outlook.alive_matrix(_prediction)

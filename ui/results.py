@@ -15,13 +15,16 @@ import streamlit as st
 from segmentation.errors import KChoiceError, SegmenterError
 from segmentation.kpolicy import decide_k
 from segmentation.model import KSuggestion, suggest_k
+from segmentation.outlook import AliveMatrix
 from segmentation.pipeline import Prepared, Result
+from segmentation.prediction import Prediction
 from segmentation.reading import LoadedFile
 from segmentation.segments import Segmentation
 from segmentation.settings import K_SCAN_RANGE, K_SUGGEST_RANGE
 from segmentation.stability import SegmentationStability, Stability
 
 from . import cache, session, sources
+from . import prediction as predicting
 from . import saved as saved_ui
 from . import stability as stability_check
 from .progress import run_step
@@ -75,9 +78,40 @@ class Results:
 
     def result(self) -> Result:
         """These results as the library's Result (what the report and the notebook API take)."""
+        prediction = self.prediction()  # the report's "What comes next" once computed (ui/prediction.py)
         return Result(prepared=self.prepared, scan=self.scan, suggestion=self.suggestion, k=self.k,
                       segmentation=self.segmentation(), seed=self.seed, source=self.spec.source.name,
-                      stability=self.stability_verdict())
+                      stability=self.stability_verdict(), prediction=prediction,
+                      predict_days=None if prediction is None else prediction.horizon_days)
+
+    def prediction(self, *, wait: bool = False) -> Prediction | None:
+        """The BG/NBD and Gamma-Gamma prediction of these customers (ui/prediction.py): None until
+        the background computation is done; ``wait``: computed now if need be, a failure raised."""
+        return predicting.wait(self) if wait else predicting.finished(self)
+
+    def _segments_key(self) -> tuple:
+        frozen = saved_ui.in_use()
+        return self.spec.key() + ((saved_ui.name(), frozen.created) if frozen is not None else None,
+                                  self.k, self.seed)
+
+    def customers_ahead(self, prediction: Prediction) -> pd.DataFrame:
+        """The segments' customers with their chance still active, expected purchases and predicted revenue."""
+        return cache.customers_ahead(self._segments_key(), self.segmentation().customers, prediction)
+
+    def segment_outlook(self, prediction: Prediction, horizon_days: int) -> pd.DataFrame:
+        """Per segment: predicted revenue and purchases of the next ``horizon_days`` days, chance still active."""
+        return cache.segment_outlook(self._segments_key(), int(horizon_days), self.segmentation().customers,
+                                     prediction)
+
+    def lapsing_customers(self, prediction: Prediction, *, p_alive_below: float,
+                          top_value_share: float) -> pd.DataFrame:
+        """Valuable customers likely lapsing (segmentation.outlook.lapsing_customers)."""
+        return cache.lapsing_customers(self._segments_key(), float(p_alive_below), float(top_value_share),
+                                       self.customers_ahead(prediction))
+
+    def p_alive_matrix(self, prediction: Prediction) -> AliveMatrix:
+        """The chance-still-active matrix of these customers (segmentation.outlook.alive_matrix)."""
+        return cache.p_alive_matrix(self.spec.key(), prediction)
 
     def stability_verdict(self) -> SegmentationStability | None:
         """Per-segment stability and the seed check of the segments in use, once the check is done."""

@@ -4,17 +4,19 @@ from __future__ import annotations
 import streamlit as st
 
 from segmentation import audiences, export
+from ui.prediction import HORIZON_DAYS
 from ui.render import results_or_empty_state
 
 COLUMNS = ["customer_id", "email", "segment_id", "segment", "rfm_segment", "recency", "frequency", "monetary", "tenure",
            "avg_order_value", "r_score", "f_score", "m_score", "first_purchase", "last_purchase", "country",
-           "action", "margin", "borderline"]
+           "action", "margin", "borderline", "p_alive", "expected_purchases", "predicted_revenue"]
 
 st.title("Customers")
 outcome = results_or_empty_state()
 
 seg = outcome.segmentation()
-customers = seg.customers
+prediction = outcome.prediction()  # None until computed in the background, after the first segments
+customers = seg.customers if prediction is None else outcome.customers_ahead(prediction)
 names = seg.profiles.sort_values("segment_id")["segment"].tolist()
 
 c = st.columns([3, 2, 2], vertical_alignment="bottom")
@@ -35,7 +37,9 @@ if query.strip():
 shown = shown[[col for col in COLUMNS if col in shown.columns]].sort_values(["segment_id", "monetary"],
                                                                            ascending=[True, False])
 
-st.caption(f"{len(shown):,} of {len(customers):,} customers")
+st.caption(f"{len(shown):,} of {len(customers):,} customers"
+           + (" · the chance still active and the predictions join the table once computed in the background "
+              "(on your next click)" if prediction is None else ""))
 st.dataframe(
     shown,
     hide_index=True,
@@ -60,6 +64,16 @@ st.dataframe(
             "Margin", format="%.3f", help="Distance to the second-nearest segment centre minus distance to the "
             "nearest, in the model's scaled space: small means close to another segment."),
         "borderline": st.column_config.CheckboxColumn("Borderline", help="Margin among the lowest 10%."),
+        "p_alive": st.column_config.NumberColumn(
+            "Chance still active", format="percent",
+            help="Chance that the customer has not stopped buying (BG/NBD model fitted on this data)."),
+        "expected_purchases": st.column_config.NumberColumn(
+            f"Expected purchases, next {HORIZON_DAYS} days", format="%.2f",
+            help="Purchase days: all of a customer's purchases on one day count as one (BG/NBD)."),
+        "predicted_revenue": st.column_config.NumberColumn(
+            f"Predicted revenue, next {HORIZON_DAYS} days", format="%,.2f",
+            help="Expected purchases × expected spend per purchase (Gamma-Gamma model; the average for "
+                 "customers with one purchase)."),
     },
 )
 

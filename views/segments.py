@@ -4,9 +4,11 @@ from __future__ import annotations
 import streamlit as st
 
 from segmentation import charts, segments
+from segmentation.outlook import money
 from segmentation.stability import seed_message
 from ui import saved as saved_ui
 from ui.errors import reporting
+from ui.prediction import HORIZON_DAYS
 from ui.render import results_or_empty_state, stability_badge
 from ui.text import md
 
@@ -50,6 +52,12 @@ if verdict is not None and (unsure := seed_message(verdict.seed_agreement, verdi
 
 # --- profile cards --------------------------------------------------------------------------
 st.subheader("Segment profiles")
+prediction = outcome.prediction()  # None until computed in the background, after the first segments
+ahead = {} if prediction is None else {
+    row.segment_id: row for row in outcome.segment_outlook(prediction, HORIZON_DAYS).itertuples()}
+if prediction is None:
+    st.caption("Predicted revenue and the chance still active join the cards once computed in the background "
+               "(on your next click); the Outlook page has them all.")
 trust = {} if verdict is None else {row.segment_id: row for row in verdict.segments.itertuples() if row.stability_band}
 countries = segments.top_countries(customers, n=3)
 products = outcome.top_items()
@@ -63,6 +71,11 @@ for index, row in enumerate(profiles.itertuples()):
                             resamples=verdict.resamples, whole_stable=verdict.stable_found)
         st.caption(f"{row.customers:,} customers · {row.share:.0%} of customers · "
                    f"**{row.revenue_share:.0%} of revenue**")
+        if (coming := ahead.get(row.segment_id)) is not None:
+            st.markdown(f"Next {HORIZON_DAYS} days: predicted revenue **{money(coming.predicted_revenue)}** "
+                        f"({coming.revenue_share:.0%}) · chance still active **{coming.mean_p_alive:.0%}** on average",
+                        help="Predicted by the BG/NBD (purchases, chance still active) and Gamma-Gamma (spend per "
+                             "purchase) models fitted on this data; see the Outlook page.")
         st.markdown(f"Median recency **{row.recency_median:,.0f} days** · purchases **{row.frequency_median:,.0f}**"
                     f" · spend **{row.monetary_median:,.0f}**",
                     help="Medians of the segment's customers: days since the last purchase, number of purchases, "

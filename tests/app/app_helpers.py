@@ -118,3 +118,19 @@ def texts(at: AppTest) -> str:
         parts += [str(e.value) for e in getattr(at, kind)]
         parts += [str(e.value) for e in getattr(at.sidebar, kind)]
     return re.sub(r"\\(.)", r"\1", "\n".join(parts))  # as read on screen: Markdown escapes removed
+
+
+FORMULA_ID = '=HYPERLINK("http://x","y")'
+
+
+def demo_with_a_lapsed_customer(rows: int = 20_000, seed: int = 5) -> bytes:
+    """A smaller demo shop as CSV (its customers drop out, so BG/NBD has something to fit), plus the
+    biggest spender of all, named like a spreadsheet formula, whose six purchases were all in
+    January 2011: valuable, and almost surely no longer active."""
+    from segmentation import pipeline
+
+    lines = pipeline.demo_file(rows, seed=seed).table.to_pandas()
+    first = lines.iloc[0].to_dict()
+    lapsed = [{**first, "InvoiceNo": str(900000 + i), "CustomerID": FORMULA_ID, "UnitPrice": 400.0, "Quantity": 10,
+               "InvoiceDate": pd.Timestamp(f"2011-01-{2 + 3 * i:02d} 10:00")} for i in range(6)]
+    return to_csv(pd.concat([lines, pd.DataFrame(lapsed)], ignore_index=True))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.app.app_helpers import CheckedApp, new_app, to_csv, transactions, upload
-from ui import stability
+from ui import prediction, stability
 
 
 @pytest.fixture(autouse=True)
@@ -15,6 +15,13 @@ def no_background_stability(monkeypatch):
     """The stability check runs in the background and, when done, may move the suggested K: off
     here so other tests see one K; tests/app/test_app_stability.py switches it on."""
     monkeypatch.setattr(stability, "AUTOSTART", False)
+
+
+@pytest.fixture(autouse=True)
+def no_background_prediction(monkeypatch):
+    """Predictions start in the background after every run (ui/prediction.py): off here, so a test
+    sees them exactly when it opens the Outlook page, which computes them when it needs them."""
+    monkeypatch.setattr(prediction, "AUTOSTART", False)
 
 
 @pytest.fixture

@@ -1,0 +1,116 @@
+"""Predictions in the app (BG/NBD and Gamma-Gamma, segmentation/prediction.py): computed in the
+background once the first segments are on screen, never delaying them.
+
+app.py starts the computation after the page is drawn (:func:`start`) in a thread of this
+process (a fit takes a fraction of a second; most of the time is the purchase-day summary, which
+DuckDB computes without holding the interpreter). Nothing is redrawn when it is done: the segment
+cards and the Customers table show a finished prediction on the marketer's next action, and the
+Outlook page, which is about the predictions, waits for it (:func:`wait`). Each data (its
+settings' key) is predicted once and kept (the last MAX_JOBS), shared by the sessions like the
+other caches. This module draws nothing.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from segmentation import pipeline, sources
+from segmentation.errors import SegmenterError
+from segmentation.prediction import HORIZON_PRESETS, Prediction, predict_prepared
+
+from . import sources as app_sources
+
+__all__ = ["AUTOSTART", "HORIZON_DAYS", "OUTLOOK_HORIZONS", "enabled", "job_key", "start", "find", "finished",
+           "wait"]
+
+HORIZON_DAYS = 90  # the cards, the Customers table, the lapsing list and the backtest ("90 days ago")
+OUTLOOK_HORIZONS = HORIZON_PRESETS  # the Outlook page's choice of horizon: 30, 90, 365 days
+MAX_JOBS = 8
+WAIT_SECONDS = 600
+
+
+def enabled(environ: Mapping[str, str]) -> bool:
+    """Whether the server predicts in the background: yes unless SEGMENTER_PREDICTION says off/0/false/no."""
+    return environ.get("SEGMENTER_PREDICTION", "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+# Off where the server is started with SEGMENTER_PREDICTION=off (benchmarks/app_latency.py
+# compares the first segments with and without it) and in the app tests of other features
+# (tests/app/conftest.py). Off, the Outlook page still computes the prediction when opened.
+AUTOSTART = enabled(os.environ)
+
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segmenter-prediction")
+_JOBS: OrderedDict[tuple, Future] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def job_key(outcome) -> tuple:
+    """What a prediction depends on: the data's settings (not K, not the seed)."""
+    return ("prediction", HORIZON_DAYS) + outcome.spec.key()
+
+
+def _task(outcome) -> Callable[[], Prediction]:
+    """The prediction of this outcome's data, as a call the background thread can make: everything
+    it needs from the session (the read file, or the database connection) is taken here."""
+    spec, roles = outcome.spec, dict(outcome.roles)
+    if spec.source.kind == "database":
+        con, table = app_sources.connection(spec.source), spec.source.table
+
+        def prepared():
+            return sources.prepare_table(sources.open_table(con, table), roles, cleaning=spec.cleaning,
+                                         snapshot=spec.snapshot, with_products=False)
+    else:
+        loaded = outcome.loaded
+
+        def prepared():
+            return pipeline.prepare(loaded, roles, cleaning=spec.cleaning, snapshot=spec.snapshot,
+                                    with_products=False)
+
+    # The cached customer table holds no engine objects (Prepared.purchases is not pickled): the
+    # purchases are cleaned once more here, in the engine, for the purchase-day summary.
+    return lambda: predict_prepared(prepared(), HORIZON_DAYS, backtest=True)
+
+
+def find(outcome) -> Future | None:
+    with _LOCK:
+        return _JOBS.get(job_key(outcome))
+
+
+def start(outcome, *, force: bool = False) -> Future | None:
+    """Start predicting this outcome's data unless it is under way or done; None when AUTOSTART is
+    off (``force``: start anyway, for the page that shows the predictions)."""
+    key = job_key(outcome)
+    with _LOCK:
+        existing = _JOBS.get(key)
+        if existing is not None:
+            _JOBS.move_to_end(key)
+            return existing
+        if not (AUTOSTART or force):
+            return None
+        try:
+            job = _POOL.submit(_task(outcome))
+        except SegmenterError as error:  # e.g. the session's database connection is gone
+            job = Future()
+            job.set_exception(error)
+        _JOBS[key] = job
+        while len(_JOBS) > MAX_JOBS:  # an evicted prediction still running simply finishes unseen
+            _JOBS.popitem(last=False)
+    return job
+
+
+def finished(outcome) -> Prediction | None:
+    """The prediction when it is done and worked; else None (not started, under way, or failed)."""
+    job = find(outcome)
+    if job is None or not job.done() or job.exception() is not None:
+        return None
+    return job.result()
+
+
+def wait(outcome) -> Prediction:
+    """The prediction, computed now if nobody started it; a failure is raised (a PredictionError
+    for data the models cannot describe)."""
+    job = start(outcome, force=True)
+    return job.result(timeout=WAIT_SECONDS)
