@@ -40,10 +40,10 @@ _LAZY_TARGETS = {"api", "pipeline", "settings"}
 LAYERS: dict[str, tuple[str, ...]] = {
     "base": ("errors", "settings", "progress", "engines", "spark_runtime", "export"),
     "stages": ("schema", "parsing", "columns", "cleaning", "rfm_features", "scoring", "model", "stability",
-               "segments", "kpolicy", "saved", "demo"),
+               "segments", "kpolicy", "saved", "demo", "clv", "prediction", "outlook"),
     "preparation": ("preparation",),
     "sources": ("reading", "largefile", "sources"),
-    "renderers": ("charts", "report_html", "audiences"),
+    "renderers": ("charts", "prediction_charts", "report_html", "audiences"),
     "facade": ("pipeline",),
     "on the facade": ("migration", "report"),
     "front ends": ("api", "cli", "__init__", "__main__"),
