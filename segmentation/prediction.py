@@ -33,7 +33,7 @@ import pandas as pd
 from . import clv
 from .cleaning import MONEY_SCALE
 from .errors import ParameterError, PredictionError
-from .rfm_features import _epoch_day, _epoch_day_of
+from .rfm_features import _epoch_day
 
 __all__ = [
     "PREDICTION_COLUMNS",
@@ -198,14 +198,14 @@ def summary_expr(purchases: ir.Table, snapshot: date) -> ir.Table:
     """One row per customer with a kept purchase before `snapshot`: customer_id, repeat_purchases
     (x), t_x, T (days), mean_spend (per repeat purchase day; null when x = 0), repeat_units (the
     repeat days' money in integer units, cleaning.MONEY_SCALE)."""
-    return _summary_of(_purchase_days(purchases), _epoch_day_of(snapshot))
+    return _summary_of(_purchase_days(purchases), _epoch_day(snapshot))
 
 
 def backtest_expr(purchases: ir.Table, calibration_end: date, snapshot: date) -> ir.Table:
     """summary_expr as of `calibration_end`, plus each of those customers' purchase days
     (holdout_purchases) and money (holdout_units) in [calibration_end, snapshot)."""
     days = _purchase_days(purchases)
-    start, end = _epoch_day_of(calibration_end), _epoch_day_of(snapshot)
+    start, end = _epoch_day(calibration_end), _epoch_day(snapshot)
     calibration = _summary_of(days, start)
     later = days.filter((days.day >= start) & (days.day < end))
     holdout = later.group_by("customer_id").agg(holdout_purchases=later.count().cast("int64"),
@@ -225,7 +225,7 @@ def combined_expr(purchases: ir.Table, snapshot: date, calibration_end: date) ->
     `calibration_end`; 0: not a calibration customer), cal_repeat_purchases, cal_t_x, cal_T,
     cal_repeat_units, holdout_purchases, holdout_units (as backtest_expr)."""
     days = _purchase_days(purchases)
-    end, start = _epoch_day_of(snapshot), _epoch_day_of(calibration_end)
+    end, start = _epoch_day(snapshot), _epoch_day(calibration_end)
     days = days.filter(days.day < end)
     first = days.group_by("customer_id").agg(first_day=days.day.min())
     marked = days.inner_join(first, "customer_id")
