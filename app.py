@@ -80,6 +80,14 @@ elif outcome.degenerate:  # too few distinct customers to compare K: segments sh
     st.warning(md(outcome.suggestion.reason), icon=":material/warning:")
 elif outcome.stability is not None and (unstable := no_stable_message(outcome.scan)):
     st.warning(md(unstable), icon=":material/warning:")
+if not isinstance(outcome, SegmenterError) and outcome.favoured_k is not None and saved_ui.in_use() is None:
+    # The check ended after these segments were shown: its evidence is offered, never applied by itself.
+    with st.container(key="stability_offer"):
+        st.info(f"Stability checked: segments come back most reliably with **K = {outcome.favoured_k}** "
+                f"(see Choose K). The segments on screen and in every download stay at K = {outcome.k} "
+                "until you switch.", icon=":material/lightbulb:")
+        st.button(f"Stability favours K={outcome.favoured_k} — use it", key="use_favoured_k",
+                  on_click=session.set_k, args=(outcome.favoured_k,))
 
 page.run()
 
