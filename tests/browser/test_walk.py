@@ -170,10 +170,14 @@ def test_the_stability_check_offers_its_k_and_changes_nothing_by_itself(fresh_se
     nav(tab, "Segments", PAGES[""])
     first_k, first_titles = sidebar_k(tab), card_titles(tab)
     assert first_k == 7 == len(first_titles)
-    offer = tab.get_by_role("button", name="Stability favours K=3 — use it")
-    offer.wait_for(timeout=600_000)  # the check ended (in a low-priority process) and the app was redrawn
+    # The check ends (in a low-priority process) and the app is redrawn: every card gets its badge.
+    tab.wait_for_function("""() => {
+        const cards = [...document.querySelectorAll('[class*="st-key-card_"]')];
+        return cards.length > 0 && cards.every((c) => /stable|doubtful|not to be trusted/.test(c.innerText));
+    }""", timeout=600_000)
     wait_idle(tab)
     assert sidebar_k(tab) == 7 and card_titles(tab) == first_titles
+    offer = tab.get_by_role("button", name="Stability favours K=3 — use it")
     assert "stay at K = 7 until you switch" in main_text(tab)
     offer.click()
     tab.wait_for_function("() => document.querySelectorAll('[class*=\"st-key-card_\"]').length === 3",
