@@ -9,6 +9,7 @@ makes Streamlit run its first request in the legacy multipage mode, where a deep
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import streamlit as st
 
@@ -21,7 +22,11 @@ from ui.render import stability_progress
 from ui.text import md
 
 started, started_cpu = time.perf_counter(), time.thread_time()
-st.set_page_config(page_title="Segmenter — customer segments", page_icon=":material/donut_small:", layout="wide")
+# The tab's icon is a file of the app, served by this server: a ":material/...:" page icon is an
+# image the browser fetches from fonts.gstatic.com, a request outside the server (the menu's
+# :material: icons are drawn with the font Streamlit serves itself).
+ICON = Path(__file__).parent / "ui" / "assets" / "segmenter-icon.png"
+st.set_page_config(page_title="Segmenter — customer segments", page_icon=str(ICON), layout="wide")
 
 PAGES = {
     "segments": st.Page("views/segments.py", title="Segments", icon=":material/donut_small:", url_path="segments",
@@ -52,7 +57,10 @@ with st.sidebar:
         if src.kind == "demo":
             st.caption("Load your own transactions on the Data page.")
         st.page_link(PAGES["data"], label="Load or change data", icon=":material/upload_file:")
-        if outcome.stale:
+        if outcome.stale and session.source() != src:
+            st.warning(f"{md(session.source().name)} cannot be segmented yet (see the Data page); "
+                       f"these are the results of {where}.", icon=":material/history:")
+        elif outcome.stale:
             st.warning("The latest settings did not work; showing the last results that did.",
                        icon=":material/history:")
         frozen = saved_ui.in_use()
@@ -75,12 +83,20 @@ with st.sidebar:
 
 if isinstance(outcome, SegmenterError):
     show_error(outcome, context="The data cannot be segmented")
-elif outcome.error is not None:
+elif outcome.error is not None and page.url_path != "data":  # the Data page says it with its status
     show_error(outcome.error, context="Your latest change did not work — the previous results stay on screen")
 elif outcome.degenerate:  # too few distinct customers to compare K: segments shown, with a warning
     st.warning(md(outcome.suggestion.reason), icon=":material/warning:")
 elif outcome.stability is not None and (unstable := no_stable_message(outcome.scan)):
     st.warning(md(unstable), icon=":material/warning:")
+if not isinstance(outcome, SegmenterError) and outcome.favoured_k is not None and saved_ui.in_use() is None:
+    # The check ended after these segments were shown: its evidence is offered, never applied by itself.
+    with st.container(key="stability_offer"):
+        st.info(f"Stability checked: segments come back most reliably with **K = {outcome.favoured_k}** "
+                f"(see Choose K). The segments on screen and in every download stay at K = {outcome.k} "
+                "until you switch.", icon=":material/lightbulb:")
+        st.button(f"Stability favours K={outcome.favoured_k} — use it", key="use_favoured_k",
+                  on_click=session.set_k, args=(outcome.favoured_k,))
 
 page.run()
 

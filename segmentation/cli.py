@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import KChoiceError, ParameterError, SegmenterError
+from .errors import KChoiceError, MappingError, ParameterError, SegmenterError
 from .kpolicy import check_request
 from .report import OUTPUT_COLUMNS, report_of
 from .settings import DEFAULT_SEED, ROLE_NAMES, SWITCHABLE_RULES, CleaningSettings
@@ -456,6 +456,13 @@ def preload(modules: tuple[str, ...] = PRELOAD_MODULES) -> threading.Thread:
     return thread
 
 
+def _map_hint(roles: tuple[str, ...]) -> str:
+    """The CLI's words for the roles a MappingError asks to map."""
+    if set(roles) == {"quantity", "price", "amount"}:
+        return "Use --map quantity=COLUMN --map price=COLUMN, or --map amount=COLUMN."
+    return "Use " + " ".join(f"--map {role}=COLUMN" for role in roles) + "."
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -465,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
         text = " ".join(str(error).split())  # exactly one line
         if isinstance(error, KChoiceError) and not error.hint:
             text += " Give --k a whole number of 2 or more, or --k auto for the suggested K."
+        if isinstance(error, MappingError) and error.roles:
+            text += " " + _map_hint(error.roles)
         print(f"error: {text}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -590,7 +590,7 @@ def resolve_roles(table: pa.Table, overrides: Mapping[str, str | None] | None = 
     if unknown:
         raise MappingError(
             f"Unknown role {_quote(unknown)}. Valid roles: {_quote(ROLE_ORDER)}.",
-            "Use one of the roles listed, e.g. --map customer=COLUMN.",
+            "Use one of the roles listed.",
         )
     chosen: dict[str, str] = {}
     for role in ROLE_ORDER:
@@ -634,7 +634,8 @@ def resolve_roles(table: pa.Table, overrides: Mapping[str, str | None] | None = 
             label = _LABELS[role]
             raise MappingError(
                 f"No {label.lower()} column found among: {_quote(columns)}.",
-                f"Map it with --map {role}=COLUMN (command line) or the {label} box (app).",
+                f"Say which column holds the {label.lower()}.",
+                roles=(role,),
             )
     if not ("amount" in roles or ("quantity" in roles and "price" in roles)):
         have = [r for r in ("quantity", "price") if r in roles]
@@ -642,8 +643,8 @@ def resolve_roles(table: pa.Table, overrides: Mapping[str, str | None] | None = 
         raise MappingError(
             f"No money columns found{detail}: need quantity and unit price, or a line amount, among: "
             f"{_quote(columns)}.",
-            "Map them with --map quantity=COLUMN --map price=COLUMN or --map amount=COLUMN (command line), "
-            "or the Quantity, Unit price or Line amount boxes (app).",
+            "Say which columns hold the quantity and the unit price, or the line amount.",
+            roles=("quantity", "price", "amount"),
         )
     return {role: roles[role] for role in ROLE_ORDER if role in roles}
 

@@ -51,7 +51,15 @@ class InputFileError(SegmenterError):
 
 
 class MappingError(SegmenterError):
-    """Columns cannot be mapped to the roles the pipeline needs."""
+    """Columns cannot be mapped to the roles the pipeline needs.
+
+    `roles` names the roles to map (e.g. ("customer",), or ("quantity", "price", "amount")) so
+    that each front end can point at its own flag or box; the core's hint names neither.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, roles: tuple[str, ...] = ()):
+        super().__init__(message, hint)
+        self.roles = tuple(roles)
 
 
 class NoDataLeftError(SegmenterError):

@@ -355,8 +355,8 @@ def _parse_dates(array: pa.Array, column: str) -> tuple[pa.Array, str, str | Non
         raise MappingError(
             f"Column '{column}' is mapped as the purchase date, but none of its values reads as a date "
             f"(e.g. {_examples(examples)}).",
-            "Map another column as the date (--map date=COLUMN, or the Purchase date box), "
-            "or export dates as e.g. 2010-12-01 08:26.",
+            "Map another column as the date, or export dates as e.g. 2010-12-01 08:26.",
+            roles=("date",),
         )
     return parsed, fmt, None
 

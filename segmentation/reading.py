@@ -186,10 +186,26 @@ def read_file(
             "Leave the sheet out for CSV and Parquet files.",
         )
     if expected in ("xlsx", "parquet"):
-        label = "an Excel workbook" if expected == "xlsx" else "a Parquet file"
-        notes.append(f"'{name}' is not {label}: it is text, so it was read as CSV. "
-                     "Rename it to .csv to avoid this note.")
+        return _read_misnamed_text(data, name, notes, expected)
     return _read_csv(data, name, notes)
+
+
+def _read_misnamed_text(data: bytes, name: str, notes: list[str], expected: str) -> LoadedFile:
+    """Text named like a workbook or Parquet file: read as CSV when it is a table (a renamed
+    export, with a note); otherwise the point is that it is not the file its name says."""
+    label = "an Excel workbook" if expected == "xlsx" else "a Parquet file"
+    not_it = f"'{name}' is not {label}: it is plain text"
+    fix = ("Open it in Excel and save it as an Excel workbook (.xlsx), or export the transactions as CSV."
+           if expected == "xlsx" else "Export the transactions again as Parquet or as CSV.")
+    try:
+        loaded = _read_csv(data, name, [*notes, f"'{name}' is not {label}: it is text, so it was read as CSV. "
+                                               "Rename it to .csv to avoid this note."])
+    except InputFileError as error:
+        raise InputFileError(f"{not_it}, and not a table either ({error.message})", fix) from error
+    if loaded.table.num_columns < 2:
+        first = " ".join(data[:80].decode("utf-8", "replace").splitlines()[0].split()) if data.strip() else ""
+        raise InputFileError(f"{not_it} without columns (it begins '{first}').", fix)
+    return loaded
 
 
 # ----------------------------------------------------------------------------- format sniffing
@@ -216,10 +232,14 @@ def _sniff(data: bytes) -> str:
     return "text"
 
 
-def _bomb_error(name: str, what: str) -> InputFileError:
+def _over_limit() -> str:
+    return f"expands to more than the {MAX_DECOMPRESSED_MB:,} MB Segmenter reads when decompressed"
+
+
+def _bomb_error(name: str, why: str) -> InputFileError:
+    """``why`` completes "'name' ...": the size over the limit, or the packing ratio."""
     return InputFileError(
-        f"'{name}' expands to {what} when decompressed, more than the {MAX_DECOMPRESSED_MB:,} MB "
-        "Segmenter reads; it is refused as a possible decompression bomb.",
+        f"'{name}' {why}; it is refused as a possible decompression bomb.",
         "Export only the transactions (one sheet, no images), a shorter period, or save it as CSV.",
     )
 
@@ -238,7 +258,7 @@ def _gunzip(data: bytes, name: str) -> bytes:
                 parts.append(chunk)
                 size += len(chunk)
                 if size > limit:
-                    raise _bomb_error(name, f"more than {MAX_DECOMPRESSED_MB:,} MB")
+                    raise _bomb_error(name, _over_limit())
                 if stream.eof or not stream.unconsumed_tail:
                     break
                 chunk = stream.decompress(stream.unconsumed_tail, limit - size + 1)
@@ -258,11 +278,14 @@ def _check_zip_sizes(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], n
     limit = MAX_DECOMPRESSED_MB * 1_000_000
     declared = sum(m.file_size for m in members)
     if declared > limit:
-        raise _bomb_error(name, f"{declared / 1_000_000:,.0f} MB")
+        raise _bomb_error(name, f"expands to {declared / 1_000_000:,.0f} MB when decompressed, more than the "
+                                f"{MAX_DECOMPRESSED_MB:,} MB Segmenter reads")
     for member in members:
         if member.file_size > _RATIO_CHECK_BYTES and member.file_size > _MAX_ZIP_RATIO * max(member.compress_size, 1):
-            raise _bomb_error(name, f"{member.file_size / 1_000_000:,.0f} MB ('{member.filename}' alone, "
-                                    f"{member.file_size / max(member.compress_size, 1):,.0f} times its packed size)")
+            raise _bomb_error(name, f"holds '{member.filename}', which expands to "
+                                    f"{member.file_size / 1_000_000:,.0f} MB: "
+                                    f"{member.file_size / max(member.compress_size, 1):,.0f} times its packed size, "
+                                    f"more than the {_MAX_ZIP_RATIO:,} times Segmenter accepts")
     # The sizes above are what the archive claims; decompress (discarding the output) to make sure
     # no member holds more than it declares before a reader that trusts the claim sees it.
     total = 0
@@ -274,7 +297,7 @@ def _check_zip_sizes(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], n
                 while chunk := stream.read(chunk_size):
                     total += len(chunk)
                     if total > limit:
-                        raise _bomb_error(name, f"more than {MAX_DECOMPRESSED_MB:,} MB")
+                        raise _bomb_error(name, _over_limit())
     except (zipfile.BadZipFile, zlib.error, OSError, ValueError, RuntimeError, NotImplementedError,
             EOFError) as exc:
         raise InputFileError(

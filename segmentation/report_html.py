@@ -44,6 +44,7 @@ from .settings import CLEANING_RULES, DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANG
 __all__ = ["CHART_WIDTH", "render", "write_report"]
 
 CHART_WIDTH = 680  # px: A4 (210 mm) and Letter (8.5 in) less 15 mm margins, at 96 px per inch
+REPORT_TEMPLATE = "plotly"  # axes with automargin: every tick label and axis title inside its figure
 _RULE_HELP = {rule.name: rule.help for rule in CLEANING_RULES}
 _PLOT_CONFIG = {"displaylogo": False, "responsive": False, "typesetMath": False, "showSendToCloud": False,
                 "modeBarButtonsToRemove": ["sendDataToCloud"]}
@@ -357,7 +358,10 @@ def _figures(result, max_points: int | None,
         figures[figure_id] = figure
         captions.append((figure_id, _text(caption)))
     for figure in figures.values():
-        figure.update_layout(width=CHART_WIDTH, autosize=False)
+        # The report draws with plotly.js alone: its own template, not the process's default
+        # (importing Streamlit makes that "streamlit", which has no automargin and leaves the
+        # charts' 10 px margins to clip their axis labels — what the app's download did).
+        figure.update_layout(width=CHART_WIDTH, autosize=False, template=REPORT_TEMPLATE)
     return figures, captions
 
 

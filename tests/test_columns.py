@@ -150,10 +150,20 @@ def test_resolve_roles_errors(table, overrides, message):
     assert info.value.hint
 
 
-def test_missing_customer_hint_says_how_to_map():
+@pytest.mark.parametrize("columns, roles, cli_words", [
+    (("a", "b", "c"), ("customer",), "Use --map customer=COLUMN."),
+    (("customer", "b", "c"), ("date",), "Use --map date=COLUMN."),
+    (("customer", "date", "c"), ("quantity", "price", "amount"),
+     "Use --map quantity=COLUMN --map price=COLUMN, or --map amount=COLUMN."),
+], ids=["customer", "date", "money"])
+def test_a_missing_role_is_named_for_the_front_ends_and_the_core_names_none(columns, roles, cli_words):
+    from segmentation.cli import _map_hint
+
     with pytest.raises(MappingError) as info:
-        resolve_roles(header_table("a", "b", "c"))
-    assert info.value.hint == "Map it with --map customer=COLUMN (command line) or the Customer box (app)."
+        resolve_roles(header_table(*columns))
+    assert info.value.roles == roles
+    assert "--map" not in info.value.hint and "(app)" not in info.value.hint and "box" not in info.value.hint
+    assert _map_hint(info.value.roles) == cli_words
 
 
 def test_no_invoice_column_is_fine():

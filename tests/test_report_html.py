@@ -218,3 +218,16 @@ def test_result_to_html(result, page, tmp_path):
     assert result.to_html() == page
     assert result.to_html(tmp_path / "r.html") is None
     assert (tmp_path / "r.html").read_text(encoding="utf-8") == page
+
+
+@pytest.mark.parametrize("process_default", ["plotly", "none", "simple_white"])
+def test_report_axes_make_room_for_their_labels_whatever_the_process_default(monkeypatch, result, process_default):
+    """Importing Streamlit sets plotly's default template to one without automargin: the report's
+    figures must not depend on it, or their 10 px margins clip every row label (issue 21)."""
+    import plotly.io as pio
+
+    monkeypatch.setattr(pio.templates, "default", process_default)
+    figures, _ = report_html._figures(result, None, ())
+    for figure_id, figure in figures.items():
+        template = figure.layout.template.layout
+        assert template.xaxis.automargin and template.yaxis.automargin, figure_id

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import streamlit as st
 
-from segmentation.errors import SegmenterError
+from segmentation.errors import MappingError, SegmenterError
+from segmentation.settings import ROLES
 
 from .text import md
 
@@ -24,9 +25,21 @@ def show_error(error: SegmenterError, *, context: str | None = None, container=N
     if context:
         parts.append(f"**{md(context)}**")
     parts.append(md(error.message))
-    if error.hint:
-        parts.append(f"*How to fix:* {md(error.hint)}")
+    hint = " ".join(part for part in (error.hint, _app_hint(error)) if part)
+    if hint:
+        parts.append(f"*How to fix:* {md(hint)}")
     target.error("  \n".join(parts), icon=":material/error:")
+
+
+_BOX = {role.name: role.label for role in ROLES}
+
+
+def _app_hint(error: SegmenterError) -> str | None:
+    """The app's words for the control to change (the core names no front end)."""
+    if isinstance(error, MappingError) and error.roles:
+        boxes = " or ".join(f"“{_BOX[role]}”" for role in error.roles if role in _BOX)
+        return f"Choose the column in the {boxes} box{'es' if len(error.roles) > 1 else ''} on the Data page."
+    return None
 
 
 @contextlib.contextmanager

@@ -2,18 +2,50 @@
 between two dates and the monthly trend, each keyed on the data's settings and the dates."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
 from segmentation import export, migration, pipeline, saved, sources
-from segmentation.migration import Migration
+from segmentation.migration import DEFAULT_DAYS, Migration
 
 from . import sources as app_sources
 
-__all__ = ["kept_purchases", "compare", "trend", "flow_csv"]
+__all__ = ["DATE_WIDGETS", "kept_purchases", "compare", "trend", "flow_csv", "remember_dates", "restore_dates"]
+
+# The Changes page's date widgets, and the session key that keeps their values for its data:
+# Streamlit drops a widget's state when its page is not shown, so returning to the page (or to
+# data whose dates match the marker) found no dates and opened on "These dates cannot be compared".
+DATE_WIDGETS = ("w_changes_preset", "w_changes_a", "w_changes_b")
+DATES = "changes_dates"
+
+
+def default_dates(snapshot: date, low: date) -> dict:
+    return {"w_changes_preset": DEFAULT_DAYS, "w_changes_b": snapshot,
+            "w_changes_a": max(low, snapshot - timedelta(days=DEFAULT_DAYS))}
+
+
+def restore_dates(snapshot: date, low: date) -> None:
+    """Before the date widgets are drawn: each one without a state gets the dates last chosen for
+    this data (snapshot and first date), or the default preset for new data."""
+    ss = st.session_state
+    kept = ss.get(DATES)
+    if kept is None or kept["data"] != (snapshot, low):
+        kept = {"data": (snapshot, low), **default_dates(snapshot, low)}
+        ss[DATES] = kept
+        for key in DATE_WIDGETS:  # new data: its own dates, whatever the widgets held
+            ss[key] = kept[key]
+    for key in DATE_WIDGETS:
+        if key not in ss:
+            ss[key] = kept[key]
+
+
+def remember_dates(snapshot: date, low: date, preset: int | None, date_a: date, date_b: date) -> None:
+    """After the widgets are drawn: their values, for the next time the page is shown with this data."""
+    st.session_state[DATES] = {"data": (snapshot, low), "w_changes_preset": preset,
+                               "w_changes_a": date_a, "w_changes_b": date_b}
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -49,6 +49,9 @@ class Results:
     timings: dict[str, float] = field(default_factory=dict)
     stability_key: tuple | None = None  # ui.stability.job_key of these customers; None: nothing to check
     stability: Stability | None = None  # None until the background check is done (ui/stability.py)
+    # The suggestion (with stability) when it differs from the K on screen, which the marketer did
+    # not choose: offered, never applied by itself (app.py).
+    favoured_k: int | None = None
 
     @property
     def stale(self) -> bool:
@@ -152,9 +155,15 @@ def _results_for(spec: Spec, seed: int, k_wanted: int | None) -> Results:
     if stable is not None:
         scan = scan.merge(stable.table(), on="k", how="left")
         suggestion = suggest_k(scan, k_range=K_SUGGEST_RANGE)
+    favoured = None
+    if k_wanted is None and ks:
+        # The segments on screen do not change when the check ends: the K first shown for this
+        # data stays until the marketer takes the one stability favours (app.py offers it).
+        k_wanted = session.shown_k(key, seed, _k_for(None, scan, suggestion))
+        favoured = suggestion.k if suggestion.k != k_wanted else None
     return Results(spec=spec, loaded=loaded, roles=roles, prepared=prepared, scan=scan, suggestion=suggestion,
                    seed=seed, k=_k_for(k_wanted, scan, suggestion), timings=timings,
-                   stability_key=stability_key, stability=stable)
+                   stability_key=stability_key, stability=stable, favoured_k=favoured)
 
 
 def compute() -> Results | SegmenterError:

@@ -63,9 +63,11 @@ def applied(spec_key: tuple, customers: pd.DataFrame) -> Segmentation:
     return _apply(spec_key, entry["text"], customers)
 
 
-def download_bytes(segmentation: Segmentation, *, snapshot, seed: int, roles: dict, cleaning,
+def download_bytes(segmentation: Segmentation, *, in_use, snapshot, seed: int, roles: dict, cleaning,
                    rows_in: int) -> bytes:
-    """The JSON of the segments shown: the file in use, or the fitted segments frozen now."""
-    frozen = in_use() or saved.from_segmentation(segmentation, snapshot=snapshot, seed=seed, roles=roles,
-                                                 cleaning=cleaning, rows_in=rows_in)
+    """The JSON of the segments shown: the file ``in_use`` (:func:`in_use`, read during the script
+    run), or the fitted segments frozen now. Called when the button is clicked, outside the script
+    run: it reads no session state (that logged "missing ScriptRunContext!")."""
+    frozen = in_use or saved.from_segmentation(segmentation, snapshot=snapshot, seed=seed, roles=roles,
+                                               cleaning=cleaning, rows_in=rows_in)
     return frozen.to_json().encode("utf-8")

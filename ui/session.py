@@ -38,6 +38,7 @@ __all__ = [
     "seed",
     "set_cleaning",
     "set_k",
+    "shown_k",
     "set_override",
     "set_seed",
     "set_snapshot",
@@ -58,6 +59,9 @@ OVERRIDES = "seg_overrides"
 CLEANING = "seg_cleaning"
 SNAPSHOT = "seg_snapshot"
 K = "seg_k"  # None: use the suggested K
+# (data key, seed) -> the K shown while K is "suggested": kept when the stability check later
+# suggests another, which the app offers instead of switching (nothing changes without an action).
+SHOWN_K = "seg_shown_k"
 SEED = "seg_seed"
 TOKEN = "seg_session_token"  # see token()
 LAST_GOOD = "seg_last_good"  # the last Spec that gave results
@@ -208,6 +212,14 @@ def k() -> int | None:
 
 def set_k(value: int | None) -> None:
     st.session_state[K] = None if value is None else int(value)
+
+
+def shown_k(data_key: tuple, seed: int, suggested: int) -> int:
+    """The K on screen for this data while the marketer has not chosen one: the first suggestion
+    this session showed for it (``suggested`` the first time). A later suggestion (once stability
+    is checked) does not replace it; the app offers it instead."""
+    shown = st.session_state.setdefault(SHOWN_K, {})
+    return shown.setdefault((data_key, int(seed)), int(suggested))
 
 
 def seed() -> int:

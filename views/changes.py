@@ -7,7 +7,7 @@ import streamlit as st
 
 from segmentation import charts
 from segmentation.errors import SegmenterError
-from segmentation.migration import DEFAULT_DAYS, NEW, PRESET_DAYS
+from segmentation.migration import NEW, PRESET_DAYS
 from ui import migration as changes
 from ui import saved as saved_ui
 from ui.errors import show_error
@@ -33,17 +33,14 @@ def _apply_preset() -> None:
 
 
 low = prepared.date_min or date(1970, 1, 1)
-if ss.get("changes_snapshot") != (snapshot, low):  # new data: its own dates (and pickers within its range)
-    ss["changes_snapshot"] = (snapshot, low)
-    ss["w_changes_preset"] = DEFAULT_DAYS
-    ss["w_changes_b"] = snapshot
-    ss["w_changes_a"] = max(low, snapshot - timedelta(days=DEFAULT_DAYS))
+changes.restore_dates(snapshot, low)
 pick = st.columns([4, 2, 2], vertical_alignment="bottom")
-pick[0].segmented_control("Compare with", PRESET_DAYS, key="w_changes_preset", on_change=_apply_preset,
-                          format_func=lambda days: f"{days} days ago",
-                          help="Sets the first date that many days before the snapshot; or pick any dates.")
+preset = pick[0].segmented_control("Compare with", PRESET_DAYS, key="w_changes_preset", on_change=_apply_preset,
+                                   format_func=lambda days: f"{days} days ago",
+                                   help="Sets the first date that many days before the snapshot; or pick any dates.")
 date_a = pick[1].date_input("First date (A)", key="w_changes_a", min_value=low, max_value=snapshot)
 date_b = pick[2].date_input("Second date (B)", key="w_changes_b", min_value=low, max_value=snapshot)
+changes.remember_dates(snapshot, low, preset, date_a, date_b)
 
 frozen = saved_ui.in_use()
 try:
@@ -92,12 +89,14 @@ st.dataframe(moved.sizes, hide_index=True, column_config={
 st.subheader("Customers of one flow")
 flows = moved.matrix.sort_values("customers", ascending=False)
 options = [(row["from"], row["to"]) for _, row in flows.iterrows()]
-counts = {(row["from"], row["to"]): int(row["customers"]) for _, row in flows.iterrows()}
-choice = st.selectbox("Flow", options, key="w_changes_flow",
-                      format_func=lambda flow: f"{flow[0]} → {flow[1]} ({counts[flow]:,} customers)",
-                      help="e.g. Champions → At Risk, for a win-back campaign.")
+# The label names the flow only: Streamlit keeps a selection by its label, so a count in it
+# stayed the previous dates' count when the dates changed (the count is said below instead).
+choice = st.selectbox("Flow", options, key="w_changes_flow", format_func=lambda flow: f"{flow[0]} → {flow[1]}",
+                      help="Flows with the most customers first; e.g. Champions → At Risk, for a win-back campaign.")
 if choice is not None:
     chosen = moved.flow(*choice)
+    st.markdown(f"**{len(chosen):,} customers**: {md(choice[0])} on {date_a:%d %b %Y}, {md(choice[1])} on "
+                f"{date_b:%d %b %Y}.")
     st.dataframe(chosen, hide_index=True, height=260)
     source_name = "new" if choice[0] == NEW else choice[0]
     st.download_button(

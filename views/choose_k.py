@@ -47,7 +47,7 @@ with seed_col:
                     on_change=lambda: session.set_seed(st.session_state["w_seed"]),
                     help="K-Means starts from random centres; the same seed always gives the same segments.")
 with reset_col:
-    st.button("Use the suggested K", on_click=session.set_k, args=(None,),
+    st.button("Use the suggested K", on_click=session.set_k, args=(outcome.suggestion.k,),
               disabled=frozen is not None or outcome.k == outcome.suggestion.k, icon=":material/restart_alt:")
 
 st.plotly_chart(charts.k_scan_figure(outcome.scan, suggested_k=outcome.suggestion.k, selected_k=outcome.k),

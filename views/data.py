@@ -51,9 +51,17 @@ with left:
     if failed and uploaded is not None and failed[0] == uploaded.file_id:
         show_error(failed[1], context=f"{uploaded.name} was not loaded — the previous data is still in use")
 
+# One status: the file loaded here is the one being worked on; when it cannot be segmented (yet),
+# this says so once, with why, and that the other pages still show the last data that worked.
+not_usable = (not isinstance(outcome, SegmenterError) and outcome.error is not None
+              and outcome.spec.source != src)
 with right:
     loaded = sources.read(src)
-    if src.kind == "demo":
+    if not_usable:
+        st.warning(f"Loaded **{md(src.name)}**, but it cannot be segmented yet: fix it below (what each column "
+                   f"means, cleaning) or load another file. The other pages still show "
+                   f"**{md(outcome.spec.source.name)}** until then.", icon=":material/warning:")
+    elif src.kind == "demo":
         st.info("Now loaded: the **built-in demo data** — a year of a gift shop's transactions. "
                 "Upload your own file to segment your customers.", icon=":material/info:")
     else:
@@ -75,6 +83,11 @@ def _connect() -> None:
     sources.connect_database(st.session_state["w_db_url"])
     if sources.database_error() is None:
         st.session_state["w_db_url"] = ""  # the URL is not kept once connected
+
+
+if not isinstance(outcome, SegmenterError) and outcome.error is not None:  # the one message (app.py leaves it here)
+    show_error(outcome.error, context=f"{src.name} cannot be segmented" if not_usable
+               else "Your latest change did not work — the previous results stay on screen")
 
 
 with st.expander("Or connect to a database (PostgreSQL)",
@@ -244,7 +257,7 @@ with filters_col:
 
 # --- audit ----------------------------------------------------------------------------------
 st.subheader("4. What cleaning removed")
-if isinstance(outcome, SegmenterError):
+if isinstance(outcome, SegmenterError) or not_usable:
     st.info("Nothing could be cleaned yet: see the message at the top of the page.", icon=":material/info:")
 else:
     audit = outcome.prepared.audit

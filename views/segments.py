@@ -27,8 +27,11 @@ top[2].metric("Revenue", f"{revenue:,.0f}")
 top[3].metric("Snapshot date", f"{outcome.prepared.snapshot:%d %b %Y}")
 base = "segments" if outcome.spec.source.kind == "demo" else outcome.spec.source.name.rsplit(".", 1)[0]
 # Built only when clicked: the report inlines plotly.js and every chart (a few seconds, ~2 MB).
+# The button's data is made when it is clicked, outside the script run: everything that reads the
+# session or Streamlit's caches is gathered now (else the server logs "missing ScriptRunContext!").
+result = outcome.result()
 st.download_button(
-    "Download report (HTML)", data=lambda: outcome.result().to_html(),
+    "Download report (HTML)", data=result.to_html,
     file_name=f"{base}_report_k{seg.k}.html", mime="text/html", on_click="ignore", icon=":material/download:",
     key="dl_report_html",
     help="One file with the segments, the charts and how they were made; opens offline in any browser and "
@@ -39,7 +42,7 @@ if frozen is not None:
     st.caption(f"Segments of the saved segmentation {md(saved_ui.name())}, applied to this data.")
 st.download_button(
     "Save this segmentation", icon=":material/save:", key="dl_segmentation", on_click="ignore",
-    data=lambda: saved_ui.download_bytes(seg, snapshot=outcome.prepared.snapshot, seed=outcome.seed,
+    data=lambda: saved_ui.download_bytes(seg, in_use=frozen, snapshot=outcome.prepared.snapshot, seed=outcome.seed,
                                          roles=outcome.roles, cleaning=outcome.spec.cleaning,
                                          rows_in=outcome.prepared.audit.rows_in),
     file_name=f"segmentation_k{seg.k}_{outcome.prepared.snapshot:%Y-%m-%d}.json", mime="application/json",

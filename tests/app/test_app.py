@@ -158,7 +158,9 @@ def test_workbook_sheet_choice(app):
         assert outcome.loaded.sheet == "Orders" and len(outcome.prepared.customers) > 0
         assert by_key_prefix(app.selectbox, "w_sheet_").value == "Notes"
         assert by_key_prefix(app.selectbox, "w_role_customer_").options == ["— not used —", "Note", "By"]
-        assert any("did not work" in e.value for e in app.error)
+        # One status: one error saying why, and which data the other pages still show.
+        assert len(app.error) == 1 and "cannot be segmented**" in app.error[0].value
+        assert any("The other pages still show" in w.value for w in app.warning)
         app.switch_page("views/segments.py").run()
         assert results(app).loaded.sheet == "Orders"
         app.switch_page("views/data.py").run()

@@ -257,3 +257,29 @@ def test_a_cancelled_check_s_process_is_terminated_at_once_not_left_to_finish(mo
 def test_the_server_s_background_check_can_be_switched_off_by_its_environment(value, on):
     environ = {} if value is None else {"SEGMENTER_STABILITY_CHECK": value}
     assert stability.enabled(environ) is on
+
+
+def test_a_finished_check_offers_its_k_and_changes_nothing_by_itself(monkeypatch):
+    """The first suggestion (K=7) stays on screen when stability favours K=3; the button switches."""
+    from segmentation.demo import demo_transactions
+
+    data = demo_transactions(5_000, seed=2).to_pandas().to_csv(index=False).encode()
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    checked(at.run())
+    monkeypatch.setattr(stability, "AUTOSTART", True)
+    monkeypatch.setattr(stability, "_JOBS", OrderedDict())
+    checked(upload(at, "small_shop.csv", data))
+    first = results(at)
+    assert first.stability is None and first.k == first.suggestion.k == 7 and first.favoured_k is None
+    assert stability.wait(first.stability_key) is not None
+    checked(at.run())
+    after = results(at)
+    assert after.stability is not None and after.suggestion.k == 3
+    assert after.k == 7 and after.favoured_k == 3  # what is on screen (and downloaded) did not change
+    assert "stay at K = 7 until you switch" in texts(at)
+    checked(at.button(key="use_favoured_k").click().run())
+    assert results(at).k == 3 and results(at).favoured_k is None
+    assert not [b for b in at.button if b.key == "use_favoured_k"]
+    # "Use the suggested K" on Choose K is an action too: it takes the stability-aware suggestion.
+    checked(at.switch_page("views/choose_k.py").run())
+    assert at.select_slider(key="w_k_page").value == 3
