@@ -37,6 +37,7 @@ __all__ = [
     "FEATURE_LABELS",
     "LOWER_IS_BETTER",
     "SEGMENT_COLORS",
+    "NAME_COLORS",
     "escape_text",
     "segment_color",
     "k_scan_figure",
@@ -75,6 +76,21 @@ SEGMENT_COLORS: tuple[str, ...] = (
     "#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE",
     "#AA3377", "#332288", "#DDAA33", "#117733", "#882255", "#999933", "#BBBBBB",
 )
+# One colour per named RFM segment (settings.SEGMENT_MAP), the same whatever K: good news in greens
+# and blues, warnings in warm colours, the lapsed in dull ones.
+NAME_COLORS: dict[str, str] = {
+    "Champions": "#228833",
+    "Loyal Customers": "#4477AA",
+    "Potential Loyalists": "#66CCEE",
+    "New Customers": "#009988",
+    "Promising": "#CCBB44",
+    "Need Attention": "#EE7733",
+    "About to Sleep": "#AA3377",
+    "At Risk": "#EE6677",
+    "Can't Lose Them": "#882255",
+    "Hibernating": "#999933",
+}
+_QUALIFIER_SHADES = {"top spend": -0.25, "high spend": 0.0, "mid spend": 0.3, "low spend": 0.5, "lowest spend": 0.65}
 SCAN_METRICS: tuple[tuple[str, str], ...] = (
     ("inertia", "Inertia (elbow) — lower is tighter"),
     ("silhouette", "Silhouette — higher is better"),
@@ -119,8 +135,32 @@ def _escape_series(values: pd.Series) -> list[str]:
     return escaped.astype(object).tolist()
 
 
-def segment_color(segment_id: int) -> str:
-    """The colour of a segment in every chart: segment 1 → first palette colour, and so on."""
+def _mix(hex_color: str, amount: float) -> str:
+    """`hex_color` moved towards white (amount > 0) or black (amount < 0) by |amount|."""
+    channels = [int(hex_color[i:i + 2], 16) for i in (1, 3, 5)]
+    target = 255 if amount > 0 else 0
+    mixed = [round(c + (target - c) * abs(amount)) for c in channels]
+    return "#" + "".join(f"{c:02X}" for c in mixed)
+
+
+def _qualifier_shade(qualifier: str) -> float:
+    if qualifier in _QUALIFIER_SHADES:
+        return _QUALIFIER_SHADES[qualifier]
+    parts = qualifier.split()  # "spend tier 3 of 7"
+    if len(parts) == 5 and parts[:2] == ["spend", "tier"] and parts[2].isdigit() and parts[4].isdigit():
+        return 0.7 * (int(parts[2]) - 1) / max(int(parts[4]), 1)
+    return 0.0
+
+
+def segment_color(segment_id: int, name: str | None = None) -> str:
+    """The colour of a segment in every chart. A segment named from the R×F map has its name's
+    colour (NAME_COLORS) at every K, so "At Risk" is the same red at K=4 and K=5; segments that
+    share a name are shades of it ("· high spend" the colour itself, "· low spend" lighter).
+    Other names (a saved segmentation's own): the palette by segment id."""
+    if name is not None:
+        base, _, qualifier = str(name).partition(" · ")
+        if base in NAME_COLORS:
+            return _mix(NAME_COLORS[base], _qualifier_shade(qualifier)) if qualifier else NAME_COLORS[base]
     return SEGMENT_COLORS[(int(segment_id) - 1) % len(SEGMENT_COLORS)]
 
 
@@ -362,7 +402,7 @@ def scatter_2d(
         fig.add_trace(
             go.Scatter(
                 x=part[x].tolist(), y=part[y].tolist(), mode="markers", name=escape_text(segment),
-                marker=dict(color=segment_color(segment_id), size=6, opacity=0.65),
+                marker=dict(color=segment_color(segment_id, segment), size=6, opacity=0.65),
                 customdata=_hover_customdata(part), hovertemplate=_CUSTOMER_HOVER,
             )
         )
@@ -390,7 +430,7 @@ def scatter_3d(customers: pd.DataFrame, *, log: bool = True, max_points: int | N
             go.Scatter3d(
                 x=part["recency"].tolist(), y=part["frequency"].tolist(), z=part["monetary"].tolist(),
                 mode="markers", name=escape_text(segment),
-                marker=dict(color=segment_color(segment_id), size=3, opacity=0.7),
+                marker=dict(color=segment_color(segment_id, segment), size=3, opacity=0.7),
                 customdata=_hover_customdata(part), hovertemplate=_CUSTOMER_HOVER,
             )
         )
@@ -479,7 +519,7 @@ def snake_plot(customers: pd.DataFrame, features: Sequence[str] = ("recency", "f
             go.Scatter(
                 x=labels, y=[float(row[f]) for f in features], mode="lines+markers",
                 name=escape_text(row["segment"]),
-                line=dict(color=segment_color(int(segment_id)), width=3),
+                line=dict(color=segment_color(int(segment_id), row["segment"]), width=3),
                 hovertemplate="%{fullData.name}<br>%{x}: %{y:+.2f} standard deviations<extra></extra>",
             )
         )
@@ -502,7 +542,7 @@ def revenue_share_figure(profiles: pd.DataFrame, *, kind: str = "bar") -> go.Fig
         raise ValueError(f"kind={kind!r} must be 'bar' or 'treemap'.")
     profiles = profiles.sort_values("segment_id")
     names = _escape_series(profiles["segment"])
-    colors = [segment_color(i) for i in profiles["segment_id"]]
+    colors = [segment_color(i, n) for i, n in zip(profiles["segment_id"], profiles["segment"], strict=True)]
     custom = np.column_stack([profiles["customers"].to_numpy(dtype=object),
                               profiles["revenue"].astype(float).to_numpy(dtype=object),
                               profiles["share"].astype(float).to_numpy(dtype=object),
@@ -599,8 +639,8 @@ def migration_sankey(matrix: pd.DataFrame, *, date_a: str, date_b: str) -> go.Fi
     right = {int(i): len(left) + n for n, i in enumerate(targets["to_id"])}
     labels = ([f"{escape_text(name)} ({date_a})" for name in sources["from"]]
               + [f"{escape_text(name)} ({date_b})" for name in targets["to"]])
-    colors = ([_NEW_COLOR if i == 0 else segment_color(i) for i in sources["from_id"]]
-              + [segment_color(i) for i in targets["to_id"]])
+    colors = ([_NEW_COLOR if i == 0 else segment_color(i, n) for i, n in zip(sources["from_id"], sources["from"])]
+              + [segment_color(i, n) for i, n in zip(targets["to_id"], targets["to"])])
     custom = np.column_stack([matrix["revenue"].astype(float).to_numpy(dtype=object),
                               matrix["customers"].astype(int).to_numpy(dtype=object)])
     fig = go.Figure(go.Sankey(
@@ -611,7 +651,8 @@ def migration_sankey(matrix: pd.DataFrame, *, date_a: str, date_b: str) -> go.Fi
             source=[left[int(i)] for i in matrix["from_id"]],
             target=[right[int(i)] for i in matrix["to_id"]],
             value=matrix["customers"].astype(int).tolist(),
-            color=[_flow_color(_NEW_COLOR if i == 0 else segment_color(i)) for i in matrix["from_id"]],
+            color=[_flow_color(_NEW_COLOR if i == 0 else segment_color(i, n))
+                   for i, n in zip(matrix["from_id"], matrix["from"])],
             customdata=custom,
             hovertemplate="%{source.label} → %{target.label}<br>%{customdata[1]:,} customers, "
                           "revenue between the dates %{customdata[0]:,.2f}<extra></extra>",
@@ -661,7 +702,7 @@ def segment_trend_figure(trend: pd.DataFrame) -> go.Figure:
     for (segment_id, name), part in trend.sort_values("month_end").groupby(["segment_id", "segment"], sort=True):
         fig.add_trace(go.Scatter(
             x=pd.to_datetime(part["month_end"]).tolist(), y=part["customers"].tolist(), name=escape_text(name),
-            mode="lines", stackgroup="segments", line=dict(color=segment_color(segment_id), width=1),
+            mode="lines", stackgroup="segments", line=dict(color=segment_color(segment_id, name), width=1),
             hovertemplate="%{x|%Y-%m-%d}: %{y:,} customers<extra>%{fullData.name}</extra>",
         ))
     fig.update_layout(title="Segment sizes at each month end (one frozen segmentation)",

@@ -249,7 +249,7 @@ def _segment_cards(result, stability: Mapping[int, str] | None) -> str:
         where = countries[countries["segment_id"] == segment_id]
         items = products[products["segment_id"] == segment_id] if not products.empty else products
         lines = [
-            f'<article class="card" style="border-left-color: {charts.segment_color(segment_id)}" '
+            f'<article class="card" style="border-left-color: {charts.segment_color(segment_id, row.segment)}" '
             f'id="segment-{segment_id}">',
             f"<h3>{segment_id}. {_text(row.segment)}{badge}</h3>",
             f'<p class="headline">{int(row.customers):,} customers ({row.share:.0%} of customers) · '

@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .model import FEATURES, elbow_k, fit_model
-from .settings import DEFAULT_SEED, RFM_SEGMENT_ACTIONS, SEGMENT_MAP
+from .settings import DEFAULT_SEED, RFM_SEGMENT_ACTIONS, SEGMENT_MAP, rfm_segment_name
 from .stability import customer_margins
 
 __all__ = [
@@ -19,6 +19,9 @@ __all__ = [
     "Segmentation",
     "segment_customers",
     "name_segments",
+    "repeat_gap_days",
+    "lapsed_after_days",
+    "LAPSED_AFTER_GAPS",
     "profile_segments",
     "top_items",
     "top_countries",
@@ -30,7 +33,12 @@ __all__ = [
 
 # Customer columns a segment's description covers, in display order (charts show the same).
 CUSTOMER_FEATURES: tuple[str, ...] = ("recency", "frequency", "monetary", "tenure", "avg_order_value")
-SPEND_QUALIFIERS = {2: ("high spend", "low spend"), 3: ("high spend", "mid spend", "low spend")}
+SPEND_QUALIFIERS = {2: ("high spend", "low spend"), 3: ("high spend", "mid spend", "low spend"),
+                    4: ("top spend", "high spend", "low spend", "lowest spend"),
+                    5: ("top spend", "high spend", "mid spend", "low spend", "lowest spend")}
+# A segment whose typical customer has not bought for more than this many of the data's usual
+# gaps between two purchases is named as lapsed (name_segments).
+LAPSED_AFTER_GAPS = 3
 PROFILE_COLUMNS = [
     "segment_id", "segment", "action", "customers", "share", "revenue", "revenue_share",
     "recency_mean", "recency_median", "frequency_mean", "frequency_median",
@@ -64,25 +72,73 @@ def _top_rfm_segment(rfm_segments: pd.Series) -> str:
     return str(counts.index[0])
 
 
+def _typical_scores(group: pd.DataFrame) -> tuple[int, int]:
+    """The segment's typical customer on the R×F map: the (lower) median R and F scores."""
+    return (int(group["r_score"].quantile(0.5, interpolation="lower")),
+            int(group["f_score"].quantile(0.5, interpolation="lower")))
+
+
+def repeat_gap_days(customers: pd.DataFrame) -> float | None:
+    """How many days this data's customers usually take between two purchases: the median, over
+    customers with two purchases or more, of (first to last purchase) / (purchases − 1). None
+    without repeat customers (or without a ``tenure`` column)."""
+    if not {"tenure", "recency", "frequency"} <= set(customers.columns):
+        return None
+    repeat = customers[customers["frequency"] >= 2]
+    if repeat.empty:
+        return None
+    gaps = (repeat["tenure"] - repeat["recency"]).astype(float) / (repeat["frequency"] - 1)
+    return float(gaps.median())
+
+
+def lapsed_after_days(customers: pd.DataFrame) -> float | None:
+    """Days without a purchase after which a segment is named as lapsed in this data (see name_segments)."""
+    gap = repeat_gap_days(customers)
+    return None if gap is None else LAPSED_AFTER_GAPS * max(gap, 1.0)
+
+
 def name_segments(customers: pd.DataFrame) -> pd.DataFrame:
-    """One row per segment_id: base name (most common RFM segment), unique name, action."""
+    """One row per segment_id: base name, unique name, action.
+
+    The base name is the named RFM segment (SEGMENT_MAP) of the segment's *typical* customer, its
+    median R and F scores: a segment is "Champions" only when most of it bought recently and often,
+    never because Champions are merely its largest minority. (Without score columns: the most
+    common RFM segment.)
+
+    Scores are quintiles of this file, so on data where most customers stopped buying long ago
+    (CDNOW) an R score of 4 can mean a year without a purchase. Names must fit the data's time
+    scale: when the typical customer's days since the last purchase exceed LAPSED_AFTER_GAPS times
+    the usual gap between two purchases of this data (repeat_gap_days), the segment is named with
+    an R score of at most 2 (At Risk, Can't Lose Them, Hibernating) whatever its quintile.
+
+    Segments that share a base name are told apart by spend, highest first ("high spend" /
+    "low spend", … "spend tier 6 of 7").
+    """
     by_segment = customers.groupby("segment_id")
-    names = pd.DataFrame(
-        {
-            "rfm_segment_top": by_segment["rfm_segment"].agg(_top_rfm_segment),
-            "monetary_mean": by_segment["monetary"].mean(),
-        }
-    ).reset_index()
+    if {"r_score", "f_score"} <= set(customers.columns):
+        lapsed = lapsed_after_days(customers)
+
+        def typical_name(group: pd.DataFrame) -> str:
+            r_score, f_score = _typical_scores(group)
+            if lapsed is not None and float(group["recency"].median()) > lapsed:
+                r_score = min(r_score, 2)
+            return rfm_segment_name(r_score, f_score)
+
+        columns = ["r_score", "f_score"] + (["recency"] if lapsed is not None else [])
+        base = by_segment[columns].apply(typical_name)
+    else:
+        base = by_segment["rfm_segment"].agg(_top_rfm_segment)
+    names = pd.DataFrame({"rfm_segment_top": base, "monetary_mean": by_segment["monetary"].mean()}).reset_index()
     unique_names = {}
-    for base, group in names.groupby("rfm_segment_top", sort=False):
-        ordered = group.sort_values("monetary_mean", ascending=False)["segment_id"].tolist()
+    for base_name, group in names.groupby("rfm_segment_top", sort=False):
+        ordered = group.sort_values(["monetary_mean", "segment_id"], ascending=[False, True])["segment_id"].tolist()
         if len(ordered) == 1:
-            unique_names[ordered[0]] = base
+            unique_names[ordered[0]] = base_name
             continue
         qualifiers = SPEND_QUALIFIERS.get(len(ordered)) or tuple(
-            f"spend tier {rank}" for rank in range(1, len(ordered) + 1))
+            f"spend tier {rank} of {len(ordered)}" for rank in range(1, len(ordered) + 1))
         for segment_id, qualifier in zip(ordered, qualifiers):
-            unique_names[segment_id] = f"{base} · {qualifier}"
+            unique_names[segment_id] = f"{base_name} · {qualifier}"
     names["segment"] = names["segment_id"].map(unique_names)
     names["action"] = names["rfm_segment_top"].map(RFM_SEGMENT_ACTIONS)
     return names[["segment_id", "segment", "action", "rfm_segment_top"]]

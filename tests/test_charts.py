@@ -209,7 +209,25 @@ def test_scatter_2d_one_trace_per_segment_with_chosen_axes_and_scales():
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "linear"
     assert "Frequency" in fig.layout.xaxis.title.text
     assert list(fig.data[0].x) == [10, 6]
-    assert fig.data[0].marker.color == charts.segment_color(1)
+    assert fig.data[0].marker.color == charts.NAME_COLORS["Champions"]
+
+
+@pytest.mark.parametrize("segment_id, name, color", [
+    (4, "At Risk", "#EE6677"),  # the name's colour whatever the segment's number (K)
+    (2, "At Risk", "#EE6677"),
+    (1, "Champions · high spend", "#228833"),
+    (3, "Champions · low spend", "#90C499"),  # a lighter shade of the same colour
+    (5, "Hibernating · spend tier 1 of 6", "#999933"),
+    (2, "A saved segmentation's own name", charts.SEGMENT_COLORS[1]),
+    (2, None, charts.SEGMENT_COLORS[1]),
+])
+def test_a_segment_keeps_its_names_colour_at_every_k(segment_id, name, color):
+    assert charts.segment_color(segment_id, name) == color
+
+
+def test_segments_sharing_a_name_get_different_shades():
+    names = [f"Hibernating · {q}" for q in ("top spend", "high spend", "mid spend", "low spend", "lowest spend")]
+    assert len({charts.segment_color(i, n) for i, n in enumerate(names, start=1)}) == 5
 
 
 def test_scatter_2d_log_scale_leaves_out_zeros_and_says_so():
