@@ -140,6 +140,7 @@ class Rule:
     help: str
     switchable: bool = False  # whether a user can switch it off
     amount_name: str | None = None  # the name reported instead for files with a line amount
+    amount_label: str | None = None  # and its label then
 
     def __post_init__(self):
         if not self.name.isidentifier():
@@ -162,7 +163,7 @@ CLEANING_RULES: tuple[Rule, ...] = (
     Rule("non_positive_quantity", "Quantity zero or negative", "Returns and corrections.", switchable=True),
     Rule("non_positive_price", "Price zero or negative",
          "Free items, adjustments and bad debt (or a line amount of zero or less, for amount files).",
-         switchable=True, amount_name="non_positive_amount"),
+         switchable=True, amount_name="non_positive_amount", amount_label="Line amount zero or negative"),
     Rule("outside_date_range", "Outside the chosen date range", "User filter: purchase date outside the range."),
     Rule("country_filtered", "Country filtered out", "User filter: country not included, or excluded."),
     Rule("non_positive_customer_total", "Customer's net revenue zero or negative",
