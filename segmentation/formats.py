@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 __all__ = ["DATE_FORMAT", "EXCEL_DATE_FORMAT", "TABLE_DATE_FORMAT", "Kind", "KINDS", "COLUMNS", "ColumnFormat",
-           "column_kind", "column_label", "rounded_for_export", "excel_format", "money", "plural", "day"]
+           "column_kind", "column_label", "rounded_for_export", "excel_format", "money", "money_format", "plural",
+           "day", "number_formats"]
 
 DATE_FORMAT = "%d %b %Y"  # 11 Sep 2011: screens, the report, chart titles
 EXCEL_DATE_FORMAT = "dd mmm yyyy"  # the same in a workbook
@@ -144,6 +145,13 @@ def money(value: float, currency: str | None = None, *, decimals: int = 2) -> st
     if not currency:
         return sign + text
     return f"{sign}{currency}{text}" if len(currency) == 1 else f"{sign}{text} {currency}"
+
+
+def money_format(currency: str | None = None) -> str:
+    """The printf format of a money column on screen (st.column_config): "£%,.2f", "%,.2f CHF"."""
+    if not currency:
+        return "%,.2f"
+    return f"{currency}%,.2f" if len(currency) == 1 else f"%,.2f {currency}"
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:

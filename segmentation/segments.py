@@ -3,6 +3,7 @@ numbers that describe them (top countries, crosstab with the RFM map, relative m
 the K scan) that the charts draw."""
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -11,7 +12,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .model import FEATURES, elbow_k, fit_model
-from .settings import DEFAULT_SEED, RFM_SEGMENT_ACTIONS, SEGMENT_MAP, rfm_segment_name
+from .settings import DEFAULT_SEED, NON_PRODUCT_WORDS, RFM_SEGMENT_ACTIONS, SEGMENT_MAP, rfm_segment_name
 from .stability import customer_margins
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "LAPSED_AFTER_GAPS",
     "profile_segments",
     "top_items",
+    "is_product",
     "top_countries",
     "segment_crosstab",
     "relative_means",
@@ -184,11 +186,22 @@ def segment_customers(customers: pd.DataFrame, *, k: int, seed: int = DEFAULT_SE
                         model=model, segment_of_cluster=segment_of_cluster)
 
 
+def is_product(customer_products: pd.DataFrame, words: Sequence[str] = NON_PRODUCT_WORDS) -> pd.Series:
+    """False for lines that are not products (postage, fees, manual adjustments…): a description or
+    code containing one of `words` as a whole word, in any case."""
+    pattern = r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\b"
+    text = customer_products["product"].astype("string").fillna("")
+    if "description" in customer_products.columns:
+        text = text + " " + customer_products["description"].astype("string").fillna("")
+    return ~text.str.contains(pattern, case=False, regex=True).fillna(False).astype(bool)
+
+
 def top_items(segmented: pd.DataFrame, customer_products: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
-    """The n products with the most revenue in each segment."""
+    """The n products with the most revenue in each segment (lines that are not products left out)."""
     columns = ["segment_id", "product", "description", "revenue"]
     if customer_products.empty:
         return pd.DataFrame(columns=columns)
+    customer_products = customer_products[is_product(customer_products).to_numpy()]
     lines = customer_products.merge(segmented[["customer_id", "segment_id"]], on="customer_id")
     totals = (
         lines.groupby(["segment_id", "product"], as_index=False)

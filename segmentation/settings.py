@@ -31,6 +31,7 @@ __all__ = [
     "SEGMENT_MAP",
     "RFM_SEGMENT_ACTIONS",
     "rfm_segment_name",
+    "NON_PRODUCT_WORDS",
     "MAX_UPLOAD_MB",
     "MODEL_THREADS",
     "SILHOUETTE_THREADS",
@@ -300,6 +301,16 @@ RFM_SEGMENT_ACTIONS: dict[str, str] = {
     "Can't Lose Them": "Call or write personally, ask what changed, and make a generous win-back offer.",
     "Hibernating": "Include in low-cost reactivation campaigns only; do not spend heavily.",
 }
+
+
+# Lines that are not products — postage, fees, manual adjustments — never show as a segment's top
+# products. A line is one when its description or code contains one of these words (whole words,
+# any case): POSTAGE, DOTCOM POSTAGE, CARRIAGE, Manual, Discount, Bank Charges, AMAZON FEE, CRUK
+# Commission, Adjust bad debt, SAMPLES, gift vouchers on the UCI file.
+NON_PRODUCT_WORDS: tuple[str, ...] = (
+    "postage", "carriage", "shipping", "delivery", "freight", "manual", "discount", "fee", "fees", "charge",
+    "charges", "commission", "adjust", "adjustment", "samples", "voucher", "vouchers", "refund", "tax", "vat",
+)
 
 
 def rfm_segment_name(r_score: int, f_score: int) -> str:

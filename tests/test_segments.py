@@ -122,6 +122,28 @@ def test_top_items_per_segment():
     assert top[["segment_id", "product", "revenue"]].values.tolist() == [[1, "P1", 11.0], [2, "P3", 1.0]]
 
 
+@pytest.mark.parametrize("product, description, is_product", [
+    ("POST", "POSTAGE", False), ("DOT", "DOTCOM POSTAGE", False), ("M", "Manual", False),
+    ("C2", "CARRIAGE", False), ("BANK CHARGES", "Bank Charges", False), ("AMAZONFEE", "AMAZON FEE", False),
+    ("CRUK", "CRUK Commission", False), ("B", "Adjust bad debt", False), ("D", "Discount", False),
+    ("gift_0001_10", "Dotcomgiftshop Gift Voucher £10.00", False),
+    ("85123A", "WHITE HANGING HEART T-LIGHT HOLDER", True), ("22423", "REGENCY CAKESTAND 3 TIER", True),
+    ("21000", "COFFEE MUG", True),  # "fee" inside a word is no fee
+    ("DCGSSBOY", "BOYS PARTY BAG", True), ("P1", None, True),
+])
+def test_lines_that_are_not_products(product, description, is_product):
+    lines = pd.DataFrame({"product": [product], "description": [description]})
+    assert segments.is_product(lines).tolist() == [is_product]
+
+
+def test_top_items_leave_out_postage_and_manual_lines():
+    segmented = pd.DataFrame({"customer_id": ["a", "b"], "segment_id": [1, 1]})
+    products = pd.DataFrame({"customer_id": ["a", "b", "a", "b"], "product": ["POST", "M", "22423", "85123A"],
+                             "description": ["POSTAGE", "Manual", "REGENCY CAKESTAND", "HEART HOLDER"],
+                             "revenue": [900.0, 800.0, 20.0, 10.0]})
+    assert top_items(segmented, products, n=3)["product"].tolist() == ["22423", "85123A"]
+
+
 # ------------------------------------------------------------------ describing segments (charts draw these)
 def test_relative_means_are_relative_to_the_population():
     customers = make_customers()
