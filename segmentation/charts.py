@@ -221,7 +221,7 @@ _CUSTOMER_HOVER = (
     "Recency: %{customdata[2]} days<br>"
     "Frequency: %{customdata[3]} purchases<br>"
     "Monetary: %{customdata[4]:,.2f}<br>"
-    "RFM segment: %{customdata[5]}"
+    "RFM score label: %{customdata[5]}"
     "<extra></extra>"
 )
 
@@ -606,7 +606,7 @@ def crosstab_heatmap(customers: pd.DataFrame, *, normalise: bool = True) -> go.F
         )
     )
     fig.update_layout(
-        title="K-Means segments vs named RFM segments (customers)",
+        title="Segments vs their customers' own RFM score labels",
         yaxis=dict(autorange="reversed", type="category"),
         xaxis=dict(type="category", tickangle=-30),
         height=max(320, 46 * len(table) + 180),

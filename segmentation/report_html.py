@@ -35,7 +35,7 @@ from plotly.io.json import to_json_plotly
 
 from . import __version__, charts, export
 from .model import FEATURES as MODEL_FEATURES
-from .segments import top_countries, top_items
+from .segments import LAPSED_AFTER_GAPS, top_countries, top_items
 from .settings import CLEANING_RULES, DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, N_INIT
 
 __all__ = ["CHART_WIDTH", "render", "write_report"]
@@ -266,7 +266,7 @@ def _segment_cards(result, stability: Mapping[int, str] | None) -> str:
                      for d, p in zip(items["description"], items["product"], strict=True)]
             lines.append("<p><b>Top products:</b> " + "; ".join(_text(n) for n in names) + "</p>")
         lines.append(f"<p><b>Action:</b> {_text(row.action)}</p>")
-        lines.append(f'<p class="note">Most common named RFM segment: {_text(row.rfm_segment_top)}</p></article>')
+        lines.append(f'<p class="note">Most common RFM score label: {_text(row.rfm_segment_top)}</p></article>')
         cards.append("".join(lines))
     cards.append("</section>")
     return "".join(cards)
@@ -299,7 +299,7 @@ def _figures(result, max_points: int | None,
         ("revenue", charts.revenue_share_figure(segmentation.profiles),
          "Share of customers against share of revenue."),
         ("crosstab", charts.crosstab_heatmap(customers),
-         "How the K-Means segments line up with the standard named RFM segments."),
+         "How the segments line up with their customers' own RFM score labels."),
     ]
     shown += [(f"extra_{index}", figure, caption) for index, (caption, figure) in enumerate(extra_charts)]
     captions = []
@@ -334,8 +334,10 @@ def _methodology(result, seed: int | None) -> str:
         f"{N_INIT} initialisations, random seed {seed_text}. K scanned from {K_SCAN_RANGE[0]} to {K_SCAN_RANGE[1]}; "
         f"the suggestion is the K from {K_SUGGEST_RANGE[0]} to {K_SUGGEST_RANGE[1]} most measures favour."
         f"{sampled}</li>"
-        "<li><b>Segment names</b>: the most common named RFM segment (R and F scores 1–5 by quintile) among the "
-        "segment's customers; segments sharing a name are told apart by spend.</li>"
+        "<li><b>Segment names</b>: the standard RFM name of the segment's typical customer (the median of its "
+        "customers' R and F scores, 1–5 by quintile of this data); a segment whose typical customer has not bought "
+        f"for more than {LAPSED_AFTER_GAPS} times the data's usual gap between two purchases is named as lapsed; "
+        "segments sharing a name are told apart by spend.</li>"
         f"<li><b>Software</b>: Segmenter {_text(__version__)}.</li>"
         "</ul>"
         "<p>Columns used:</p><table><thead><tr><th>Role</th><th>Column in the file</th></tr></thead>"

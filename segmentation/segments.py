@@ -21,6 +21,7 @@ __all__ = [
     "segment_customers",
     "name_segments",
     "repeat_gap_days",
+    "naming_explained",
     "lapsed_after_days",
     "LAPSED_AFTER_GAPS",
     "profile_segments",
@@ -144,6 +145,37 @@ def name_segments(customers: pd.DataFrame) -> pd.DataFrame:
     names["segment"] = names["segment_id"].map(unique_names)
     names["action"] = names["rfm_segment_top"].map(RFM_SEGMENT_ACTIONS)
     return names[["segment_id", "segment", "action", "rfm_segment_top"]]
+
+
+def _score_range(customers: pd.DataFrame, score: str, feature: str, value: int) -> str:
+    members = customers.loc[customers[score] == value, feature]
+    if members.empty:
+        return "none here"
+    low, high = int(members.min()), int(members.max())
+    return f"{low:,}" if low == high else f"{low:,}–{high:,}"
+
+
+def naming_explained(customers: pd.DataFrame) -> str:
+    """How this data's segments got their names, with this data's own numbers (Markdown)."""
+    text = ("Each segment has the standard RFM name (Champions, Loyal Customers, At Risk…) of its **typical "
+            "customer**: the median of its customers' R and F scores. The scores compare the customers of this "
+            "file with each other, in fifths")
+    if {"r_score", "f_score", "recency", "frequency"} <= set(customers.columns):
+        text += (f": R 5 is the most recent fifth (here {_score_range(customers, 'r_score', 'recency', 5)} days "
+                 f"since the last purchase), R 1 the least recent ({_score_range(customers, 'r_score', 'recency', 1)}"
+                 f" days); F 5 the most frequent (here {_score_range(customers, 'f_score', 'frequency', 5)} "
+                 "purchases).")
+    else:
+        text += "."
+    gap, lapsed = repeat_gap_days(customers), lapsed_after_days(customers)
+    if gap is not None and lapsed is not None:
+        text += (f"\n\nSo a name is relative to this file. To keep names true to its time scale: customers here "
+                 f"usually buy again after **{gap:,.0f} days** (the median gap between two purchases), so a segment "
+                 f"whose typical customer has not bought for more than {LAPSED_AFTER_GAPS} × that "
+                 f"(**{lapsed:,.0f} days**) is named as lapsed — At Risk, Can't Lose Them or Hibernating — "
+                 "whatever its R score.")
+    text += "\n\nSegments that share a name are told apart by spend (high spend, low spend…)."
+    return text
 
 
 def profile_segments(customers: pd.DataFrame) -> pd.DataFrame:

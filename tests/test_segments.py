@@ -164,3 +164,11 @@ def test_top_countries_per_segment():
     assert list(top["segment_id"]) == [1, 2, 3]
     empty = segments.top_countries(make_customers().drop(columns="country"))
     assert empty.empty and list(empty.columns) == ["segment_id", "country", "customers", "share"]
+
+
+def test_naming_is_explained_with_this_datas_numbers():
+    customers = _scored([(1, 5, 5, 3, 6, 500.0), (1, 5, 4, 9, 5, 400.0), (2, 1, 1, 100, 4, 90.0),
+                         (2, 1, 1, 120, 4, 80.0)])
+    text = segments.naming_explained(customers)
+    assert "here 3–9 days since the last purchase" in text and "R 1 the least recent (100–120 days)" in text
+    assert "after **30 days**" in text and "(**90 days**)" in text

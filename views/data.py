@@ -293,9 +293,10 @@ else:
     table = audit.table.copy()
     cols = st.columns(3)
     cols[0].metric("Rows in", f"{audit.rows_in:,}")
-    cols[1].metric("Rows kept", f"{audit.rows_kept:,}" + (f" ({audit.rows_kept / audit.rows_in:.1%})"
-                                                          if audit.rows_in else ""),
-                   help="Rows that passed every rule, and their share of the rows in.")
+    # The share is a fact, not a change: grey and without an arrow.
+    cols[1].metric("Rows kept", f"{audit.rows_kept:,}",
+                   delta=f"{audit.rows_kept / audit.rows_in:.1%} of rows" if audit.rows_in else None,
+                   delta_color="off", delta_arrow="off")
     cols[2].metric("Customers", f"{len(outcome.prepared.customers):,}")
     chart_col, table_col = st.columns([1, 1], gap="medium")
     with chart_col:

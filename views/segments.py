@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from segmentation import charts, segments
+from segmentation import charts, formats, segments
 from segmentation.stability import seed_message
 from ui import saved as saved_ui
 from ui.errors import reporting
@@ -17,12 +17,13 @@ seg = outcome.segmentation()
 profiles = seg.profiles
 customers = seg.customers
 revenue = float(customers["monetary"].sum())
+currency = outcome.currency()
 
 top = st.columns(4)
 top[0].metric("Customers", f"{len(customers):,}")
 top[1].metric("Segments (K)", f"{seg.k}", help=f"Suggested: {outcome.suggestion.k}")
-top[2].metric("Revenue", f"{revenue:,.0f}")
-top[3].metric("Snapshot date", f"{outcome.prepared.snapshot:%d %b %Y}")
+top[2].metric("Revenue", formats.money(revenue, currency))
+top[3].metric("Snapshot date", formats.day(outcome.prepared.snapshot))
 base = "segments" if outcome.spec.source.kind == "demo" else outcome.spec.source.name.rsplit(".", 1)[0]
 # Built only when clicked: the report inlines plotly.js and every chart (a few seconds, ~2 MB).
 st.download_button(
@@ -50,6 +51,10 @@ if verdict is not None and (unsure := seed_message(verdict.seed_agreement, verdi
 
 # --- profile cards --------------------------------------------------------------------------
 st.subheader("Segment profiles")
+names_explained = segments.naming_explained(customers) if frozen is None else (
+    "The names come from the saved segmentation; they were given when it was fitted.")
+st.caption("Segments are groups of customers who buy alike, found by K-Means on recency, frequency and spend. "
+           "Each is named after its typical customer (see *How the segments are named* below).")
 trust = {} if verdict is None else {row.segment_id: row for row in verdict.segments.itertuples() if row.stability_band}
 countries = segments.top_countries(customers, n=3)
 products = outcome.top_items()
@@ -61,10 +66,11 @@ for index, row in enumerate(profiles.itertuples()):
         if row.segment_id in trust:
             stability_badge(trust[row.segment_id].stability, trust[row.segment_id].stability_band,
                             resamples=verdict.resamples, whole_stable=verdict.stable_found)
-        st.caption(f"{row.customers:,} customers · {row.share:.0%} of customers · "
+        st.caption(f"{formats.plural(row.customers, 'customer')} · {row.share:.0%} of customers · "
                    f"**{row.revenue_share:.0%} of revenue**")
-        st.markdown(f"Median recency **{row.recency_median:,.0f} days** · purchases **{row.frequency_median:,.0f}**"
-                    f" · spend **{row.monetary_median:,.0f}**",
+        st.markdown(f"Typically **{formats.plural(round(row.recency_median), 'day')}** since the last purchase · "
+                    f"**{formats.plural(round(row.frequency_median), 'purchase')}** · "
+                    f"**{md(formats.money(row.monetary_median, currency))}** spent",
                     help="Medians of the segment's customers: days since the last purchase, number of purchases, "
                          "total spend.")
         where = countries[countries["segment_id"] == row.segment_id]
@@ -77,11 +83,16 @@ for index, row in enumerate(profiles.itertuples()):
                      for d, p in zip(items["description"], items["product"], strict=True)]
             st.markdown("**Top products:** " + "; ".join(md(name) for name in names))
         st.markdown(f"**Action:** {md(row.action)}")
-        st.caption(f"Most common RFM segment: {md(row.rfm_segment_top)}")
+        st.caption(f"Most common RFM score label: {md(row.rfm_segment_top)}",
+                   help="Each customer also has a standard label from their own R and F scores (Customers page). "
+                        "The segment's name describes its typical customer; its members' own labels vary.")
+
+with st.expander("How the segments are named"):
+    st.markdown(names_explained)
 
 # --- charts ---------------------------------------------------------------------------------
 st.subheader("How the segments differ")
-TABS = ["Scatter", "3D R/F/M", "Compared with average", "Snake plot", "Revenue share", "Segments × RFM names"]
+TABS = ["Scatter", "3D R/F/M", "Compared with average", "Snake plot", "Revenue share", "Segments × RFM score labels"]
 # Only the open tab is drawn: a K change re-renders one chart, not six.
 scatter, three_d, heatmap, snake, revenue_tab, crosstab = st.tabs(TABS, key="w_segment_tab", on_change="rerun")
 if scatter.open:
@@ -119,7 +130,8 @@ if revenue_tab.open:
         st.plotly_chart(charts.revenue_share_figure(profiles, kind=kind or "bar"), key="revenue_share")
 if crosstab.open:
     with crosstab:
-        st.caption("How the K-Means segments line up with the standard named RFM segments (R and F scores 1–5).")
+        st.caption("How the segments line up with the standard RFM score labels of their customers (each "
+                   "customer's own R and F scores, 1–5).")
         normalise = st.toggle("Show shares of each segment (off: customer counts)", value=True,
                               key="w_crosstab_norm")
         st.plotly_chart(charts.crosstab_heatmap(customers, normalise=normalise), key="crosstab")

@@ -166,7 +166,7 @@ def test_real_k_change_updates_segment_cards(real_page):
     ("Compared with average", "segments-heatmap"),
     ("Snake plot", "segments-snake"),
     ("Revenue share", "segments-revenue"),
-    ("Segments × RFM names", "segments-crosstab"),
+    ("Segments × RFM score labels", "segments-crosstab"),
 ])
 def test_real_segment_chart_tabs(real_page, tab, name):
     if real_page.get_by_role("heading", name="Customer segments", exact=True).count() == 0:
