@@ -91,14 +91,15 @@ NAME_COLORS: dict[str, str] = {
     "Hibernating": "#999933",
 }
 _QUALIFIER_SHADES = {"top spend": -0.25, "high spend": 0.0, "mid spend": 0.3, "low spend": 0.5, "lowest spend": 0.65}
+# Panel titles lead with plain words; the statistic's name follows (hover shows it too).
 SCAN_METRICS: tuple[tuple[str, str], ...] = (
-    ("inertia", "Inertia (elbow) — lower is tighter"),
-    ("silhouette", "Silhouette — higher is better"),
-    ("calinski_harabasz", "Calinski-Harabasz — higher is better"),
-    ("davies_bouldin", "Davies-Bouldin — lower is better"),
+    ("inertia", "Tightness (inertia; the knee) — lower is tighter"),
+    ("silhouette", "Clear separation (silhouette) — higher is better"),
+    ("calinski_harabasz", "Separation vs spread (Calinski-Harabasz) — higher is better"),
+    ("davies_bouldin", "Overlap (Davies-Bouldin) — lower is better"),
 )
 # The fifth panel, when the scan carries stability.stability_scan's columns.
-STABILITY_METRIC = ("stability", "Stability (bootstrap ARI) — higher is more reproducible")
+STABILITY_METRIC = ("stability", "Comes back on resamples (stability) — higher is more reliable")
 DEFAULT_MAX_POINTS = 20_000
 _BLANK = "(blank)"
 
@@ -162,6 +163,12 @@ def segment_color(segment_id: int, name: str | None = None) -> str:
         if base in NAME_COLORS:
             return _mix(NAME_COLORS[base], _qualifier_shade(qualifier)) if qualifier else NAME_COLORS[base]
     return SEGMENT_COLORS[(int(segment_id) - 1) % len(SEGMENT_COLORS)]
+
+
+def _axis_scale(log: bool) -> dict:
+    """Axis settings of a linear or log scale. A log axis is labelled at powers of ten only (1, 10, 100…):
+    Plotly's default adds small "2" and "5" labels between them, which read as stray numbers."""
+    return dict(type="log", dtick=1, tickformat=",") if log else dict(type="linear")
 
 
 def _require_feature(name: str, value: str, allowed: Sequence[str] = FEATURES) -> str:
@@ -279,8 +286,10 @@ def k_scan_figure(
             row=row, col=col,
         )
         if metric == "stability":
+            # The label sits above the line at its left end, clear of it (not on it).
             fig.add_hline(y=STABLE_THRESHOLD, line_dash="dash", line_color="#228833", row=row, col=col,
-                          annotation_text=f"stable ({STABLE_THRESHOLD:.2f})", annotation_position="bottom right")
+                          annotation_text=f"stable from {STABLE_THRESHOLD:.2f}", annotation_position="top left",
+                          annotation=dict(yshift=4, font=dict(color="#228833", size=11)))
             fig.update_yaxes(range=[min(0.0, float(np.nanmin(scan["stability_low"]))) - 0.02, 1.05],
                              row=row, col=col)
         if suggested_k is not None:
@@ -353,6 +362,7 @@ def audit_figure(audit_table: pd.DataFrame, *, rows_in: int, rows_kept: int, hid
             text=text,
             textposition="outside",
             customdata=custom,
+            cliponaxis=False,  # the "Rows in" count outside its bar may reach into the right margin
             connector=dict(line=dict(color="#999", width=1)),
             decreasing=dict(marker=dict(color="#EE6677")),
             increasing=dict(marker=dict(color="#228833")),
@@ -366,7 +376,7 @@ def audit_figure(audit_table: pd.DataFrame, *, rows_in: int, rows_kept: int, hid
         yaxis=dict(autorange="reversed", type="category"),
         xaxis=dict(title="rows", range=[0, max(rows_in, 1) * 1.22]),  # room for the labels outside the bars
         height=max(320, 34 * len(labels) + 120),
-        margin=dict(l=10, r=40, t=60, b=40),
+        margin=dict(l=10, r=80, t=60, b=40),
         showlegend=False,
     )
     return fig
@@ -408,8 +418,8 @@ def scatter_2d(
         )
     fig.update_layout(
         title=f"{_SHORT_LABELS[y]} vs {_SHORT_LABELS[x].lower()}{note}",
-        xaxis=dict(title=FEATURE_LABELS[x], type="log" if log_x else "linear"),
-        yaxis=dict(title=FEATURE_LABELS[y], type="log" if log_y else "linear"),
+        xaxis=dict(title=FEATURE_LABELS[x], **_axis_scale(log_x)),
+        yaxis=dict(title=FEATURE_LABELS[y], **_axis_scale(log_y)),
         legend=dict(title="Segment"),
         height=560,
         margin=dict(t=60, l=10, r=10, b=40),
@@ -434,13 +444,15 @@ def scatter_3d(customers: pd.DataFrame, *, log: bool = True, max_points: int | N
                 customdata=_hover_customdata(part), hovertemplate=_CUSTOMER_HOVER,
             )
         )
-    axis_type = "log" if log else "linear"
     fig.update_layout(
         title=f"Recency × frequency × monetary{' (log scales)' if log else ''}{note}",
         scene=dict(
-            xaxis=dict(title="Recency (days)", type=axis_type),
-            yaxis=dict(title="Frequency", type=axis_type),
-            zaxis=dict(title="Monetary", type=axis_type),
+            xaxis=dict(title="Recency (days)", **_axis_scale(log)),
+            yaxis=dict(title="Frequency", **_axis_scale(log)),
+            zaxis=dict(title="Monetary", **_axis_scale(log)),
+            # The default camera puts the cube's corners, and the axis titles on them, at the edge of the
+            # figure, where they are cut; from farther away the whole cube and its titles fit.
+            camera=dict(eye=dict(x=1.75, y=1.75, z=1.1)),
         ),
         legend=dict(title="Segment"),
         height=640,

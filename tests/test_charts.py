@@ -142,7 +142,7 @@ def test_k_scan_has_four_panels_and_marks_suggested_and_selected():
     vlines = [s for s in fig.layout.shapes if s.x0 == 6 and s.x1 == 6]
     assert len(vlines) == 4
     titles = [a.text for a in fig.layout.annotations]
-    assert any("Silhouette" in t for t in titles) and any("Davies-Bouldin" in t for t in titles)
+    assert any("silhouette" in t for t in titles) and any("Davies-Bouldin" in t for t in titles)
 
 
 def test_k_scan_rejects_unknown_k_and_missing_columns():
@@ -378,3 +378,22 @@ def test_figures_serialise_to_json_with_their_content(build, points, titles):
     for axis, title in titles.items():
         assert _axis_title(figure["layout"], axis) == title
     assert figure["layout"]["title"]["text"]
+
+
+# ------------------------------------------------------------------------------------------ cosmetics
+def test_log_axes_are_labelled_at_powers_of_ten_only():
+    flat = charts.scatter_2d(make_customers(), log_x=False, log_y=True)
+    assert flat.layout.yaxis.dtick == 1 and flat.layout.xaxis.dtick is None
+    scene = charts.scatter_3d(make_customers(), log=True).layout.scene
+    assert (scene.xaxis.dtick, scene.yaxis.dtick, scene.zaxis.dtick) == (1, 1, 1)
+    assert charts.scatter_3d(make_customers(), log=False).layout.scene.xaxis.dtick is None
+
+
+def test_3d_camera_leaves_room_for_the_axis_titles():
+    eye = charts.scatter_3d(make_customers()).layout.scene.camera.eye
+    assert (eye.x ** 2 + eye.y ** 2 + eye.z ** 2) ** 0.5 > 1.25 * 3 ** 0.5  # farther than Plotly's default
+
+
+def test_cleaning_chart_counts_are_not_clipped():
+    fig = charts.audit_figure(make_audit([0] * len(CLEANING_RULES)), rows_in=541_909, rows_kept=541_909)
+    assert fig.data[0].cliponaxis is False and fig.layout.margin.r >= 60

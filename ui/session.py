@@ -62,6 +62,7 @@ SEED = "seg_seed"
 TOKEN = "seg_session_token"  # see token()
 LAST_GOOD = "seg_last_good"  # the last Spec that gave results
 RESULTS = "seg_results"  # this run's Results (or the SegmenterError when nothing ever worked)
+RUN_SECONDS = "seg_run_seconds"  # (wall, CPU) seconds of the last run of app.py, for tests and benchmarks
 PROGRESS_SHOWN = "seg_progress_shown"  # step keys whose progress this session has already shown
 # A database connection lives only in this session's memory: the URL itself is never stored,
 # logged or put in a cache key (only its SHA-256 and the redacted form are kept).
