@@ -639,40 +639,58 @@ def _flow_color(hex_color: str, alpha: float = 0.45) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
-def migration_sankey(matrix: pd.DataFrame, *, date_a: str, date_b: str) -> go.Figure:
+def migration_sankey(matrix: pd.DataFrame, *, date_a: str, date_b: str, min_label_share: float = 0.03) -> go.Figure:
     """Sankey of customers from their segment at A (or New, from_id 0) to their segment at B.
 
     `matrix` has one row per flow (migration.Migration.matrix). Node and link text is escaped
-    and passed as data; a link's hover shows its customers and the revenue of [A, B)."""
+    and passed as data; a link's hover shows its customers and the revenue of [A, B).
+
+    Readable labels: a node is labelled with its segment's name only (the two dates head the two
+    columns), in dark text on light, see-through flows; a node holding less than `min_label_share`
+    of its column's customers is left unlabelled (its neighbours' labels would overlap it) — its
+    hover still names it."""
     require_frame(matrix, "matrix", _MATRIX_COLUMNS)
     sources = matrix[["from_id", "from"]].drop_duplicates().sort_values("from_id")
     targets = matrix[["to_id", "to"]].drop_duplicates().sort_values("to_id")
     left = {int(i): n for n, i in enumerate(sources["from_id"])}
     right = {int(i): len(left) + n for n, i in enumerate(targets["to_id"])}
-    labels = ([f"{escape_text(name)} ({date_a})" for name in sources["from"]]
-              + [f"{escape_text(name)} ({date_b})" for name in targets["to"]])
+    size_a = matrix.groupby("from_id")["customers"].sum()
+    size_b = matrix.groupby("to_id")["customers"].sum()
+    total = max(int(matrix["customers"].sum()), 1)
+    names = [escape_text(name) for name in sources["from"]] + [escape_text(name) for name in targets["to"]]
+    sizes = [int(size_a[i]) for i in sources["from_id"]] + [int(size_b[i]) for i in targets["to_id"]]
+    labels = [name if size / total >= min_label_share else "" for name, size in zip(names, sizes, strict=True)]
+    where = ([f"{name} on {date_a}" for name in names[:len(left)]]
+             + [f"{name} on {date_b}" for name in names[len(left):]])
     colors = ([_NEW_COLOR if i == 0 else segment_color(i, n) for i, n in zip(sources["from_id"], sources["from"])]
               + [segment_color(i, n) for i, n in zip(targets["to_id"], targets["to"])])
     custom = np.column_stack([matrix["revenue"].astype(float).to_numpy(dtype=object),
-                              matrix["customers"].astype(int).to_numpy(dtype=object)])
+                              matrix["customers"].astype(int).to_numpy(dtype=object),
+                              [where[left[int(i)]] for i in matrix["from_id"]],
+                              [where[right[int(i)]] for i in matrix["to_id"]]])
     fig = go.Figure(go.Sankey(
         arrangement="fixed",
-        node=dict(label=labels, color=colors, pad=14, thickness=16,
-                  hovertemplate="%{label}<br>%{value:,} customers<extra></extra>"),
+        textfont=dict(color="#1A1A1A", size=13),
+        node=dict(label=labels, color=colors, pad=18, thickness=18, customdata=where,
+                  line=dict(color="#FFFFFF", width=1),
+                  hovertemplate="%{customdata}<br>%{value:,} customers<extra></extra>"),
         link=dict(
             source=[left[int(i)] for i in matrix["from_id"]],
             target=[right[int(i)] for i in matrix["to_id"]],
             value=matrix["customers"].astype(int).tolist(),
-            color=[_flow_color(_NEW_COLOR if i == 0 else segment_color(i, n))
+            color=[_flow_color(_NEW_COLOR if i == 0 else segment_color(i, n), 0.3)
                    for i, n in zip(matrix["from_id"], matrix["from"])],
             customdata=custom,
-            hovertemplate="%{source.label} → %{target.label}<br>%{customdata[1]:,} customers, "
+            hovertemplate="%{customdata[2]} → %{customdata[3]}<br>%{customdata[1]:,} customers, "
                           "revenue between the dates %{customdata[0]:,.2f}<extra></extra>",
         ),
     ))
-    fig.update_layout(title=f"Where customers went: segments on {date_a} → segments on {date_b}",
+    for x, anchor, day in ((0.0, "left", date_a), (1.0, "right", date_b)):
+        fig.add_annotation(x=x, y=1.0, xref="paper", yref="paper", xanchor=anchor, yanchor="bottom",
+                           text=f"<b>{escape_text(day)}</b>", showarrow=False, font=dict(size=13))
+    fig.update_layout(title=f"Where customers went: segments on {escape_text(date_a)} → on {escape_text(date_b)}",
                       height=max(420, 40 * max(len(sources), len(targets)) + 160),
-                      margin=dict(t=60, l=10, r=10, b=20))
+                      margin=dict(t=80, l=10, r=10, b=20))
     return fig
 
 

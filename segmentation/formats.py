@@ -91,6 +91,11 @@ COLUMNS: dict[str, ColumnFormat] = {
     "segment_id_b": ColumnFormat("# at second date", "score"),
     "segment_b": ColumnFormat("Segment at second date", "text"),
     "revenue_between": ColumnFormat("Revenue between the dates", "money"),
+    # migration's per-date R, F, M (migration.EXTRA_COLUMNS)
+    **{f"{name}_{side}": ColumnFormat(f"{label} at {where} date", kind)
+       for side, where in (("a", "first"), ("b", "second"))
+       for name, label, kind in (("recency", "Days since last purchase", "days"), ("frequency", "Purchases", "count"),
+                                 ("monetary", "Total spend", "money"), ("rfm_segment", "RFM score label", "text"))},
     # cleaning audit
     "label": ColumnFormat("Removed because", "text"),
     "rows": ColumnFormat("Rows", "count"),
