@@ -87,7 +87,7 @@ def to_xlsx_bytes(sheets: Mapping[str, pd.DataFrame], *, currency: str | None = 
 
     Numbers keep their full value but are rounded as in the CSV and carry an Excel number format
     by column kind (formats.COLUMNS): money ``#,##0.00`` (with the currency when known), shares
-    ``0.0%``, counts ``#,##0``, dates ``dd mmm yyyy``; the header row is frozen."""
+    ``0.0%``, counts ``#,##0``, dates ``yyyy-mm-dd``; the header row is frozen."""
     buffer = io.BytesIO()
     options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
     with pd.ExcelWriter(buffer, engine="xlsxwriter", engine_kwargs={"options": options},

@@ -4,8 +4,8 @@ few text helpers the screens share (money with its currency, "1 purchase"/"2 pur
 
 Decisions (README "Numbers and names"): money to cents with thousands separators and the file's
 currency when known; shares as percentages (Excel: the fraction with a ``0.0%`` format, so sums
-still work); one date format for people, ``11 Sep 2011`` (Excel: a real date shown that way; CSV:
-ISO ``2011-09-11``, the one form every spreadsheet reads the same).
+still work); one date format, ISO ``2011-09-11``, on screen, in the date pickers, in the report and
+in the exports (Excel: a real date shown that way).
 """
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ __all__ = ["DATE_FORMAT", "EXCEL_DATE_FORMAT", "TABLE_DATE_FORMAT", "Kind", "KIN
            "column_kind", "column_label", "rounded_for_export", "excel_format", "money", "money_format", "plural",
            "day", "number_formats"]
 
-DATE_FORMAT = "%d %b %Y"  # 11 Sep 2011: screens, the report, chart titles
-EXCEL_DATE_FORMAT = "dd mmm yyyy"  # the same in a workbook
-TABLE_DATE_FORMAT = "D MMM YYYY"  # the same in st.column_config (moment.js)
+# One date format everywhere, ISO 8601 (2011-09-11): the one every reader reads the same way (US and
+# European), and the one Streamlit's date pickers can show too (they cannot show "11 Sep 2011").
+DATE_FORMAT = "%Y-%m-%d"  # screens, the report, chart titles, CSV
+EXCEL_DATE_FORMAT = "yyyy-mm-dd"  # the same in a workbook
+TABLE_DATE_FORMAT = "YYYY-MM-DD"  # the same in st.column_config (moment.js) and st.date_input
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
 
 
 def day(value) -> str:
-    """A date in the product's one format for people: 11 Sep 2011."""
+    """A date in the product's one format: 2011-09-11."""
     return pd.Timestamp(value).strftime(DATE_FORMAT)
 
 

@@ -34,6 +34,7 @@ import plotly.graph_objects as go
 from plotly.io.json import to_json_plotly
 
 from . import __version__, charts, export
+from .formats import DATE_FORMAT
 from .model import FEATURES as MODEL_FEATURES
 from .segments import LAPSED_AFTER_GAPS, top_countries, top_items
 from .settings import CLEANING_RULES, DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, N_INIT
@@ -153,7 +154,7 @@ def _metric(label: str, value: str) -> str:
 
 
 def _date(value) -> str:
-    return "—" if value is None else pd.Timestamp(value).strftime("%d %b %Y")
+    return "—" if value is None else pd.Timestamp(value).strftime(DATE_FORMAT)
 
 
 def _number(value, fmt: str = ",.0f") -> str:

@@ -182,7 +182,7 @@ def test_xlsx_dates_are_real_dates_in_the_one_date_format():
     sheet = openpyxl.load_workbook(io.BytesIO(to_xlsx_bytes({"Customers": NUMBERS})))["Customers"]
     cell = sheet.cell(row=2, column=4)
     assert cell.is_date and cell.value.date().isoformat() == "2011-09-11"
-    assert cell.number_format == "dd mmm yyyy"
+    assert cell.number_format == "yyyy-mm-dd"
 
 
 @pytest.mark.parametrize("currency, number_format", [

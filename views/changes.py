@@ -42,8 +42,10 @@ pick = st.columns([4, 2, 2], vertical_alignment="bottom")
 pick[0].segmented_control("Compare with", PRESET_DAYS, key="w_changes_preset", on_change=_apply_preset,
                           format_func=lambda days: f"{days} days ago",
                           help="Sets the first date that many days before the snapshot; or pick any dates.")
-date_a = pick[1].date_input("First date (A)", key="w_changes_a", min_value=low, max_value=snapshot)
-date_b = pick[2].date_input("Second date (B)", key="w_changes_b", min_value=low, max_value=snapshot)
+date_a = pick[1].date_input("First date (A)", key="w_changes_a", min_value=low, max_value=snapshot,
+                            format=formats.TABLE_DATE_FORMAT)
+date_b = pick[2].date_input("Second date (B)", key="w_changes_b", min_value=low, max_value=snapshot,
+                            format=formats.TABLE_DATE_FORMAT)
 
 frozen = saved_ui.in_use()
 try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from segmentation import charts
+from segmentation import charts, formats
 from segmentation.model import plain_reason
 from segmentation.settings import K_SCAN_RANGE, K_SUGGEST_RANGE, STABILITY_RESAMPLES, STABLE_THRESHOLD
 from ui import saved as saved_ui
@@ -35,7 +35,7 @@ st.caption(f"The measures behind it: {md(outcome.suggestion.reason)}")
 frozen = saved_ui.in_use()
 if frozen is not None:
     st.info(f"**K = {frozen.k} comes from the saved segmentation {md(saved_ui.name())}** (fitted on data up to "
-            f"{frozen.snapshot:%d %b %Y}): its segments are applied to this data, so the K controls are off.",
+            f"{formats.day(frozen.snapshot)}): its segments are applied to this data, so the K controls are off.",
             icon=":material/file_open:")
     st.button("Fit new segments", on_click=saved_ui.stop_using, icon=":material/model_training:",
               key="w_fit_new", help="Stop using the saved segmentation and fit segments on this data again.")

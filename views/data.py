@@ -183,11 +183,12 @@ def _set_currency() -> None:
     session.set_currency(None if option == AS_DETECTED else "" if option == NO_CURRENCY else option)
 
 
-st.selectbox("Currency", [AS_DETECTED, NO_CURRENCY, *CURRENCY_CODES], key=currency_key, format_func=_currency_label,
-             on_change=_set_currency,
-             help="Labels money on every page and in the Excel downloads. Found in the money columns' symbols, "
-                  "codes or headers (£12.50, 12,50 EUR, Price (€)) or a currency column; set it here when the "
-                  "file does not say. The numbers themselves do not change.")
+st.columns(3)[0].selectbox(
+    "Currency", [AS_DETECTED, NO_CURRENCY, *CURRENCY_CODES], key=currency_key, format_func=_currency_label,
+    on_change=_set_currency,
+    help="Labels money on every page and in the Excel downloads. Found in the money columns' symbols, codes or "
+         "headers (£12.50, 12,50 EUR, Price (€)) or a currency column; set it here when the file does not say. "
+         "The numbers themselves do not change.")
 
 # --- cleaning -------------------------------------------------------------------------------
 st.subheader("3. Cleaning")
@@ -245,7 +246,8 @@ with filters_col:
                                            date_to=None if end == high else end))
 
         st.date_input("Purchase dates", key=range_key, min_value=low, max_value=high, on_change=_set_dates,
-                      help=f"The file has dates from {low:%d %b %Y} to {high:%d %b %Y}.")
+                      format=formats.TABLE_DATE_FORMAT,
+                      help=f"The file has dates from {formats.day(low)} to {formats.day(high)}.")
         if prepared.countries:
             for which, label, help_text in (
                 ("countries_include", "Only these countries",
@@ -273,9 +275,10 @@ with filters_col:
         value = st.session_state[snap_key]
         session.set_snapshot(value if isinstance(value, date) else None)
 
-    default_snapshot = f" (now {prepared.snapshot:%d %b %Y})" if prepared is not None else ""
+    default_snapshot = f" (now {formats.day(prepared.snapshot)})" if prepared is not None else ""
     st.date_input(
         "Snapshot date for recency" + default_snapshot,
+        format=formats.TABLE_DATE_FORMAT,
         key=snap_key,
         min_value=prepared.date_min if prepared is not None and prepared.date_min else None,
         on_change=_set_snapshot,
@@ -298,19 +301,20 @@ else:
                    delta=f"{audit.rows_kept / audit.rows_in:.1%} of rows" if audit.rows_in else None,
                    delta_color="off", delta_arrow="off")
     cols[2].metric("Customers", f"{len(outcome.prepared.customers):,}")
-    chart_col, table_col = st.columns([1, 1], gap="medium")
+    chart_col, table_col = st.columns([1, 1.3], gap="medium")
     with chart_col:
         st.plotly_chart(charts.audit_figure(table, rows_in=audit.rows_in, rows_kept=audit.rows_kept),
                         key="audit_chart")
     with table_col:
         shown = table[["label", "rows", "customers", "revenue"]]
         st.dataframe(shown, hide_index=True, column_config={
-            "label": st.column_config.TextColumn("Removed because", width="large"),
-            "rows": st.column_config.NumberColumn("Rows", format="%,d"),
-            "customers": st.column_config.NumberColumn("Customers", format="%,d",
+            # wide enough for the longest rule name ("Customer's net revenue zero or negative")
+            "label": st.column_config.TextColumn("Removed because", width=250),
+            "rows": st.column_config.NumberColumn("Rows", format="%,d", width=70),
+            "customers": st.column_config.NumberColumn("Customers", format="%,d", width=80,
                                                        help="Customers with at least one row removed by the rule"),
             "revenue": st.column_config.NumberColumn("Revenue", format=formats.money_format(outcome.currency()),
-                                                     help="Revenue of the removed rows"),
+                                                     width=110, help="Revenue of the removed rows"),
         })
         st.caption(f"Snapshot date {formats.day(outcome.prepared.snapshot)}; data from "
                    f"{formats.day(outcome.prepared.date_min)} to {formats.day(outcome.prepared.date_max)}."
