@@ -34,7 +34,7 @@ import plotly.graph_objects as go
 from plotly.io.json import to_json_plotly
 
 from . import __version__, charts, export
-from .formats import DATE_FORMAT
+from .formats import DATE_FORMAT, plural
 from .model import FEATURES as MODEL_FEATURES
 from .segments import LAPSED_AFTER_GAPS, top_countries, top_items
 from .settings import CLEANING_RULES, DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, N_INIT
@@ -172,7 +172,7 @@ def _header(result, source: str, title: str) -> str:
         '<div class="metrics">'
         + _metric("Customers", f"{len(customers):,}")
         + _metric("Segments (K)", f"{result.k}")
-        + _metric("Revenue", f"{revenue:,.0f}")
+        + _metric("Revenue", f"{revenue:,.2f}")
         + _metric("Rows kept", f"{prepared.audit.rows_kept:,} of {prepared.audit.rows_in:,}")
         + "</div>"
     )
@@ -253,11 +253,11 @@ def _segment_cards(result, stability: Mapping[int, str] | None) -> str:
             f'<article class="card" style="border-left-color: {charts.segment_color(segment_id, row.segment)}" '
             f'id="segment-{segment_id}">',
             f"<h3>{segment_id}. {_text(row.segment)}{badge}</h3>",
-            f'<p class="headline">{int(row.customers):,} customers ({row.share:.0%} of customers) · '
+            f'<p class="headline">{plural(int(row.customers), "customer")} ({row.share:.0%} of customers) · '
             f"{row.revenue_share:.0%} of revenue ({_number(row.revenue, ',.2f')})</p>",
-            f"<p>Typical customer: last purchase <b>{_number(row.recency_median)} days</b> ago · "
-            f"<b>{_number(row.frequency_median)}</b> purchases · spent <b>{_number(row.monetary_median, ',.2f')}</b>"
-            "</p>",
+            f"<p>Typical customer: last purchase <b>{plural(round(row.recency_median), 'day')}</b> ago · "
+            f"<b>{plural(round(row.frequency_median), 'purchase')}</b> · spent "
+            f"<b>{_number(row.monetary_median, ',.2f')}</b></p>",
         ]
         if not where.empty:
             lines.append("<p><b>Top countries:</b> " + ", ".join(
