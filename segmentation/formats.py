@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
 
 __all__ = ["DATE_FORMAT", "EXCEL_DATE_FORMAT", "TABLE_DATE_FORMAT", "Kind", "KINDS", "COLUMNS", "ColumnFormat",
            "column_kind", "column_label", "rounded_for_export", "excel_format", "money", "money_format", "plural",
@@ -128,8 +129,8 @@ def rounded_for_export(table: pd.DataFrame) -> pd.DataFrame:
         elif column_kind(name) == "date" and pd.api.types.is_datetime64_any_dtype(series):
             if isinstance(series.dtype, pd.DatetimeTZDtype):
                 series = series.dt.tz_localize(None)
-            if (series.dropna() == series.dropna().dt.normalize()).all():
-                ready[name] = series.dt.date  # 2011-09-11, not 2011-09-11 00:00:00
+            if (series.dropna() == series.dropna().dt.normalize()).all():  # 2011-09-11, not 2011-09-11 00:00:00
+                ready[name] = series.astype(pd.ArrowDtype(pa.date32()))  # vectorised (800k customers: ms)
             else:
                 ready[name] = series
     return ready
