@@ -286,10 +286,11 @@ def k_scan_figure(
             row=row, col=col,
         )
         if metric == "stability":
-            # The label sits above the line at its left end, clear of it (not on it).
-            fig.add_hline(y=STABLE_THRESHOLD, line_dash="dash", line_color="#228833", row=row, col=col,
-                          annotation_text=f"stable from {STABLE_THRESHOLD:.2f}", annotation_position="top left",
-                          annotation=dict(yshift=4, font=dict(color="#228833", size=11)))
+            # The dashed line is named in the legend, not by a label on the plot, where the curve or the
+            # ticks would run through it.
+            fig.add_hline(y=STABLE_THRESHOLD, line_dash="dash", line_color="#228833", row=row, col=col)
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"Stable from {STABLE_THRESHOLD:.2f}",
+                                     line=dict(color="#228833", dash="dash"), hoverinfo="skip"), row=row, col=col)
             fig.update_yaxes(range=[min(0.0, float(np.nanmin(scan["stability_low"]))) - 0.02, 1.05],
                              row=row, col=col)
         if suggested_k is not None:
@@ -452,7 +453,8 @@ def scatter_3d(customers: pd.DataFrame, *, log: bool = True, max_points: int | N
             zaxis=dict(title="Monetary", **_axis_scale(log)),
             # The default camera puts the cube's corners, and the axis titles on them, at the edge of the
             # figure, where they are cut; from farther away the whole cube and its titles fit.
-            camera=dict(eye=dict(x=1.75, y=1.75, z=1.1)),
+            camera=dict(eye=dict(x=1.9, y=1.9, z=1.15), center=dict(x=0, y=0, z=-0.08)),
+            aspectmode="cube",
         ),
         legend=dict(title="Segment"),
         height=640,
