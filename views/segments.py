@@ -120,8 +120,10 @@ if heatmap.open:
         st.plotly_chart(charts.relative_heatmap(customers), key="relative_heatmap")
 if snake.open:
     with snake:
-        st.caption("Average standardised recency, frequency and monetary value per segment "
-                   "(0 = the average customer).")
+        st.caption("How far above or below the average customer each segment sits on recency, frequency and "
+                   "spend (0 = the average customer), all three on one scale so they can be compared.",
+                   help="Mean z-score per segment of log1p(recency), log1p(frequency) and log1p(monetary): "
+                        "standard deviations from the mean of all customers.")
         st.plotly_chart(charts.snake_plot(customers), key="snake_plot")
 if revenue_tab.open:
     with revenue_tab:

@@ -203,13 +203,14 @@ def test_real_customers_page_download_csv(real_page, tmp_path):
 def test_real_changes_page_presets_and_flow_download(real_page, tmp_path):
     nav(real_page, "Changes", "Changes: who moved between segments")
     main = real_page.locator('[data-testid="stMain"]')
-    assert "(2011-09-11)" in " ".join(main.locator(".sankey text").all_text_contents())  # 90 days before 2011-12-10
+    # the dates head the Sankey's two columns; 90 days before 2011-12-10
+    assert "2011-09-11" in " ".join(main.locator(".annotation-text").all_text_contents())
     assert f"{REAL_CUSTOMERS:,}" in main.inner_text()  # customers on the second date
     screenshot(real_page, "changes")
     main.locator('[data-testid="stButtonGroup"] button', has_text="30 days ago").first.click()
-    real_page.locator(".sankey text", has_text="(2011-11-10)").first.wait_for(timeout=180_000)
+    real_page.locator(".annotation-text", has_text="2011-11-10").first.wait_for(timeout=180_000)
     wait_idle(real_page)
-    assert not any("(2011-09-11)" in text for text in main.locator(".sankey text").all_text_contents())
+    assert not any("2011-09-11" in text for text in main.locator(".annotation-text").all_text_contents())
     button = real_page.get_by_role("button", name=re.compile(r"^Download these [\d,]+ customers"))
     count = int(re.search(r"these ([\d,]+) customers", button.inner_text()).group(1).replace(",", ""))
     with real_page.expect_download(timeout=120_000) as info:
