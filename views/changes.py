@@ -84,12 +84,12 @@ st.subheader("Net change per segment")
 st.dataframe(moved.sizes, hide_index=True, column_config={
     "segment_id": st.column_config.NumberColumn("#", width="small"),
     "segment": "Segment",
-    "size_a": st.column_config.NumberColumn(f"Customers {label_a}"),
-    "size_b": st.column_config.NumberColumn(f"Customers {label_b}"),
-    "moved_in": st.column_config.NumberColumn("Moved in", help="From another segment or new."),
-    "new": st.column_config.NumberColumn("of them new"),
-    "moved_out": st.column_config.NumberColumn("Moved out"),
-    "net": st.column_config.NumberColumn("Net change"),
+    "size_a": st.column_config.NumberColumn(f"Customers {label_a}", format="%,d"),
+    "size_b": st.column_config.NumberColumn(f"Customers {label_b}", format="%,d"),
+    "moved_in": st.column_config.NumberColumn("Moved in", help="From another segment or new.", format="%,d"),
+    "new": st.column_config.NumberColumn("of them new", format="%,d"),
+    "moved_out": st.column_config.NumberColumn("Moved out", format="%,d"),
+    "net": st.column_config.NumberColumn("Net change", format="%,d"),
 })
 
 st.subheader("Customers of one flow")
