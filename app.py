@@ -119,7 +119,6 @@ if not isinstance(outcome, SegmenterError) and outcome.stability_key is not None
 if not isinstance(outcome, SegmenterError) and not (page.url_path == "data" and outcome.spec.source.kind == "demo"):
     prediction.start(outcome)
 
-with st.sidebar:
-    wall, cpu = time.perf_counter() - started, time.thread_time() - started_cpu
-    st.caption(f"Page computed in {wall:.2f} s ({cpu:.2f} s CPU).",
-               help="Server time of this run: wall clock, and CPU time of the script thread.")
+# The server time of this run (wall clock, CPU of the script thread) for tests and benchmarks; not
+# shown: it is debug information, not something a marketer acts on.
+st.session_state[session.RUN_SECONDS] = (time.perf_counter() - started, time.thread_time() - started_cpu)

@@ -10,12 +10,12 @@
 ... })
 >>> result = segmentation.segment(sales, k=2, snapshot="2011-12-10")
 >>> result.customers[["customer_id", "recency", "frequency", "monetary", "segment"]]
-  customer_id  recency  frequency  monetary              segment
-0           A        2          3     140.0      Loyal Customers
-1           B        9          2      45.0      Loyal Customers
-2           C      178          1      99.0  Potential Loyalists
-3           D        1          1      24.0  Potential Loyalists
-4           E      284          1      15.0  Potential Loyalists
+  customer_id  recency  frequency  monetary          segment
+0           A        2          3     140.0  Loyal Customers
+1           B        9          2      45.0  Loyal Customers
+2           C      178          1      99.0      Hibernating
+3           D        1          1      24.0      Hibernating
+4           E      284          1      15.0      Hibernating
 >>> segmentation.rfm(sales, snapshot="2011-12-10")["rfm_segment"].tolist()
 ['Loyal Customers', 'Loyal Customers', 'Hibernating', 'Potential Loyalists', 'At Risk']
 
@@ -154,9 +154,9 @@ def segment(
     ...                                               "2011-12-01", "2011-06-15", "2011-12-09", "2011-03-01"])})
     >>> result = segment(sales, k=2, snapshot="2011-12-10")
     >>> result.segments[["segment", "customers", "revenue_share"]].round(2)
-                   segment  customers  revenue_share
-    0      Loyal Customers          2           0.57
-    1  Potential Loyalists          3           0.43
+               segment  customers  revenue_share
+    0  Loyal Customers          2           0.57
+    1      Hibernating          3           0.43
     >>> new_customers = pd.DataFrame({"recency": [1, 200], "frequency": [3, 1], "monetary": [150.0, 15.0]})
     >>> result.model.predict(new_customers).tolist()
     [1, 2]

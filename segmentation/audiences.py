@@ -105,13 +105,14 @@ def audiences_zip(customers: pd.DataFrame, profiles: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def audiences_xlsx(customers: pd.DataFrame, profiles: pd.DataFrame) -> bytes:
-    """A workbook: a summary sheet (one row per segment, naming its sheet) and one sheet per segment."""
+def audiences_xlsx(customers: pd.DataFrame, profiles: pd.DataFrame, *, currency: str | None = None) -> bytes:
+    """A workbook: a summary sheet (one row per segment, naming its sheet) and one sheet per segment;
+    money in `currency` (a symbol or code) when given."""
     sheets = sheet_names(profiles)
     summary = profiles.sort_values("segment_id")[[c for c in SUMMARY_COLUMNS if c in profiles.columns]].copy()
     summary.insert(2, "sheet", summary["segment_id"].map(sheets))
     tables = audience_tables(customers, profiles)
-    return export.to_xlsx_bytes({SUMMARY_SHEET: summary, **{sheets[i]: tables[i] for i in tables}})
+    return export.to_xlsx_bytes({SUMMARY_SHEET: summary, **{sheets[i]: tables[i] for i in tables}}, currency=currency)
 
 
 def write_audiences(path: str | os.PathLike, customers: pd.DataFrame, profiles: pd.DataFrame) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "FEATURE_LABELS",
     "LOWER_IS_BETTER",
     "SEGMENT_COLORS",
+    "NAME_COLORS",
     "escape_text",
     "segment_color",
     "k_scan_figure",
@@ -78,14 +79,30 @@ SEGMENT_COLORS: tuple[str, ...] = (
     "#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE",
     "#AA3377", "#332288", "#DDAA33", "#117733", "#882255", "#999933", "#BBBBBB",
 )
+# One colour per named RFM segment (settings.SEGMENT_MAP), the same whatever K: good news in greens
+# and blues, warnings in warm colours, the lapsed in dull ones.
+NAME_COLORS: dict[str, str] = {
+    "Champions": "#228833",
+    "Loyal Customers": "#4477AA",
+    "Potential Loyalists": "#66CCEE",
+    "New Customers": "#009988",
+    "Promising": "#CCBB44",
+    "Need Attention": "#EE7733",
+    "About to Sleep": "#AA3377",
+    "At Risk": "#EE6677",
+    "Can't Lose Them": "#882255",
+    "Hibernating": "#999933",
+}
+_QUALIFIER_SHADES = {"top spend": -0.25, "high spend": 0.0, "mid spend": 0.3, "low spend": 0.5, "lowest spend": 0.65}
+# Panel titles lead with plain words; the statistic's name follows (hover shows it too).
 SCAN_METRICS: tuple[tuple[str, str], ...] = (
-    ("inertia", "Inertia (elbow) — lower is tighter"),
-    ("silhouette", "Silhouette — higher is better"),
-    ("calinski_harabasz", "Calinski-Harabasz — higher is better"),
-    ("davies_bouldin", "Davies-Bouldin — lower is better"),
+    ("inertia", "Tightness (inertia; the knee) — lower is tighter"),
+    ("silhouette", "Clear separation (silhouette) — higher is better"),
+    ("calinski_harabasz", "Separation vs spread (Calinski-Harabasz) — higher is better"),
+    ("davies_bouldin", "Overlap (Davies-Bouldin) — lower is better"),
 )
 # The fifth panel, when the scan carries stability.stability_scan's columns.
-STABILITY_METRIC = ("stability", "Stability (bootstrap ARI) — higher is more reproducible")
+STABILITY_METRIC = ("stability", "Comes back on resamples (stability) — higher is more reliable")
 DEFAULT_MAX_POINTS = 20_000
 _BLANK = "(blank)"
 
@@ -122,9 +139,39 @@ def _escape_series(values: pd.Series) -> list[str]:
     return escaped.astype(object).tolist()
 
 
-def segment_color(segment_id: int) -> str:
-    """The colour of a segment in every chart: segment 1 → first palette colour, and so on."""
+def _mix(hex_color: str, amount: float) -> str:
+    """`hex_color` moved towards white (amount > 0) or black (amount < 0) by |amount|."""
+    channels = [int(hex_color[i:i + 2], 16) for i in (1, 3, 5)]
+    target = 255 if amount > 0 else 0
+    mixed = [round(c + (target - c) * abs(amount)) for c in channels]
+    return "#" + "".join(f"{c:02X}" for c in mixed)
+
+
+def _qualifier_shade(qualifier: str) -> float:
+    if qualifier in _QUALIFIER_SHADES:
+        return _QUALIFIER_SHADES[qualifier]
+    parts = qualifier.split()  # "spend tier 3 of 7"
+    if len(parts) == 5 and parts[:2] == ["spend", "tier"] and parts[2].isdigit() and parts[4].isdigit():
+        return 0.7 * (int(parts[2]) - 1) / max(int(parts[4]), 1)
+    return 0.0
+
+
+def segment_color(segment_id: int, name: str | None = None) -> str:
+    """The colour of a segment in every chart. A segment named from the R×F map has its name's
+    colour (NAME_COLORS) at every K, so "At Risk" is the same red at K=4 and K=5; segments that
+    share a name are shades of it ("· high spend" the colour itself, "· low spend" lighter).
+    Other names (a saved segmentation's own): the palette by segment id."""
+    if name is not None:
+        base, _, qualifier = str(name).partition(" · ")
+        if base in NAME_COLORS:
+            return _mix(NAME_COLORS[base], _qualifier_shade(qualifier)) if qualifier else NAME_COLORS[base]
     return SEGMENT_COLORS[(int(segment_id) - 1) % len(SEGMENT_COLORS)]
+
+
+def _axis_scale(log: bool) -> dict:
+    """Axis settings of a linear or log scale. A log axis is labelled at powers of ten only (1, 10, 100…):
+    Plotly's default adds small "2" and "5" labels between them, which read as stray numbers."""
+    return dict(type="log", dtick=1, tickformat=",") if log else dict(type="linear")
 
 
 def _require_feature(name: str, value: str, allowed: Sequence[str] = CUSTOMER_FEATURES) -> str:
@@ -184,7 +231,7 @@ _CUSTOMER_HOVER = (
     "Recency: %{customdata[2]} days<br>"
     "Frequency: %{customdata[3]} purchases<br>"
     "Monetary: %{customdata[4]:,.2f}<br>"
-    "RFM segment: %{customdata[5]}"
+    "RFM score label: %{customdata[5]}"
     "<extra></extra>"
 )
 
@@ -242,8 +289,11 @@ def k_scan_figure(
             row=row, col=col,
         )
         if metric == "stability":
-            fig.add_hline(y=STABLE_THRESHOLD, line_dash="dash", line_color="#228833", row=row, col=col,
-                          annotation_text=f"stable ({STABLE_THRESHOLD:.2f})", annotation_position="bottom right")
+            # The dashed line is named in the legend, not by a label on the plot, where the curve or the
+            # ticks would run through it.
+            fig.add_hline(y=STABLE_THRESHOLD, line_dash="dash", line_color="#228833", row=row, col=col)
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"Stable from {STABLE_THRESHOLD:.2f}",
+                                     line=dict(color="#228833", dash="dash"), hoverinfo="skip"), row=row, col=col)
             fig.update_yaxes(range=[min(0.0, float(np.nanmin(scan["stability_low"]))) - 0.02, 1.05],
                              row=row, col=col)
         if suggested_k is not None:
@@ -316,6 +366,7 @@ def audit_figure(audit_table: pd.DataFrame, *, rows_in: int, rows_kept: int, hid
             text=text,
             textposition="outside",
             customdata=custom,
+            cliponaxis=False,  # the "Rows in" count outside its bar may reach into the right margin
             connector=dict(line=dict(color="#999", width=1)),
             decreasing=dict(marker=dict(color="#EE6677")),
             increasing=dict(marker=dict(color="#228833")),
@@ -329,7 +380,7 @@ def audit_figure(audit_table: pd.DataFrame, *, rows_in: int, rows_kept: int, hid
         yaxis=dict(autorange="reversed", type="category"),
         xaxis=dict(title="rows", range=[0, max(rows_in, 1) * 1.22]),  # room for the labels outside the bars
         height=max(320, 34 * len(labels) + 120),
-        margin=dict(l=10, r=40, t=60, b=40),
+        margin=dict(l=10, r=80, t=60, b=40),
         showlegend=False,
     )
     return fig
@@ -365,14 +416,14 @@ def scatter_2d(
         fig.add_trace(
             go.Scatter(
                 x=part[x].tolist(), y=part[y].tolist(), mode="markers", name=escape_text(segment),
-                marker=dict(color=segment_color(segment_id), size=6, opacity=0.65),
+                marker=dict(color=segment_color(segment_id, segment), size=6, opacity=0.65),
                 customdata=_hover_customdata(part), hovertemplate=_CUSTOMER_HOVER,
             )
         )
     fig.update_layout(
         title=f"{_SHORT_LABELS[y]} vs {_SHORT_LABELS[x].lower()}{note}",
-        xaxis=dict(title=FEATURE_LABELS[x], type="log" if log_x else "linear"),
-        yaxis=dict(title=FEATURE_LABELS[y], type="log" if log_y else "linear"),
+        xaxis=dict(title=FEATURE_LABELS[x], **_axis_scale(log_x)),
+        yaxis=dict(title=FEATURE_LABELS[y], **_axis_scale(log_y)),
         legend=dict(title="Segment"),
         height=560,
         margin=dict(t=60, l=10, r=10, b=40),
@@ -393,17 +444,20 @@ def scatter_3d(customers: pd.DataFrame, *, log: bool = True, max_points: int | N
             go.Scatter3d(
                 x=part["recency"].tolist(), y=part["frequency"].tolist(), z=part["monetary"].tolist(),
                 mode="markers", name=escape_text(segment),
-                marker=dict(color=segment_color(segment_id), size=3, opacity=0.7),
+                marker=dict(color=segment_color(segment_id, segment), size=3, opacity=0.7),
                 customdata=_hover_customdata(part), hovertemplate=_CUSTOMER_HOVER,
             )
         )
-    axis_type = "log" if log else "linear"
     fig.update_layout(
         title=f"Recency × frequency × monetary{' (log scales)' if log else ''}{note}",
         scene=dict(
-            xaxis=dict(title="Recency (days)", type=axis_type),
-            yaxis=dict(title="Frequency", type=axis_type),
-            zaxis=dict(title="Monetary", type=axis_type),
+            xaxis=dict(title="Recency (days)", **_axis_scale(log)),
+            yaxis=dict(title="Frequency", **_axis_scale(log)),
+            zaxis=dict(title="Monetary", **_axis_scale(log)),
+            # The default camera puts the cube's corners, and the axis titles on them, at the edge of the
+            # figure, where they are cut; from farther away the whole cube and its titles fit.
+            camera=dict(eye=dict(x=1.9, y=1.9, z=1.15), center=dict(x=0, y=0, z=-0.08)),
+            aspectmode="cube",
         ),
         legend=dict(title="Segment"),
         height=640,
@@ -482,7 +536,7 @@ def snake_plot(customers: pd.DataFrame, features: Sequence[str] = ("recency", "f
             go.Scatter(
                 x=labels, y=[float(row[f]) for f in features], mode="lines+markers",
                 name=escape_text(row["segment"]),
-                line=dict(color=segment_color(int(segment_id)), width=3),
+                line=dict(color=segment_color(int(segment_id), row["segment"]), width=3),
                 hovertemplate="%{fullData.name}<br>%{x}: %{y:+.2f} standard deviations<extra></extra>",
             )
         )
@@ -505,7 +559,7 @@ def revenue_share_figure(profiles: pd.DataFrame, *, kind: str = "bar") -> go.Fig
         raise ValueError(f"kind={kind!r} must be 'bar' or 'treemap'.")
     profiles = profiles.sort_values("segment_id")
     names = _escape_series(profiles["segment"])
-    colors = [segment_color(i) for i in profiles["segment_id"]]
+    colors = [segment_color(i, n) for i, n in zip(profiles["segment_id"], profiles["segment"], strict=True)]
     custom = np.column_stack([profiles["customers"].to_numpy(dtype=object),
                               profiles["revenue"].astype(float).to_numpy(dtype=object),
                               profiles["share"].astype(float).to_numpy(dtype=object),
@@ -569,7 +623,7 @@ def crosstab_heatmap(customers: pd.DataFrame, *, normalise: bool = True) -> go.F
         )
     )
     fig.update_layout(
-        title="K-Means segments vs named RFM segments (customers)",
+        title="Segments vs their customers' own RFM score labels",
         yaxis=dict(autorange="reversed", type="category"),
         xaxis=dict(type="category", tickangle=-30),
         height=max(320, 46 * len(table) + 180),
@@ -590,39 +644,58 @@ def _flow_color(hex_color: str, alpha: float = 0.45) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
-def migration_sankey(matrix: pd.DataFrame, *, date_a: str, date_b: str) -> go.Figure:
+def migration_sankey(matrix: pd.DataFrame, *, date_a: str, date_b: str, min_label_share: float = 0.03) -> go.Figure:
     """Sankey of customers from their segment at A (or New, from_id 0) to their segment at B.
 
     `matrix` has one row per flow (migration.Migration.matrix). Node and link text is escaped
-    and passed as data; a link's hover shows its customers and the revenue of [A, B)."""
+    and passed as data; a link's hover shows its customers and the revenue of [A, B).
+
+    Readable labels: a node is labelled with its segment's name only (the two dates head the two
+    columns), in dark text on light, see-through flows; a node holding less than `min_label_share`
+    of its column's customers is left unlabelled (its neighbours' labels would overlap it) — its
+    hover still names it."""
     require_frame(matrix, "matrix", _MATRIX_COLUMNS)
     sources = matrix[["from_id", "from"]].drop_duplicates().sort_values("from_id")
     targets = matrix[["to_id", "to"]].drop_duplicates().sort_values("to_id")
     left = {int(i): n for n, i in enumerate(sources["from_id"])}
     right = {int(i): len(left) + n for n, i in enumerate(targets["to_id"])}
-    labels = ([f"{escape_text(name)} ({date_a})" for name in sources["from"]]
-              + [f"{escape_text(name)} ({date_b})" for name in targets["to"]])
-    colors = ([_NEW_COLOR if i == 0 else segment_color(i) for i in sources["from_id"]]
-              + [segment_color(i) for i in targets["to_id"]])
+    size_a = matrix.groupby("from_id")["customers"].sum()
+    size_b = matrix.groupby("to_id")["customers"].sum()
+    total = max(int(matrix["customers"].sum()), 1)
+    names = [escape_text(name) for name in sources["from"]] + [escape_text(name) for name in targets["to"]]
+    sizes = [int(size_a[i]) for i in sources["from_id"]] + [int(size_b[i]) for i in targets["to_id"]]
+    labels = [name if size / total >= min_label_share else "" for name, size in zip(names, sizes, strict=True)]
+    where = ([f"{name} on {date_a}" for name in names[:len(left)]]
+             + [f"{name} on {date_b}" for name in names[len(left):]])
+    colors = ([_NEW_COLOR if i == 0 else segment_color(i, n) for i, n in zip(sources["from_id"], sources["from"])]
+              + [segment_color(i, n) for i, n in zip(targets["to_id"], targets["to"])])
     custom = np.column_stack([matrix["revenue"].astype(float).to_numpy(dtype=object),
-                              matrix["customers"].astype(int).to_numpy(dtype=object)])
+                              matrix["customers"].astype(int).to_numpy(dtype=object),
+                              [where[left[int(i)]] for i in matrix["from_id"]],
+                              [where[right[int(i)]] for i in matrix["to_id"]]])
     fig = go.Figure(go.Sankey(
         arrangement="fixed",
-        node=dict(label=labels, color=colors, pad=14, thickness=16,
-                  hovertemplate="%{label}<br>%{value:,} customers<extra></extra>"),
+        textfont=dict(color="#1A1A1A", size=13),
+        node=dict(label=labels, color=colors, pad=18, thickness=18, customdata=where,
+                  line=dict(color="#FFFFFF", width=1),
+                  hovertemplate="%{customdata}<br>%{value:,} customers<extra></extra>"),
         link=dict(
             source=[left[int(i)] for i in matrix["from_id"]],
             target=[right[int(i)] for i in matrix["to_id"]],
             value=matrix["customers"].astype(int).tolist(),
-            color=[_flow_color(_NEW_COLOR if i == 0 else segment_color(i)) for i in matrix["from_id"]],
+            color=[_flow_color(_NEW_COLOR if i == 0 else segment_color(i, n), 0.3)
+                   for i, n in zip(matrix["from_id"], matrix["from"])],
             customdata=custom,
-            hovertemplate="%{source.label} → %{target.label}<br>%{customdata[1]:,} customers, "
+            hovertemplate="%{customdata[2]} → %{customdata[3]}<br>%{customdata[1]:,} customers, "
                           "revenue between the dates %{customdata[0]:,.2f}<extra></extra>",
         ),
     ))
-    fig.update_layout(title=f"Where customers went: segments on {date_a} → segments on {date_b}",
+    for x, anchor, day in ((0.0, "left", date_a), (1.0, "right", date_b)):
+        fig.add_annotation(x=x, y=1.0, xref="paper", yref="paper", xanchor=anchor, yanchor="bottom",
+                           text=f"<b>{escape_text(day)}</b>", showarrow=False, font=dict(size=13))
+    fig.update_layout(title=f"Where customers went: segments on {escape_text(date_a)} → on {escape_text(date_b)}",
                       height=max(420, 40 * max(len(sources), len(targets)) + 160),
-                      margin=dict(t=60, l=10, r=10, b=20))
+                      margin=dict(t=80, l=10, r=10, b=20))
     return fig
 
 
@@ -664,7 +737,7 @@ def segment_trend_figure(trend: pd.DataFrame) -> go.Figure:
     for (segment_id, name), part in trend.sort_values("month_end").groupby(["segment_id", "segment"], sort=True):
         fig.add_trace(go.Scatter(
             x=pd.to_datetime(part["month_end"]).tolist(), y=part["customers"].tolist(), name=escape_text(name),
-            mode="lines", stackgroup="segments", line=dict(color=segment_color(segment_id), width=1),
+            mode="lines", stackgroup="segments", line=dict(color=segment_color(segment_id, name), width=1),
             hovertemplate="%{x|%Y-%m-%d}: %{y:,} customers<extra>%{fullData.name}</extra>",
         ))
     fig.update_layout(title="Segment sizes at each month end (one frozen segmentation)",

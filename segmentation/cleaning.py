@@ -33,6 +33,9 @@ __all__ = [
     "audit_of",
     "STATUS_TREATMENTS",
     "status_note",
+    "rule_labels",
+    "inapplicable_rules",
+    "rule_overlaps",
 ]
 
 # Money is summed in integer millionths: integer sums are exact and associative on every
@@ -112,6 +115,50 @@ def _money_mode(roles: Mapping[str, str]) -> str:
     return "quantity_price" if "quantity" in roles and "price" in roles else "amount"
 
 
+def rule_labels(roles: Mapping[str, str]) -> dict[str, str]:
+    """Rule name → its label for this mapping ("Line amount zero or negative" in amount files)."""
+    mode = _money_mode(roles)
+    return {rule.name: rule.label(mode) for rule in RULES}
+
+
+def inapplicable_rules(roles: Mapping[str, str], settings: CleaningSettings) -> dict[str, str]:
+    """Switchable rules that cannot remove any row of this file with these settings → why not
+    (a sentence for the marketer). Switching such a rule does nothing, so a screen greys it out."""
+    mode = _money_mode(roles)
+    why: dict[str, str] = {}
+    if "invoice" not in roles:
+        why["cancelled"] = "No invoice column is mapped, so no line can be recognised as a cancellation."
+    elif settings.net_returns:
+        why["cancelled"] = "Net returns is on: cancelled invoices stay, as negative revenue."
+    if mode == "amount":
+        why["non_positive_quantity"] = ("The money comes from a line amount, not quantity × unit price: "
+                                        "a return is a negative amount (the line amount rule).")
+    elif settings.net_returns:
+        why["non_positive_quantity"] = "Net returns is on: returns stay, as negative revenue."
+    return why
+
+
+def rule_overlaps(roles: Mapping[str, str], settings: CleaningSettings) -> list[str]:
+    """Sentences explaining why switching a rule off may not change the rows kept: the rows it
+    would remove are removed by a later rule instead (each row counts under the first rule)."""
+    mode = _money_mode(roles)
+    notes = []
+    if "invoice" in roles and not settings.net_returns and "cancelled" not in settings.rules:
+        later = [rule.label(mode) for rule in RULES
+                 if rule.name in ("non_positive_quantity", "non_positive_price") and rule.is_on(settings)
+                 and (mode == "quantity_price" or rule.name == "non_positive_price")]
+        if later:
+            notes.append(
+                f"Cancelled invoice is off, but a cancellation's lines have a negative "
+                f"{'quantity' if mode == 'quantity_price' else 'amount'}: \"{later[0]}\" removes them instead, "
+                "so the rows kept hardly change. To keep cancellations as negative revenue, turn on Net returns.")
+    if settings.net_returns and mode == "quantity_price":
+        notes.append("Net returns is on: cancellations and returns (negative quantities) are kept as negative "
+                     "revenue, so the cancelled-invoice and negative-quantity rules have nothing to remove; customers "
+                     "whose purchases and returns add up to zero or less are removed at the end.")
+    return notes
+
+
 def _is_bad_number(value: ir.FloatingValue) -> ir.BooleanValue:
     return value.isnull() | value.isnan() | value.isinf() | (value.abs() >= MAX_LINE_AMOUNT)
 
@@ -153,6 +200,9 @@ class CleaningRule:
 
     def reported_name(self, mode: str) -> str:
         return self.rule.amount_name if mode == "amount" and self.rule.amount_name else self.rule.name
+
+    def label(self, mode: str) -> str:
+        return self.rule.amount_label if mode == "amount" and self.rule.amount_label else self.rule.label
 
     def is_on(self, settings: CleaningSettings) -> bool:
         return not self.rule.switchable or self.rule.name in settings.rules
@@ -545,7 +595,7 @@ def audit_of(cleaned: Cleaned, roles: Mapping[str, str]) -> Audit:
         records.append(
             {
                 "rule": name,
-                "label": rule.rule.label,
+                "label": rule.label(mode),
                 "rows": int(row.rows) if row is not None else 0,
                 "customers": int(row.customers) if row is not None else 0,
                 "revenue": round(float(row.revenue_units) / MONEY_SCALE, 2) if row is not None else 0.0,

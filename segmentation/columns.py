@@ -16,7 +16,8 @@ from .errors import MappingError, quote_names
 from .settings import REQUIRED_ROLES, ROLES
 
 __all__ = ["ROLE_ORDER", "normalise_header", "detect_roles", "resolve_roles", "detection_notes",
-           "mapping_notes", "unused_columns_note", "money_divisor", "is_email_header"]
+           "mapping_notes", "unused_columns_note", "money_divisor", "is_email_header",
+           "detect_currency", "currency_display", "CURRENCY_CODES"]
 
 ROLE_ORDER: tuple[str, ...] = tuple(role.name for role in ROLES)
 _ALIASES: dict[str, tuple[str, ...]] = {role.name: role.aliases for role in ROLES}
@@ -651,3 +652,56 @@ def resolve_roles(table: pa.Table, overrides: Mapping[str, str | None] | None = 
 
 def _quote(names) -> str:
     return quote_names(names, limit=20)
+
+
+# --------------------------------------------------------------------------------------------- currency
+# What a file says about its currency: a symbol or ISO code in the money columns' values or headers
+# ("£12.50", "12,50 EUR", "Price (€)", "amount_usd"), or a column of one ISO code ("currency": GBP).
+CURRENCY_SYMBOLS: dict[str, str] = {"€": "EUR", "£": "GBP", "$": "USD", "¥": "JPY", "₹": "INR", "₩": "KRW"}
+CURRENCY_CODES: tuple[str, ...] = ("EUR", "GBP", "USD", "JPY", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK",
+                                   "PLN", "CZK", "HUF", "INR", "CNY", "BRL", "MXN", "ZAR", "KRW", "SGD", "HKD")
+_CURRENCY_HEADERS = frozenset({"currency", "currencycode", "curr", "ccy", "währung", "waehrung", "devise",
+                               "moneda", "valuta"})
+_CURRENCY_WORDS = {"dollar": "USD", "dollars": "USD", "euro": "EUR", "euros": "EUR", "pound": "GBP", "pounds": "GBP",
+                   "sterling": "GBP", "yen": "JPY"}
+_SYMBOL_OF = {code: symbol for symbol, code in CURRENCY_SYMBOLS.items() if code != "USD"} | {"USD": "$"}
+
+
+def currency_display(code: str) -> str:
+    """How money is labelled on screen: the symbol of a common currency (£, €, $), else the ISO code."""
+    return _SYMBOL_OF.get(code, code)
+
+
+def _currencies_in(texts: list[str]) -> set[str]:
+    found = set()
+    for text in texts:
+        found.update(CURRENCY_SYMBOLS[ch] for ch in text if ch in CURRENCY_SYMBOLS)
+        found.update(word.upper() for word in re.findall(r"[A-Za-z]{3}", text) if word.upper() in CURRENCY_CODES
+                     and re.search(rf"(?<![A-Za-z]){word}(?![A-Za-z])", text))
+    return found
+
+
+def detect_currency(table: pa.Table, roles: Mapping[str, str]) -> str | None:
+    """The ISO code of the one currency the file names, or None when it names none or several.
+
+    Looks at the headers and the first values of the money columns (price, amount) and at a
+    currency column ("currency", "Währung"…) whose values are all one ISO code."""
+    named: set[str] = set()
+    for role in ("price", "amount"):
+        column = roles.get(role)
+        if not column or column not in table.column_names:
+            continue
+        named |= _currencies_in([str(column)])
+        named |= {_CURRENCY_WORDS[word] for word in _words(column) if word in _CURRENCY_WORDS}
+        values = _sample_strings(table.column(column))
+        if values is not None:
+            named |= _currencies_in([v for v in pc.unique(values).to_pylist()[:_CONTENT_SAMPLE] if v])
+    for column in table.column_names:
+        if normalise_header(column) in _CURRENCY_HEADERS:
+            values = table.column(column).slice(0, _CONTENT_SAMPLE).drop_null()
+            codes = {str(v).strip().upper() for v in pc.unique(values).to_pylist()}
+            if len(codes) == 1 and codes <= set(CURRENCY_CODES):
+                named |= codes
+            elif codes:
+                return None  # several currencies in one file: no single label is right
+    return named.pop() if len(named) == 1 else None

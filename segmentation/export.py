@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import OutputError
+from .formats import EXCEL_DATE_FORMAT, column_label, number_formats, rounded_for_export
 
 __all__ = ["FORMULA_PREFIXES", "neutralise_formulas", "to_csv_bytes", "to_xlsx_bytes", "write_atomic",
            "write_table", "all_or_nothing"]
@@ -45,7 +46,7 @@ def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _excel_ready(table: pd.DataFrame) -> pd.DataFrame:
-    ready = neutralise_formulas(table)
+    ready = neutralise_formulas(rounded_for_export(table))
     for column in ready.columns:
         if isinstance(ready[column].dtype, pd.DatetimeTZDtype):
             ready[column] = ready[column].dt.tz_localize(None)
@@ -53,6 +54,8 @@ def _excel_ready(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_bytes(table: pd.DataFrame) -> bytes:
+    """UTF-8 CSV, formulas neutralised, numbers as people read them (formats.rounded_for_export:
+    money to cents, shares to 4 places, dates as 2011-09-11)."""
     with tempfile.TemporaryDirectory(prefix="segmenter-csv-") as folder:
         path = Path(folder) / "table.csv"
         try:
@@ -71,7 +74,7 @@ def _write_csv(path: Path, table: pd.DataFrame) -> None:
     import duckdb
 
     with duckdb.connect() as con:
-        con.register("segmenter_export", neutralise_formulas(table))
+        con.register("segmenter_export", neutralise_formulas(rounded_for_export(table)))
         con.execute(f"COPY segmenter_export TO '{_sql_text(str(path))}' (FORMAT csv, HEADER)")
 
 
@@ -79,13 +82,27 @@ def _sql_text(text: str) -> str:
     return text.replace("'", "''")
 
 
-def to_xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
-    """A workbook with one sheet per table; strings are never turned into formulas or links."""
+def to_xlsx_bytes(sheets: Mapping[str, pd.DataFrame], *, currency: str | None = None) -> bytes:
+    """A workbook with one sheet per table; strings are never turned into formulas or links.
+
+    Numbers keep their full value but are rounded as in the CSV and carry an Excel number format
+    by column kind (formats.COLUMNS): money ``#,##0.00`` (with the currency when known), shares
+    ``0.0%``, counts ``#,##0``, dates ``yyyy-mm-dd``; the header row is frozen."""
     buffer = io.BytesIO()
     options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
-    with pd.ExcelWriter(buffer, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
+    with pd.ExcelWriter(buffer, engine="xlsxwriter", engine_kwargs={"options": options},
+                        date_format=EXCEL_DATE_FORMAT, datetime_format=EXCEL_DATE_FORMAT + " hh:mm") as writer:
         for name, table in sheets.items():
-            _excel_ready(table).to_excel(writer, sheet_name=name[:31], index=False)
+            ready = _excel_ready(table)
+            ready.to_excel(writer, sheet_name=name[:31], index=False)
+            sheet = writer.sheets[name[:31]]
+            formats = number_formats(list(table.columns), currency=currency)
+            for index, column in enumerate(table.columns):
+                width = min(max(len(column_label(str(column))), len(str(column)), 8) + 2, 40)
+                number_format = formats.get(str(column))
+                cell_format = writer.book.add_format({"num_format": number_format}) if number_format else None
+                sheet.set_column(index, index, width, cell_format)
+            sheet.freeze_panes(1, 0)
     return buffer.getvalue()
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "feature_matrix",
     "scan_k",
     "suggest_k",
+    "plain_reason",
     "max_k",
     "elbow_k",
     "fit_labels",
@@ -255,15 +256,9 @@ def elbow_k(scan: pd.DataFrame) -> int:
     return int(k[int(np.argmax(distance))])
 
 
-def suggest_k(scan: pd.DataFrame, *, k_range: tuple[int, int] = K_SUGGEST_RANGE) -> KSuggestion:
-    """Pick the K in `k_range` that most of the evidence favours, and say why in one sentence.
-
-    Four votes: the knee of inertia, the best silhouette, the best Calinski-Harabasz and the
-    best Davies-Bouldin, each taken within `k_range`. Ties go to the better silhouette.
-    When the scan has a `stability` column (stability.stability_scan), stable K (at least
-    STABLE_THRESHOLD) are preferred: the most stable K that got a vote, else the most stable K
-    of the range; when none is stable the vote stands and the suggestion says it is not stable.
-    """
+def _votes(scan: pd.DataFrame, k_range: tuple[int, int]) -> tuple[pd.DataFrame, dict[int, list[str]]]:
+    """The scan's rows within k_range (all rows when none is), and K → the separation measures that
+    favour it (the knee of inertia, best silhouette, Calinski-Harabasz, Davies-Bouldin)."""
     low, high = k_range
     window = scan[(scan["k"] >= low) & (scan["k"] <= high)]
     if window.empty:
@@ -281,6 +276,44 @@ def suggest_k(scan: pd.DataFrame, *, k_range: tuple[int, int] = K_SUGGEST_RANGE)
         "the highest Calinski-Harabasz score")
     votes.setdefault(int(window.loc[window["davies_bouldin"].idxmin(), "k"]), []).append(
         "the lowest Davies-Bouldin index")
+    return window, votes
+
+
+def plain_reason(scan: pd.DataFrame, k: int, *, k_range: tuple[int, int] = K_SUGGEST_RANGE) -> str:
+    """Why K, in a marketer's words (the statistics' names stay in KSuggestion.reason): how clearly
+    the groups separate (how many of the four separation measures favour K) and, once measured,
+    how reliably they come back on resamples of the customers."""
+    window, votes = _votes(scan, k_range)
+    n_votes = len(votes.get(int(k), []))
+    span = f"{int(window['k'].min())} to {int(window['k'].max())}"
+    if n_votes:
+        text = (f"Of {span} segments, {k} separate the customers most clearly "
+                f"({n_votes} of the 4 measures of separation agree)")
+    else:
+        text = f"Of {span} segments, {k} is the number whose groups come back most reliably"
+    stability = None
+    if "stability" in window.columns:
+        row = window[window["k"] == int(k)]
+        if not row.empty and row["stability"].notna().all():
+            stability = float(row["stability"].iloc[0])
+    if stability is None:
+        return text + "."
+    if stability >= STABLE_THRESHOLD:
+        return text + ", and the same groups come back when the customers are resampled."
+    return text + ", but the groups do not come back reliably when the customers are resampled: treat them " \
+                  "as rough cuts of a continuum."
+
+
+def suggest_k(scan: pd.DataFrame, *, k_range: tuple[int, int] = K_SUGGEST_RANGE) -> KSuggestion:
+    """Pick the K in `k_range` that most of the evidence favours, and say why in one sentence.
+
+    Four votes: the knee of inertia, the best silhouette, the best Calinski-Harabasz and the
+    best Davies-Bouldin, each taken within `k_range`. Ties go to the better silhouette.
+    When the scan has a `stability` column (stability.stability_scan), stable K (at least
+    STABLE_THRESHOLD) are preferred: the most stable K that got a vote, else the most stable K
+    of the range; when none is stable the vote stands and the suggestion says it is not stable.
+    """
+    window, votes = _votes(scan, k_range)
     silhouette_of = dict(zip(window["k"], window["silhouette"].fillna(-1.0)))
     best = max(votes, key=lambda k: (len(votes[k]), silhouette_of.get(k, -1.0), -k))
     span = f"{int(window['k'].min())}–{int(window['k'].max())}"

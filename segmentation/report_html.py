@@ -36,9 +36,10 @@ import plotly.graph_objects as go
 from plotly.io.json import to_json_plotly
 
 from . import __version__, charts, export, outlook, prediction_charts
+from .formats import DATE_FORMAT, plural
 from .model import FEATURES as MODEL_FEATURES
 from .prediction import segment_outlook
-from .segments import top_countries, top_items
+from .segments import LAPSED_AFTER_GAPS, top_countries, top_items
 from .settings import CLEANING_RULES, DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, N_INIT
 
 __all__ = ["CHART_WIDTH", "render", "write_report"]
@@ -157,7 +158,7 @@ def _metric(label: str, value: str) -> str:
 
 
 def _date(value) -> str:
-    return "—" if value is None else pd.Timestamp(value).strftime("%d %b %Y")
+    return "—" if value is None else pd.Timestamp(value).strftime(DATE_FORMAT)
 
 
 def _number(value, fmt: str = ",.0f") -> str:
@@ -175,7 +176,7 @@ def _header(result, source: str, title: str) -> str:
         '<div class="metrics">'
         + _metric("Customers", f"{len(customers):,}")
         + _metric("Segments (K)", f"{result.k}")
-        + _metric("Revenue", f"{revenue:,.0f}")
+        + _metric("Revenue", f"{revenue:,.2f}")
         + _metric("Rows kept", f"{prepared.audit.rows_kept:,} of {prepared.audit.rows_in:,}")
         + "</div>"
     )
@@ -253,14 +254,14 @@ def _segment_cards(result, stability: Mapping[int, str] | None) -> str:
         where = countries[countries["segment_id"] == segment_id]
         items = products[products["segment_id"] == segment_id] if not products.empty else products
         lines = [
-            f'<article class="card" style="border-left-color: {charts.segment_color(segment_id)}" '
+            f'<article class="card" style="border-left-color: {charts.segment_color(segment_id, row.segment)}" '
             f'id="segment-{segment_id}">',
             f"<h3>{segment_id}. {_text(row.segment)}{badge}</h3>",
-            f'<p class="headline">{int(row.customers):,} customers ({row.share:.0%} of customers) · '
+            f'<p class="headline">{plural(int(row.customers), "customer")} ({row.share:.0%} of customers) · '
             f"{row.revenue_share:.0%} of revenue ({_number(row.revenue, ',.2f')})</p>",
-            f"<p>Typical customer: last purchase <b>{_number(row.recency_median)} days</b> ago · "
-            f"<b>{_number(row.frequency_median)}</b> purchases · spent <b>{_number(row.monetary_median, ',.2f')}</b>"
-            "</p>",
+            f"<p>Typical customer: last purchase <b>{plural(round(row.recency_median), 'day')}</b> ago · "
+            f"<b>{plural(round(row.frequency_median), 'purchase')}</b> · spent "
+            f"<b>{_number(row.monetary_median, ',.2f')}</b></p>",
         ]
         if not where.empty:
             lines.append("<p><b>Top countries:</b> " + ", ".join(
@@ -270,7 +271,7 @@ def _segment_cards(result, stability: Mapping[int, str] | None) -> str:
                      for d, p in zip(items["description"], items["product"], strict=True)]
             lines.append("<p><b>Top products:</b> " + "; ".join(_text(n) for n in names) + "</p>")
         lines.append(f"<p><b>Action:</b> {_text(row.action)}</p>")
-        lines.append(f'<p class="note">Most common named RFM segment: {_text(row.rfm_segment_top)}</p></article>')
+        lines.append(f'<p class="note">Most common RFM score label: {_text(row.rfm_segment_top)}</p></article>')
         cards.append("".join(lines))
     cards.append("</section>")
     return "".join(cards)
@@ -350,7 +351,7 @@ def _figures(result, max_points: int | None,
         ("revenue", charts.revenue_share_figure(segmentation.profiles),
          "Share of customers against share of revenue."),
         ("crosstab", charts.crosstab_heatmap(customers),
-         "How the K-Means segments line up with the standard named RFM segments."),
+         "How the segments line up with their customers' own RFM score labels."),
     ]
     shown += [(f"extra_{index}", figure, caption) for index, (caption, figure) in enumerate(extra_charts)]
     captions = []
@@ -388,8 +389,10 @@ def _methodology(result, seed: int | None) -> str:
         f"{N_INIT} initialisations, random seed {seed_text}. K scanned from {K_SCAN_RANGE[0]} to {K_SCAN_RANGE[1]}; "
         f"the suggestion is the K from {K_SUGGEST_RANGE[0]} to {K_SUGGEST_RANGE[1]} most measures favour."
         f"{sampled}</li>"
-        "<li><b>Segment names</b>: the most common named RFM segment (R and F scores 1–5 by quintile) among the "
-        "segment's customers; segments sharing a name are told apart by spend.</li>"
+        "<li><b>Segment names</b>: the standard RFM name of the segment's typical customer (the median of its "
+        "customers' R and F scores, 1–5 by quintile of this data); a segment whose typical customer has not bought "
+        f"for more than {LAPSED_AFTER_GAPS} times the data's usual gap between two purchases is named as lapsed; "
+        "segments sharing a name are told apart by spend.</li>"
         f"<li><b>Software</b>: Segmenter {_text(__version__)}.</li>"
         "</ul>"
         "<p>Columns used:</p><table><thead><tr><th>Role</th><th>Column in the file</th></tr></thead>"

@@ -3,6 +3,7 @@ numbers that describe them (top countries, crosstab with the RFM map, relative m
 the K scan) that the charts draw."""
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -11,7 +12,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .model import FEATURES, elbow_k, fit_model
-from .settings import DEFAULT_SEED, RFM_SEGMENT_ACTIONS, SEGMENT_MAP
+from .settings import DEFAULT_SEED, NON_PRODUCT_WORDS, RFM_SEGMENT_ACTIONS, SEGMENT_MAP, rfm_segment_name
 from .stability import customer_margins
 
 __all__ = [
@@ -19,8 +20,13 @@ __all__ = [
     "Segmentation",
     "segment_customers",
     "name_segments",
+    "repeat_gap_days",
+    "naming_explained",
+    "lapsed_after_days",
+    "LAPSED_AFTER_GAPS",
     "profile_segments",
     "top_items",
+    "is_product",
     "top_countries",
     "segment_crosstab",
     "relative_means",
@@ -30,7 +36,12 @@ __all__ = [
 
 # Customer columns a segment's description covers, in display order (charts show the same).
 CUSTOMER_FEATURES: tuple[str, ...] = ("recency", "frequency", "monetary", "tenure", "avg_order_value")
-SPEND_QUALIFIERS = {2: ("high spend", "low spend"), 3: ("high spend", "mid spend", "low spend")}
+SPEND_QUALIFIERS = {2: ("high spend", "low spend"), 3: ("high spend", "mid spend", "low spend"),
+                    4: ("top spend", "high spend", "low spend", "lowest spend"),
+                    5: ("top spend", "high spend", "mid spend", "low spend", "lowest spend")}
+# A segment whose typical customer has not bought for more than this many of the data's usual
+# gaps between two purchases is named as lapsed (name_segments).
+LAPSED_AFTER_GAPS = 3
 PROFILE_COLUMNS = [
     "segment_id", "segment", "action", "customers", "share", "revenue", "revenue_share",
     "recency_mean", "recency_median", "frequency_mean", "frequency_median",
@@ -64,28 +75,107 @@ def _top_rfm_segment(rfm_segments: pd.Series) -> str:
     return str(counts.index[0])
 
 
+def _typical_scores(group: pd.DataFrame) -> tuple[int, int]:
+    """The segment's typical customer on the R×F map: the (lower) median R and F scores."""
+    return (int(group["r_score"].quantile(0.5, interpolation="lower")),
+            int(group["f_score"].quantile(0.5, interpolation="lower")))
+
+
+def repeat_gap_days(customers: pd.DataFrame) -> float | None:
+    """How many days this data's customers usually take between two purchases: the median, over
+    customers with two purchases or more, of (first to last purchase) / (purchases − 1). None
+    without repeat customers (or without a ``tenure`` column)."""
+    if not {"tenure", "recency", "frequency"} <= set(customers.columns):
+        return None
+    repeat = customers[customers["frequency"] >= 2]
+    if repeat.empty:
+        return None
+    gaps = (repeat["tenure"] - repeat["recency"]).astype(float) / (repeat["frequency"] - 1)
+    return float(gaps.median())
+
+
+def lapsed_after_days(customers: pd.DataFrame) -> float | None:
+    """Days without a purchase after which a segment is named as lapsed in this data (see name_segments)."""
+    gap = repeat_gap_days(customers)
+    return None if gap is None else LAPSED_AFTER_GAPS * max(gap, 1.0)
+
+
 def name_segments(customers: pd.DataFrame) -> pd.DataFrame:
-    """One row per segment_id: base name (most common RFM segment), unique name, action."""
+    """One row per segment_id: base name, unique name, action.
+
+    The base name is the named RFM segment (SEGMENT_MAP) of the segment's *typical* customer, its
+    median R and F scores: a segment is "Champions" only when most of it bought recently and often,
+    never because Champions are merely its largest minority. (Without score columns: the most
+    common RFM segment.)
+
+    Scores are quintiles of this file, so on data where most customers stopped buying long ago
+    (CDNOW) an R score of 4 can mean a year without a purchase. Names must fit the data's time
+    scale: when the typical customer's days since the last purchase exceed LAPSED_AFTER_GAPS times
+    the usual gap between two purchases of this data (repeat_gap_days), the segment is named with
+    an R score of at most 2 (At Risk, Can't Lose Them, Hibernating) whatever its quintile.
+
+    Segments that share a base name are told apart by spend, highest first ("high spend" /
+    "low spend", … "spend tier 6 of 7").
+    """
     by_segment = customers.groupby("segment_id")
-    names = pd.DataFrame(
-        {
-            "rfm_segment_top": by_segment["rfm_segment"].agg(_top_rfm_segment),
-            "monetary_mean": by_segment["monetary"].mean(),
-        }
-    ).reset_index()
+    if {"r_score", "f_score"} <= set(customers.columns):
+        lapsed = lapsed_after_days(customers)
+
+        def typical_name(group: pd.DataFrame) -> str:
+            r_score, f_score = _typical_scores(group)
+            if lapsed is not None and float(group["recency"].median()) > lapsed:
+                r_score = min(r_score, 2)
+            return rfm_segment_name(r_score, f_score)
+
+        columns = ["r_score", "f_score"] + (["recency"] if lapsed is not None else [])
+        base = by_segment[columns].apply(typical_name)
+    else:
+        base = by_segment["rfm_segment"].agg(_top_rfm_segment)
+    names = pd.DataFrame({"rfm_segment_top": base, "monetary_mean": by_segment["monetary"].mean()}).reset_index()
     unique_names = {}
-    for base, group in names.groupby("rfm_segment_top", sort=False):
-        ordered = group.sort_values("monetary_mean", ascending=False)["segment_id"].tolist()
+    for base_name, group in names.groupby("rfm_segment_top", sort=False):
+        ordered = group.sort_values(["monetary_mean", "segment_id"], ascending=[False, True])["segment_id"].tolist()
         if len(ordered) == 1:
-            unique_names[ordered[0]] = base
+            unique_names[ordered[0]] = base_name
             continue
         qualifiers = SPEND_QUALIFIERS.get(len(ordered)) or tuple(
-            f"spend tier {rank}" for rank in range(1, len(ordered) + 1))
+            f"spend tier {rank} of {len(ordered)}" for rank in range(1, len(ordered) + 1))
         for segment_id, qualifier in zip(ordered, qualifiers):
-            unique_names[segment_id] = f"{base} · {qualifier}"
+            unique_names[segment_id] = f"{base_name} · {qualifier}"
     names["segment"] = names["segment_id"].map(unique_names)
     names["action"] = names["rfm_segment_top"].map(RFM_SEGMENT_ACTIONS)
     return names[["segment_id", "segment", "action", "rfm_segment_top"]]
+
+
+def _score_range(customers: pd.DataFrame, score: str, feature: str, value: int) -> str:
+    members = customers.loc[customers[score] == value, feature]
+    if members.empty:
+        return "none here"
+    low, high = int(members.min()), int(members.max())
+    return f"{low:,}" if low == high else f"{low:,}–{high:,}"
+
+
+def naming_explained(customers: pd.DataFrame) -> str:
+    """How this data's segments got their names, with this data's own numbers (Markdown)."""
+    text = ("Each segment has the standard RFM name (Champions, Loyal Customers, At Risk…) of its **typical "
+            "customer**: the median of its customers' R and F scores. The scores compare the customers of this "
+            "file with each other, in fifths")
+    if {"r_score", "f_score", "recency", "frequency"} <= set(customers.columns):
+        text += (f": R 5 is the most recent fifth (here {_score_range(customers, 'r_score', 'recency', 5)} days "
+                 f"since the last purchase), R 1 the least recent ({_score_range(customers, 'r_score', 'recency', 1)}"
+                 f" days); F 5 the most frequent (here {_score_range(customers, 'f_score', 'frequency', 5)} "
+                 "purchases).")
+    else:
+        text += "."
+    gap, lapsed = repeat_gap_days(customers), lapsed_after_days(customers)
+    if gap is not None and lapsed is not None:
+        text += (f"\n\nSo a name is relative to this file. To keep names true to its time scale: customers here "
+                 f"usually buy again after **{gap:,.0f} days** (the median gap between two purchases), so a segment "
+                 f"whose typical customer has not bought for more than {LAPSED_AFTER_GAPS} × that "
+                 f"(**{lapsed:,.0f} days**) is named as lapsed — At Risk, Can't Lose Them or Hibernating — "
+                 "whatever its R score.")
+    text += "\n\nSegments that share a name are told apart by spend (high spend, low spend…)."
+    return text
 
 
 def profile_segments(customers: pd.DataFrame) -> pd.DataFrame:
@@ -128,11 +218,22 @@ def segment_customers(customers: pd.DataFrame, *, k: int, seed: int = DEFAULT_SE
                         model=model, segment_of_cluster=segment_of_cluster)
 
 
+def is_product(customer_products: pd.DataFrame, words: Sequence[str] = NON_PRODUCT_WORDS) -> pd.Series:
+    """False for lines that are not products (postage, fees, manual adjustments…): a description or
+    code containing one of `words` as a whole word, in any case."""
+    pattern = r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\b"
+    text = customer_products["product"].astype("string").fillna("")
+    if "description" in customer_products.columns:
+        text = text + " " + customer_products["description"].astype("string").fillna("")
+    return ~text.str.contains(pattern, case=False, regex=True).fillna(False).astype(bool)
+
+
 def top_items(segmented: pd.DataFrame, customer_products: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
-    """The n products with the most revenue in each segment."""
+    """The n products with the most revenue in each segment (lines that are not products left out)."""
     columns = ["segment_id", "product", "description", "revenue"]
     if customer_products.empty:
         return pd.DataFrame(columns=columns)
+    customer_products = customer_products[is_product(customer_products).to_numpy()]
     lines = customer_products.merge(segmented[["customer_id", "segment_id"]], on="customer_id")
     totals = (
         lines.groupby(["segment_id", "product"], as_index=False)

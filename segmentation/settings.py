@@ -35,6 +35,7 @@ __all__ = [
     "SEGMENT_MAP",
     "RFM_SEGMENT_ACTIONS",
     "rfm_segment_name",
+    "NON_PRODUCT_WORDS",
     "MAX_UPLOAD_MB",
     "MODEL_THREADS",
     "SILHOUETTE_THREADS",
@@ -163,6 +164,7 @@ class Rule:
     help: str
     switchable: bool = False  # whether a user can switch it off
     amount_name: str | None = None  # the name reported instead for files with a line amount
+    amount_label: str | None = None  # and its label then
 
     def __post_init__(self):
         if not self.name.isidentifier():
@@ -191,7 +193,7 @@ CLEANING_RULES: tuple[Rule, ...] = (
     Rule("non_positive_quantity", "Quantity zero or negative", "Returns and corrections.", switchable=True),
     Rule("non_positive_price", "Price zero or negative",
          "Free items, adjustments and bad debt (or a line amount of zero or less, for amount files).",
-         switchable=True, amount_name="non_positive_amount"),
+         switchable=True, amount_name="non_positive_amount", amount_label="Line amount zero or negative"),
     Rule("outside_date_range", "Outside the chosen date range", "User filter: purchase date outside the range."),
     Rule("country_filtered", "Country filtered out", "User filter: country not included, or excluded."),
     Rule("non_positive_customer_total", "Customer's net revenue zero or negative",
@@ -365,6 +367,16 @@ RFM_SEGMENT_ACTIONS: dict[str, str] = {
     "Can't Lose Them": "Call or write personally, ask what changed, and make a generous win-back offer.",
     "Hibernating": "Include in low-cost reactivation campaigns only; do not spend heavily.",
 }
+
+
+# Lines that are not products — postage, fees, manual adjustments — never show as a segment's top
+# products. A line is one when its description or code contains one of these words (whole words,
+# any case): POSTAGE, DOTCOM POSTAGE, CARRIAGE, Manual, Discount, Bank Charges, AMAZON FEE, CRUK
+# Commission, Adjust bad debt, SAMPLES, gift vouchers on the UCI file.
+NON_PRODUCT_WORDS: tuple[str, ...] = (
+    "postage", "carriage", "shipping", "delivery", "freight", "manual", "discount", "fee", "fees", "charge",
+    "charges", "commission", "adjust", "adjustment", "samples", "voucher", "vouchers", "refund", "tax", "vat",
+)
 
 
 def rfm_segment_name(r_score: int, f_score: int) -> str:

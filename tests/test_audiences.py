@@ -139,3 +139,16 @@ def test_write_audiences_by_extension(tmp_path, suffix):
 def test_write_audiences_refuses_other_extensions(tmp_path):
     with pytest.raises(ValueError, match=r"audiences\.csv: audiences are written as \.zip"):
         audiences.write_audiences(tmp_path / "audiences.csv", make_customers(), PROFILES)
+
+
+def test_workbook_summary_shows_shares_as_percentages_and_money_to_cents():
+    profiles = PROFILES.assign(share=[3 / 7, 1 / 7, 3 / 7], revenue=[3100.0049, 300.0, 75.1234])
+    book = openpyxl.load_workbook(io.BytesIO(audiences.audiences_xlsx(make_customers(), profiles)))
+    summary = book[audiences.SUMMARY_SHEET]
+    header = [cell.value for cell in summary[1]]
+    share = summary.cell(row=2, column=header.index("share") + 1)
+    revenue = summary.cell(row=4, column=header.index("revenue") + 1)
+    assert (share.value, share.number_format) == (0.4286, "0.0%")
+    assert (revenue.value, revenue.number_format) == (75.12, "#,##0.00")
+    monetary = book["01 Champions"].cell(row=2, column=6)
+    assert book["01 Champions"].cell(row=1, column=6).value == "monetary" and monetary.number_format == "#,##0.00"

@@ -143,7 +143,7 @@ def test_k_scan_has_four_panels_and_marks_suggested_and_selected():
     vlines = [s for s in fig.layout.shapes if s.x0 == 6 and s.x1 == 6]
     assert len(vlines) == 4
     titles = [a.text for a in fig.layout.annotations]
-    assert any("Silhouette" in t for t in titles) and any("Davies-Bouldin" in t for t in titles)
+    assert any("silhouette" in t for t in titles) and any("Davies-Bouldin" in t for t in titles)
 
 
 def test_k_scan_rejects_unknown_k_and_missing_columns():
@@ -210,7 +210,25 @@ def test_scatter_2d_one_trace_per_segment_with_chosen_axes_and_scales():
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "linear"
     assert "Frequency" in fig.layout.xaxis.title.text
     assert list(fig.data[0].x) == [10, 6]
-    assert fig.data[0].marker.color == charts.segment_color(1)
+    assert fig.data[0].marker.color == charts.NAME_COLORS["Champions"]
+
+
+@pytest.mark.parametrize("segment_id, name, color", [
+    (4, "At Risk", "#EE6677"),  # the name's colour whatever the segment's number (K)
+    (2, "At Risk", "#EE6677"),
+    (1, "Champions · high spend", "#228833"),
+    (3, "Champions · low spend", "#90C499"),  # a lighter shade of the same colour
+    (5, "Hibernating · spend tier 1 of 6", "#999933"),
+    (2, "A saved segmentation's own name", charts.SEGMENT_COLORS[1]),
+    (2, None, charts.SEGMENT_COLORS[1]),
+])
+def test_a_segment_keeps_its_names_colour_at_every_k(segment_id, name, color):
+    assert charts.segment_color(segment_id, name) == color
+
+
+def test_segments_sharing_a_name_get_different_shades():
+    names = [f"Hibernating · {q}" for q in ("top spend", "high spend", "mid spend", "low spend", "lowest spend")]
+    assert len({charts.segment_color(i, n) for i, n in enumerate(names, start=1)}) == 5
 
 
 def test_scatter_2d_log_scale_leaves_out_zeros_and_says_so():
@@ -361,3 +379,22 @@ def test_figures_serialise_to_json_with_their_content(build, points, titles):
     for axis, title in titles.items():
         assert _axis_title(figure["layout"], axis) == title
     assert figure["layout"]["title"]["text"]
+
+
+# ------------------------------------------------------------------------------------------ cosmetics
+def test_log_axes_are_labelled_at_powers_of_ten_only():
+    flat = charts.scatter_2d(make_customers(), log_x=False, log_y=True)
+    assert flat.layout.yaxis.dtick == 1 and flat.layout.xaxis.dtick is None
+    scene = charts.scatter_3d(make_customers(), log=True).layout.scene
+    assert (scene.xaxis.dtick, scene.yaxis.dtick, scene.zaxis.dtick) == (1, 1, 1)
+    assert charts.scatter_3d(make_customers(), log=False).layout.scene.xaxis.dtick is None
+
+
+def test_3d_camera_leaves_room_for_the_axis_titles():
+    eye = charts.scatter_3d(make_customers()).layout.scene.camera.eye
+    assert (eye.x ** 2 + eye.y ** 2 + eye.z ** 2) ** 0.5 > 1.25 * 3 ** 0.5  # farther than Plotly's default
+
+
+def test_cleaning_chart_counts_are_not_clipped():
+    fig = charts.audit_figure(make_audit([0] * len(CLEANING_RULES)), rows_in=541_909, rows_kept=541_909)
+    assert fig.data[0].cliponaxis is False and fig.layout.margin.r >= 60

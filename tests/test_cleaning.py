@@ -4,6 +4,7 @@ from datetime import date
 import ibis
 import pytest
 
+from segmentation import cleaning
 from segmentation.cleaning import clean
 from segmentation.settings import CLEANING_RULES, RULE_NAMES, CleaningSettings
 from tests.canonical import ROLES_AMOUNT, ROLES_QP, line, table
@@ -203,3 +204,45 @@ def test_a_whole_row_copy_is_still_a_duplicate(grouped_on_text, monkeypatch):
     prepared = pipeline.prepare_canonical(parsing.to_canonical(raw, edge_cases.ROLES).table, edge_cases.ROLES)
     assert prepared.audit.dropped["duplicate"] == 4
     assert prepared.audit.rows_kept == edge_cases.UNMAPPED_ROWS
+
+
+# ------------------------------------------------------------------------- rules that overlap or cannot apply
+
+NO_INVOICE = {role: column for role, column in ROLES_QP.items() if role != "invoice"}
+
+
+@pytest.mark.parametrize("roles, settings, inapplicable", [
+    (ROLES_QP, CleaningSettings(), set()),
+    (NO_INVOICE, CleaningSettings(), {"cancelled"}),
+    (ROLES_AMOUNT, CleaningSettings(), {"cancelled", "non_positive_quantity"}),  # CDNOW-like: no invoice
+    (ROLES_QP, CleaningSettings(net_returns=True), {"cancelled", "non_positive_quantity"}),
+], ids=["all-apply", "no-invoice", "amount-file", "net-returns"])
+def test_rules_that_cannot_remove_a_row_are_named_with_the_reason(roles, settings, inapplicable):
+    why = cleaning.inapplicable_rules(roles, settings)
+    assert set(why) == inapplicable
+    assert all(reason.endswith(".") and len(reason) > 30 for reason in why.values())
+
+
+def test_an_inapplicable_rule_really_removes_nothing_whatever_its_switch():
+    rows = [GOOD, line("A", "C2", "2011-01-02", -1, 1.0), line("B", "3", "2011-01-02", -2, 1.0)]
+    for rule in cleaning.inapplicable_rules(ROLES_QP, CleaningSettings(net_returns=True)):
+        on = audit_for(rows, settings=CleaningSettings(net_returns=True))[1]
+        off = audit_for(rows, settings=CleaningSettings(net_returns=True).with_rule(rule, False))[1]
+        assert on.dropped[rule] == 0 and off.dropped == on.dropped
+
+
+def test_cancelled_off_moves_its_rows_to_the_quantity_rule_and_says_so():
+    rows = [GOOD, line("A", "C2", "2011-01-02", -1, 1.0), line("A", "C3", "2011-01-03", -4, 2.0)]
+    settings = CleaningSettings().with_rule("cancelled", False)
+    on, off = audit_for(rows)[1], audit_for(rows, settings=settings)[1]
+    assert (on.dropped["cancelled"], off.dropped["non_positive_quantity"], off.rows_kept) == (2, 2, on.rows_kept)
+    notes = cleaning.rule_overlaps(ROLES_QP, settings)
+    assert len(notes) == 1 and '"Quantity zero or negative" removes them instead' in notes[0]
+    assert cleaning.rule_overlaps(ROLES_QP, CleaningSettings()) == []
+
+
+def test_amount_files_label_the_price_rule_as_a_line_amount_rule():
+    _, audit = audit_for([GOOD], roles=ROLES_AMOUNT)
+    labels = dict(zip(audit.table["rule"], audit.table["label"]))
+    assert labels["non_positive_amount"] == "Line amount zero or negative"
+    assert cleaning.rule_labels(ROLES_QP)["non_positive_price"] == "Price zero or negative"

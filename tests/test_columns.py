@@ -6,7 +6,7 @@ from datetime import datetime
 import pyarrow as pa
 import pytest
 
-from segmentation.columns import detect_roles, normalise_header, resolve_roles
+from segmentation.columns import currency_display, detect_currency, detect_roles, normalise_header, resolve_roles
 from segmentation.errors import MappingError
 
 
@@ -342,3 +342,25 @@ def test_detection_notes_say_what_was_decided():
     assert detection_notes(unsure, resolve_roles(unsure)) == (
         "`usd_spent` guessed as the line amount from its name; some values do not fit, so check the "
         "mapping.",)
+
+
+@pytest.mark.parametrize("columns, roles, currency", [
+    ({"amount": ["£12.50", "£3.00"]}, {"amount": "amount"}, "GBP"),
+    ({"Preis": ["12,50 EUR", "3 EUR"]}, {"price": "Preis"}, "EUR"),
+    ({"Price (€)": ["12,50", "3"]}, {"price": "Price (€)"}, "EUR"),
+    ({"amount_usd": ["12.5", "3"]}, {"amount": "amount_usd"}, "USD"),
+    ({"dollar_value": ["12.5", "3"]}, {"amount": "dollar_value"}, "USD"),  # CDNOW's header
+    ({"price": ["12.5", "3"], "Currency": ["CHF", "CHF"]}, {"price": "price"}, "CHF"),
+    ({"price": ["12.5", "3"], "currency": ["EUR", "USD"]}, {"price": "price"}, None),  # two currencies
+    ({"price": ["€12.5", "$3"]}, {"price": "price"}, None),
+    ({"UnitPrice": ["2.55", "3.39"]}, {"price": "UnitPrice"}, None),  # UCI: the file does not say
+    ({"Total": ["12.5", "3"], "Description": ["USB CABLE", "EUR PLUG"]}, {"amount": "Total"}, None),
+], ids=["symbol-in-values", "code-in-values", "symbol-in-header", "code-in-header", "word-in-header",
+        "currency-column", "mixed-column", "mixed-symbols", "silent", "code-outside-money"])
+def test_currency_is_detected_where_the_file_says_it(columns, roles, currency):
+    assert detect_currency(pa.table(columns), roles) == currency
+
+
+@pytest.mark.parametrize("code, shown", [("GBP", "£"), ("EUR", "€"), ("USD", "$"), ("CHF", "CHF")])
+def test_currency_display(code, shown):
+    assert currency_display(code) == shown

@@ -145,3 +145,50 @@ def test_a_full_real_disk_gives_an_output_error_and_no_partial_file(small_disk):
         with pytest.raises(OutputError, match=r"out\.\w+: no space left on the disk\."):
             KINDS[kind](small_disk / "out")
     assert [p.name for p in small_disk.iterdir()] == ["filler"]
+
+
+# ----------------------------------------------------------------------------- numbers for people
+
+NUMBERS = pd.DataFrame({
+    "customer_id": ["12347", "12348"],
+    "monetary": [296.09000000000003, 615.7142857142857],
+    "revenue_share": [0.178612, 0.05],
+    "first_purchase": pd.to_datetime(["2011-09-11", "2010-12-01"]),
+    "recency": [3, 120],
+    "margin": [0.123456, 1.0],
+})
+
+
+def test_csv_has_money_to_cents_shares_to_four_places_and_iso_dates():
+    lines = to_csv_bytes(NUMBERS).decode().splitlines()
+    assert lines == ["customer_id,monetary,revenue_share,first_purchase,recency,margin",
+                     "12347,296.09,0.1786,2011-09-11,3,0.123",
+                     "12348,615.71,0.05,2010-12-01,120,1.0"]
+
+
+@pytest.mark.parametrize("column, value, number_format", [
+    ("monetary", 296.09, "#,##0.00"),
+    ("revenue_share", 0.1786, "0.0%"),
+    ("recency", 3, "#,##0"),
+    ("margin", 0.123, "0.000"),
+], ids=["money", "share", "days", "ratio"])
+def test_xlsx_numbers_are_rounded_and_carry_an_excel_number_format(column, value, number_format):
+    sheet = openpyxl.load_workbook(io.BytesIO(to_xlsx_bytes({"Customers": NUMBERS})))["Customers"]
+    cell = sheet.cell(row=2, column=list(NUMBERS.columns).index(column) + 1)
+    assert (cell.value, cell.number_format) == (value, number_format)
+
+
+def test_xlsx_dates_are_real_dates_in_the_one_date_format():
+    sheet = openpyxl.load_workbook(io.BytesIO(to_xlsx_bytes({"Customers": NUMBERS})))["Customers"]
+    cell = sheet.cell(row=2, column=4)
+    assert cell.is_date and cell.value.date().isoformat() == "2011-09-11"
+    assert cell.number_format == "yyyy-mm-dd"
+
+
+@pytest.mark.parametrize("currency, number_format", [
+    ("£", '"£"#,##0.00'), ("€", '"€"#,##0.00'), ("CHF", '#,##0.00 "CHF"'), (None, "#,##0.00"),
+])
+def test_xlsx_money_format_names_the_currency_when_known(currency, number_format):
+    data = to_xlsx_bytes({"Customers": NUMBERS}, currency=currency)
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["Customers"]
+    assert sheet.cell(row=2, column=2).number_format == number_format

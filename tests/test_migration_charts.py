@@ -20,12 +20,24 @@ MATRIX = pd.DataFrame({
 def test_sankey_has_a_node_per_segment_and_date_and_a_link_per_flow():
     fig = charts.migration_sankey(MATRIX, date_a="2011-09-01", date_b="2011-12-10")
     sankey = fig.data[0]
-    assert list(sankey.node.label) == ["New (2011-09-01)", "&lt;b&gt;Champions&lt;/b&gt; (2011-09-01)",
-                                       "At Risk (2011-09-01)", "&lt;b&gt;Champions&lt;/b&gt; (2011-12-10)",
-                                       "At Risk (2011-12-10)"]
+    assert list(sankey.node.label) == ["New", "&lt;b&gt;Champions&lt;/b&gt;", "At Risk",
+                                       "&lt;b&gt;Champions&lt;/b&gt;", "At Risk"]
+    assert list(sankey.node.customdata) == ["New on 2011-09-01", "&lt;b&gt;Champions&lt;/b&gt; on 2011-09-01",
+                                            "At Risk on 2011-09-01", "&lt;b&gt;Champions&lt;/b&gt; on 2011-12-10",
+                                            "At Risk on 2011-12-10"]
+    assert [a.text for a in fig.layout.annotations] == ["<b>2011-09-01</b>", "<b>2011-12-10</b>"]
     assert list(sankey.link.source) == [0, 0, 1, 1, 2] and list(sankey.link.target) == [3, 4, 3, 4, 4]
     assert sum(sankey.link.value) == MATRIX["customers"].sum()
     assert "<b>" not in fig.to_json()
+
+
+def test_sankey_labels_are_dark_and_small_nodes_unlabelled():
+    # New holds 4 of 24 customers at A (17 %), At Risk 6 (25 %): with a 20 % floor New loses its label.
+    sankey = charts.migration_sankey(MATRIX, date_a="A", date_b="B", min_label_share=0.2).data[0]
+    assert list(sankey.node.label)[:3] == ["", "&lt;b&gt;Champions&lt;/b&gt;", "At Risk"]
+    assert sankey.node.customdata[0] == "New on A"  # still named on hover
+    assert sankey.textfont.color == "#1A1A1A"
+    assert all(color.endswith(",0.3)") for color in sankey.link.color)  # light flows behind the text
 
 
 def test_heatmap_rows_are_shares_of_the_segment_at_a():

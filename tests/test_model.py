@@ -5,7 +5,15 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from segmentation.errors import ParameterError
-from segmentation.model import DegenerateClustersWarning, elbow_k, fit_labels, make_model, scan_k, suggest_k
+from segmentation.model import (
+    DegenerateClustersWarning,
+    elbow_k,
+    fit_labels,
+    make_model,
+    plain_reason,
+    scan_k,
+    suggest_k,
+)
 
 PLANTED = {  # (recency days, invoices, revenue) centres of four planted customer types
     "champions": (5, 40, 8000.0),
@@ -109,3 +117,24 @@ def test_no_segment_at_all_is_refused_with_a_true_message(k):
     """One segment is a valid fit (one distinct profile); fewer is not."""
     with pytest.raises(ParameterError, match=rf"^K={k} is not a number of segments: fit one segment or more\.$"):
         fit_labels(planted_customers(5), k=k)
+
+
+def _plain_scan(stability=None):
+    from tests.test_charts import make_scan  # knee, silhouette, Calinski-Harabasz and Davies-Bouldin all at K=4
+
+    scan = make_scan()
+    if stability is not None:
+        scan["stability"] = stability
+    return scan
+
+
+@pytest.mark.parametrize("k, stability, expected", [
+    (4, None, "Of 3 to 8 segments, 4 separate the customers most clearly (4 of the 4 measures of separation agree)."),
+    (4, 0.9, "agree), and the same groups come back when the customers are resampled."),
+    (4, 0.5, "agree), but the groups do not come back reliably when the customers are resampled"),
+    (6, 0.9, "Of 3 to 8 segments, 6 is the number whose groups come back most reliably, and the same"),
+])
+def test_plain_reason_leads_with_plain_words(k, stability, expected):
+    text = plain_reason(_plain_scan(stability), k)
+    assert expected in text
+    assert not any(word in text for word in ("silhouette", "inertia", "Calinski", "Davies", "ARI", "Rand"))

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from segmentation import charts, pipeline, reading, report_html
+from segmentation.formats import plural
 from tests.hostile.cases import HEADER, csv_text, good_rows
 from tests.hostile.test_injection import EVIL_IDS
 
@@ -173,7 +174,7 @@ def test_contents(result, page):
         assert needle in text, needle
     for row in result.segmentation.profiles.itertuples():
         assert f"{row.segment_id}. {row.segment}" in text
-        assert f"{row.customers:,} customers" in text
+        assert plural(row.customers, "customer") in text
         assert row.action in text
     for rule in audit.table["rule"]:
         assert rule in text

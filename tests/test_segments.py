@@ -5,7 +5,7 @@ import pytest
 from segmentation import segments
 from segmentation.scoring import add_rfm_scores
 from segmentation.segments import name_segments, profile_segments, segment_customers, top_items
-from segmentation.settings import RFM_SEGMENT_ACTIONS
+from segmentation.settings import RFM_SEGMENT_ACTIONS, rfm_segment_name
 from tests.test_charts import make_customers
 from tests.test_model import planted_customers
 
@@ -22,13 +22,16 @@ def test_segments_are_numbered_by_mean_monetary(segmentation):
     assert profiles["monetary_mean"].is_monotonic_decreasing
 
 
-def test_names_are_unique_and_come_from_the_rfm_map(segmentation):
-    profiles = segmentation.profiles
+def test_names_are_unique_and_name_each_segments_typical_customer(segmentation):
+    profiles, customers = segmentation.profiles, segmentation.customers
     assert profiles["segment"].is_unique
     assert profiles.loc[0, "segment"] == "Champions"
     for row in profiles.itertuples():
-        assert row.segment.split(" · ")[0] == row.rfm_segment_top
-        assert row.action == RFM_SEGMENT_ACTIONS[row.rfm_segment_top]
+        members = customers[customers["segment_id"] == row.segment_id]
+        typical = rfm_segment_name(int(members["r_score"].quantile(0.5, interpolation="lower")),
+                                   int(members["f_score"].quantile(0.5, interpolation="lower")))
+        assert row.segment.split(" · ")[0] == typical
+        assert row.action == RFM_SEGMENT_ACTIONS[typical]
 
 
 def test_profiles_add_up(segmentation):
@@ -45,6 +48,48 @@ def test_every_customer_gets_segment_columns_in_place(segmentation):
     customers = segmentation.customers
     assert {"segment_id", "segment", "action"} <= set(customers.columns)
     assert customers["segment"].notna().all()
+
+
+def _scored(rows: list[tuple[int, int, int, int, int, float]]) -> pd.DataFrame:
+    """(segment_id, r_score, f_score, recency, frequency, monetary) rows → a segmented customer table."""
+    frame = pd.DataFrame(rows, columns=["segment_id", "r_score", "f_score", "recency", "frequency", "monetary"])
+    frame["rfm_segment"] = [rfm_segment_name(r, f) for r, f in zip(frame["r_score"], frame["f_score"])]
+    frame["tenure"] = frame["recency"] + 30 * (frame["frequency"] - 1)  # every repeat buyer: one purchase a month
+    return frame
+
+
+def test_a_segment_is_named_by_its_typical_customer_not_its_largest_minority():
+    # Segment 1: 2 Champions, 3 others all different — Champions is the most common label, but its
+    # typical customer (median R 4, F 3) is a Potential Loyalist.
+    customers = _scored([(1, 5, 5, 5, 9, 90.0), (1, 5, 4, 6, 8, 80.0), (1, 3, 3, 40, 3, 72.0),
+                         (1, 1, 3, 150, 3, 60.0), (1, 4, 1, 20, 1, 50.0)])
+    names = name_segments(customers)
+    assert names["segment"].tolist() == ["Potential Loyalists"]
+    assert customers["rfm_segment"].value_counts().idxmax() == "Champions"
+
+
+def test_a_segment_idle_for_more_than_three_usual_gaps_is_named_as_lapsed():
+    # Customers buy again every 30 days here; segment 2's typical customer has R score 4 (a quintile
+    # of this file) but 100 days without a purchase > 3 × 30: named At Risk, not Loyal Customers.
+    customers = _scored([(1, 5, 4, 3, 6, 500.0), (1, 5, 4, 4, 5, 400.0), (2, 4, 4, 100, 4, 90.0),
+                         (2, 4, 4, 110, 4, 80.0), (2, 4, 4, 95, 4, 70.0)])
+    assert segments.repeat_gap_days(customers) == 30.0
+    assert segments.lapsed_after_days(customers) == 90.0
+    names = name_segments(customers).set_index("segment_id")["segment"]
+    assert names.to_dict() == {1: "Champions", 2: "At Risk"}
+    recent = customers.assign(recency=customers["recency"].where(customers["segment_id"] == 1, 60))
+    assert name_segments(recent).set_index("segment_id")["segment"][2] == "Loyal Customers"
+
+
+@pytest.mark.parametrize("n, qualifiers", [
+    (2, ["high spend", "low spend"]),
+    (4, ["top spend", "high spend", "low spend", "lowest spend"]),
+    (6, [f"spend tier {i} of 6" for i in range(1, 7)]),
+])
+def test_segments_sharing_a_name_are_told_apart_by_spend(n, qualifiers):
+    customers = _scored([(i, 1, 1, 300, 1, 100.0 - i) for i in range(1, n + 1)])
+    names = name_segments(customers)["segment"].tolist()
+    assert names == [f"Hibernating · {q}" for q in qualifiers]
 
 
 def test_shared_base_names_get_spend_qualifiers():
@@ -77,6 +122,28 @@ def test_top_items_per_segment():
     assert top[["segment_id", "product", "revenue"]].values.tolist() == [[1, "P1", 11.0], [2, "P3", 1.0]]
 
 
+@pytest.mark.parametrize("product, description, is_product", [
+    ("POST", "POSTAGE", False), ("DOT", "DOTCOM POSTAGE", False), ("M", "Manual", False),
+    ("C2", "CARRIAGE", False), ("BANK CHARGES", "Bank Charges", False), ("AMAZONFEE", "AMAZON FEE", False),
+    ("CRUK", "CRUK Commission", False), ("B", "Adjust bad debt", False), ("D", "Discount", False),
+    ("gift_0001_10", "Dotcomgiftshop Gift Voucher £10.00", False),
+    ("85123A", "WHITE HANGING HEART T-LIGHT HOLDER", True), ("22423", "REGENCY CAKESTAND 3 TIER", True),
+    ("21000", "COFFEE MUG", True),  # "fee" inside a word is no fee
+    ("DCGSSBOY", "BOYS PARTY BAG", True), ("P1", None, True),
+])
+def test_lines_that_are_not_products(product, description, is_product):
+    lines = pd.DataFrame({"product": [product], "description": [description]})
+    assert segments.is_product(lines).tolist() == [is_product]
+
+
+def test_top_items_leave_out_postage_and_manual_lines():
+    segmented = pd.DataFrame({"customer_id": ["a", "b"], "segment_id": [1, 1]})
+    products = pd.DataFrame({"customer_id": ["a", "b", "a", "b"], "product": ["POST", "M", "22423", "85123A"],
+                             "description": ["POSTAGE", "Manual", "REGENCY CAKESTAND", "HEART HOLDER"],
+                             "revenue": [900.0, 800.0, 20.0, 10.0]})
+    assert top_items(segmented, products, n=3)["product"].tolist() == ["22423", "85123A"]
+
+
 # ------------------------------------------------------------------ describing segments (charts draw these)
 def test_relative_means_are_relative_to_the_population():
     customers = make_customers()
@@ -97,3 +164,11 @@ def test_top_countries_per_segment():
     assert list(top["segment_id"]) == [1, 2, 3]
     empty = segments.top_countries(make_customers().drop(columns="country"))
     assert empty.empty and list(empty.columns) == ["segment_id", "country", "customers", "share"]
+
+
+def test_naming_is_explained_with_this_datas_numbers():
+    customers = _scored([(1, 5, 5, 3, 6, 500.0), (1, 5, 4, 9, 5, 400.0), (2, 1, 1, 100, 4, 90.0),
+                         (2, 1, 1, 120, 4, 80.0)])
+    text = segments.naming_explained(customers)
+    assert "here 3–9 days since the last purchase" in text and "R 1 the least recent (100–120 days)" in text
+    assert "after **30 days**" in text and "(**90 days**)" in text

@@ -334,20 +334,24 @@ def test_k_scan_figure_has_a_fifth_stability_panel_only_when_measured(planted):
     scan = scan_k(customers, k_values=range(2, 9), seed=42)
     plain = charts.k_scan_figure(scan, suggested_k=4)
     assert [a.text for a in plain.layout.annotations][:4] == [title for _, title in charts.SCAN_METRICS]
-    assert not any((t.name or "").startswith("Stability") for t in plain.data)
+    assert not any((t.name or "").startswith("Comes back") for t in plain.data)
     unmeasured = charts.k_scan_figure(scan.assign(stability=np.nan, stability_low=np.nan, stability_high=np.nan))
     assert len(unmeasured.data) == len(charts.k_scan_figure(scan).data)
 
     measured = with_stability(scan, result)
     fig = charts.k_scan_figure(measured, suggested_k=4, selected_k=5)
-    panel = next(t for t in fig.data if t.name == "Stability (bootstrap ARI)")
+    panel = next(t for t in fig.data if t.name == "Comes back on resamples (stability)")
     table = result.table()
     np.testing.assert_allclose(panel.y, table["stability"])
     np.testing.assert_allclose(np.array(panel.y) + np.array(panel.error_y.array), table["stability_high"])
     np.testing.assert_allclose(np.array(panel.y) - np.array(panel.error_y.arrayminus), table["stability_low"])
     assert sum(t.name == "Suggested (K=4)" for t in fig.data) == 5
     assert any(shape.y0 == shape.y1 == 0.75 for shape in fig.layout.shapes)  # the "stable" line
-    assert "Stability (bootstrap ARI) — higher is more reproducible" in [a.text for a in fig.layout.annotations]
+    assert "Comes back on resamples (stability) — higher is more reliable" in [a.text for a in fig.layout.annotations]
+    # the dashed line is named in the legend, not by a label drawn on it
+    assert not any("stable" in (a.text or "").lower() and "panel" not in (a.text or "") for a in fig.layout.annotations
+                   if a.text != "Comes back on resamples (stability) — higher is more reliable")
+    assert any(t.name == "Stable from 0.75" and t.line.dash == "dash" for t in fig.data)
 
 
 def test_progress_reaches_one_and_an_exception_in_it_stops_the_fits():

@@ -62,6 +62,11 @@ def detected_roles(digest: str, sheet: str | None, _loaded: LoadedFile) -> dict[
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
+def detected_currency(digest: str, sheet: str | None, roles: tuple, _loaded: LoadedFile) -> str | None:
+    return columns.detect_currency(_loaded.table, dict(roles))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
 def mapping_notes(digest: str, sheet: str | None, roles: tuple, _loaded: LoadedFile) -> tuple[str, ...]:
     return columns.detection_notes(_loaded.table, dict(roles))
 

@@ -2,7 +2,7 @@
 between two dates and the monthly trend, each keyed on the data's settings and the dates."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 import pyarrow as pa
@@ -78,9 +78,19 @@ def _compare(key: tuple, date_a: date, date_b: date, k: int, seed: int, saved_te
                              segmentation=frozen, k=k, seed=seed)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def _on_screen(key: tuple, k: int, seed: int, snapshot: date, _segmentation) -> str:
+    created = datetime.combine(snapshot, time(), tzinfo=UTC)  # fixed: the same segments give the same text
+    return saved.from_segmentation(_segmentation, snapshot=snapshot, seed=seed, created=created).to_json()
+
+
 def compare(outcome, date_a: date, date_b: date, saved_text: str | None) -> Migration:
-    """Segments at A and B: under the saved segmentation in use, else one fitted as of A with the current K."""
-    return _compare(outcome.spec.key(), date_a, date_b, int(outcome.k), int(outcome.seed), saved_text,
+    """Segments at A and B under one frozen segmentation: the saved one in use, else the segments on the
+    Segments page (fitted as of the snapshot), so the Changes page speaks of the segments the marketer
+    knows — the same names, numbers and colours — whatever the first date."""
+    text = saved_text or _on_screen(outcome.spec.key(), int(outcome.k), int(outcome.seed), outcome.prepared.snapshot,
+                                    outcome.segmentation())
+    return _compare(outcome.spec.key(), date_a, date_b, int(outcome.k), int(outcome.seed), text,
                     kept_purchases(outcome))
 
 

@@ -67,6 +67,10 @@ class Results:
     def degenerate(self) -> bool:
         return self.scan.empty
 
+    def currency(self) -> str | None:
+        """How money is labelled ("£", "CHF"): as the marketer set it on the Data page, else as the file says."""
+        return sources.currency(self.spec.source, self.roles)
+
     def segmentation(self) -> Segmentation:
         if saved_ui.in_use() is not None:  # a saved segmentation applied instead of a fit
             return saved_ui.applied(self.spec.key(), self.prepared.customers)

@@ -66,9 +66,11 @@ SEED = "seg_seed"
 TOKEN = "seg_session_token"  # see token()
 LAST_GOOD = "seg_last_good"  # the last Spec that gave results
 RESULTS = "seg_results"  # this run's Results (or the SegmenterError when nothing ever worked)
+RUN_SECONDS = "seg_run_seconds"  # (wall, CPU) seconds of the last run of app.py, for tests and benchmarks
 PROGRESS_SHOWN = "seg_progress_shown"  # step keys whose progress this session has already shown
 # A database connection lives only in this session's memory: the URL itself is never stored,
 # logged or put in a cache key (only its SHA-256 and the redacted form are kept).
+CURRENCY = "seg_currency"  # the marketer's currency (ISO code; "" for none), or absent: as the file says
 DATABASE = "seg_database"  # {"con", "hash", "where", "tables"} of the last successful connect
 DATABASE_CONS = "seg_database_cons"  # Source.digest -> connection, for each table picked
 DATABASE_ERROR = "seg_database_error"
@@ -173,6 +175,16 @@ def set_source(new: Source) -> None:
     ss[CLEANING] = CleaningSettings()
     ss[SNAPSHOT] = None
     ss[K] = None
+    ss.pop(CURRENCY, None)
+
+
+def currency_choice() -> str | None:
+    """The currency the marketer set for this data (ISO code, "" for none), or None: as detected."""
+    return st.session_state.get(CURRENCY)
+
+
+def set_currency(code: str | None) -> None:
+    st.session_state[CURRENCY] = code
 
 
 def use_demo() -> None:

@@ -11,15 +11,17 @@ from collections.abc import Mapping
 
 import streamlit as st
 
+from segmentation import columns
 from segmentation import sources as core_sources
 from segmentation.errors import SegmenterError, SourceError
 from segmentation.pipeline import Prepared, Progress
 from segmentation.reading import LoadedFile
 
-from . import cache
+from . import cache, session
 from .session import DATABASE, DATABASE_CONS, DATABASE_ERROR, Source, Spec, digest_of, set_source
 
-__all__ = ["read", "read_key", "detected_roles", "roles_of", "prepare", "connect_database", "database",
+__all__ = ["read", "read_key", "detected_roles", "detected_currency", "currency",
+           "roles_of", "prepare", "connect_database", "database",
            "database_error", "use_table"]
 
 
@@ -47,6 +49,18 @@ def detected_roles(src: Source) -> dict[str, str]:
 def mapping_notes(src: Source, roles: dict[str, str]) -> tuple[str, ...]:
     """What detection decided for the mapping shown (product vs description, money by meaning, guesses)."""
     return cache.mapping_notes(src.digest, src.sheet, tuple(sorted(roles.items())), read(src))
+
+
+def detected_currency(src: Source, roles: Mapping[str, str]) -> str | None:
+    """The ISO code of the currency the file names (symbols or codes in its money columns), or None."""
+    return cache.detected_currency(src.digest, src.sheet, tuple(sorted(roles.items())), read(src))
+
+
+def currency(src: Source, roles: Mapping[str, str]) -> str | None:
+    """How money of ``src`` is labelled ("£", "CHF"), or None: the marketer's choice, else as detected."""
+    chosen = session.currency_choice()
+    code = detected_currency(src, roles) if chosen is None else chosen
+    return columns.currency_display(code) if code else None
 
 
 def roles_of(spec: Spec, loaded: LoadedFile) -> dict[str, str]:

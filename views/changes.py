@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from segmentation import charts
+from segmentation import charts, formats
 from segmentation.errors import SegmenterError
 from segmentation.migration import NEW, PRESET_DAYS
 from ui import migration as changes
@@ -38,8 +38,10 @@ pick = st.columns([4, 2, 2], vertical_alignment="bottom")
 preset = pick[0].segmented_control("Compare with", PRESET_DAYS, key="w_changes_preset", on_change=_apply_preset,
                                    format_func=lambda days: f"{days} days ago",
                                    help="Sets the first date that many days before the snapshot; or pick any dates.")
-date_a = pick[1].date_input("First date (A)", key="w_changes_a", min_value=low, max_value=snapshot)
-date_b = pick[2].date_input("Second date (B)", key="w_changes_b", min_value=low, max_value=snapshot)
+date_a = pick[1].date_input("First date (A)", key="w_changes_a", min_value=low, max_value=snapshot,
+                            format=formats.TABLE_DATE_FORMAT)
+date_b = pick[2].date_input("Second date (B)", key="w_changes_b", min_value=low, max_value=snapshot,
+                            format=formats.TABLE_DATE_FORMAT)
 changes.remember_dates(snapshot, low, preset, date_a, date_b)
 
 frozen = saved_ui.in_use()
@@ -49,19 +51,20 @@ except SegmenterError as error:
     show_error(error, context="These dates cannot be compared")
     st.stop()
 
-if moved.fitted_at_a:
-    st.caption(f"Segments fitted on the customers as of {date_a:%d %b %Y} (K={moved.segmentation.k}, "
-               f"seed {outcome.seed}) and applied unchanged on {date_b:%d %b %Y}.")
+if frozen is None:
+    st.caption(f"The {moved.segmentation.k} segments of the Segments page (fitted on the customers as of "
+               f"{formats.day(snapshot)}) on both dates: each customer gets the segment their purchases before "
+               "that date put them in, so the names mean the same on both sides.")
 else:
     st.caption(f"Segments of the saved segmentation {md(saved_ui.name())} (K={moved.segmentation.k}) on both dates.")
 
 top = st.columns(4)
-top[0].metric(f"Customers on {date_a:%d %b %Y}", f"{moved.customers_a:,}")
-top[1].metric(f"Customers on {date_b:%d %b %Y}", f"{len(moved.customers):,}")
+top[0].metric(f"Customers on {formats.day(date_a)}", f"{moved.customers_a:,}")
+top[1].metric(f"Customers on {formats.day(date_b)}", f"{len(moved.customers):,}")
 top[2].metric("New customers", f"{moved.new_customers:,}", help="First purchase on or after the first date.")
-top[3].metric("Revenue between the dates", f"{moved.customers['revenue_between'].sum():,.0f}")
+top[3].metric("Revenue between the dates", formats.money(moved.customers["revenue_between"].sum(), outcome.currency()))
 
-label_a, label_b = date_a.isoformat(), date_b.isoformat()
+label_a, label_b = formats.day(date_a), formats.day(date_b)
 sankey, matrix_tab, trend_tab = st.tabs(["Flows", "Transition matrix", "Trend"])
 with sankey:
     st.plotly_chart(charts.migration_sankey(moved.matrix, date_a=label_a, date_b=label_b), key="changes_sankey")
@@ -78,12 +81,12 @@ st.subheader("Net change per segment")
 st.dataframe(moved.sizes, hide_index=True, column_config={
     "segment_id": st.column_config.NumberColumn("#", width="small"),
     "segment": "Segment",
-    "size_a": st.column_config.NumberColumn(f"Customers {label_a}"),
-    "size_b": st.column_config.NumberColumn(f"Customers {label_b}"),
-    "moved_in": st.column_config.NumberColumn("Moved in", help="From another segment or new."),
-    "new": st.column_config.NumberColumn("of them new"),
-    "moved_out": st.column_config.NumberColumn("Moved out"),
-    "net": st.column_config.NumberColumn("Net change"),
+    "size_a": st.column_config.NumberColumn(f"Customers {label_a}", format="%,d"),
+    "size_b": st.column_config.NumberColumn(f"Customers {label_b}", format="%,d"),
+    "moved_in": st.column_config.NumberColumn("Moved in", help="From another segment or new.", format="%,d"),
+    "new": st.column_config.NumberColumn("of them new", format="%,d"),
+    "moved_out": st.column_config.NumberColumn("Moved out", format="%,d"),
+    "net": st.column_config.NumberColumn("Net change", format="%,d"),
 })
 
 st.subheader("Customers of one flow")
@@ -95,12 +98,15 @@ choice = st.selectbox("Flow", options, key="w_changes_flow", format_func=lambda 
                       help="Flows with the most customers first; e.g. Champions → At Risk, for a win-back campaign.")
 if choice is not None:
     chosen = moved.flow(*choice)
-    st.markdown(f"**{len(chosen):,} customers**: {md(choice[0])} on {date_a:%d %b %Y}, {md(choice[1])} on "
-                f"{date_b:%d %b %Y}.")
-    st.dataframe(chosen, hide_index=True, height=260)
+    st.markdown(f"**{formats.plural(len(chosen), 'customer')}**: {md(choice[0])} on {formats.day(date_a)}, "
+                f"{md(choice[1])} on {formats.day(date_b)}.")
+    money = formats.money_format(outcome.currency())
+    st.dataframe(chosen, hide_index=True, height=260, column_config={
+        name: st.column_config.NumberColumn(formats.column_label(name), format=money)
+        if formats.column_kind(name) == "money" else formats.column_label(name) for name in chosen.columns})
     source_name = "new" if choice[0] == NEW else choice[0]
     st.download_button(
         f"Download these {len(chosen):,} customers — CSV", data=lambda: changes.flow_csv(moved, *choice),
-        file_name=f"flow_{label_a}_{label_b}.csv", mime="text/csv", on_click="ignore",
+        file_name=f"flow_{date_a.isoformat()}_{date_b.isoformat()}.csv", mime="text/csv", on_click="ignore",
         icon=":material/download:", key="dl_changes_flow",
         help=f"{source_name} → {choice[1]}; spreadsheet formulas in the data are neutralised.")

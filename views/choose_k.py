@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from segmentation import charts
+from segmentation import charts, formats
+from segmentation.model import plain_reason
 from segmentation.settings import K_SCAN_RANGE, K_SUGGEST_RANGE, STABILITY_RESAMPLES, STABLE_THRESHOLD
 from ui import saved as saved_ui
 from ui import session
@@ -18,18 +19,23 @@ if outcome.degenerate:  # too few distinct customers: the warning above the page
     st.stop()
 
 st.markdown(
-    f"K-Means was run for every K from {K_SCAN_RANGE[0]} to {K_SCAN_RANGE[1]} on "
-    f"{len(outcome.prepared.customers):,} customers (recency, frequency and monetary value, log-scaled "
-    f"and standardised). Four measures say how well each K separates customers, and stability whether the "
-    f"same segments come back on resamples of the customers; a K between "
-    f"{K_SUGGEST_RANGE[0]} and {K_SUGGEST_RANGE[1]} is suggested, as a number of segments a marketing team can act on."
+    f"Every number of segments from {K_SCAN_RANGE[0]} to {K_SCAN_RANGE[1]} was tried on your "
+    f"{len(outcome.prepared.customers):,} customers, grouping them by how recently, how often and how much they "
+    "buy. For each number two questions: **how clearly the groups separate**, and **how reliably they come "
+    f"back** when the customers are resampled. A number from {K_SUGGEST_RANGE[0]} to {K_SUGGEST_RANGE[1]} is "
+    "suggested: as many segments as a marketing team can act on.",
+    help="K-Means on recency, frequency and monetary value, log-scaled (log1p) and standardised. Separation: "
+         "inertia (its knee), silhouette, Calinski-Harabasz and Davies-Bouldin. Reliability: the mean adjusted "
+         f"Rand index between refits on {STABILITY_RESAMPLES} bootstrap resamples and the fit on everyone.",
 )
-st.success(f"**Suggested: K = {outcome.suggestion.k}.** {md(outcome.suggestion.reason)}", icon=":material/lightbulb:")
+st.success(f"**Suggested: K = {outcome.suggestion.k}.** {md(plain_reason(outcome.scan, outcome.suggestion.k))}",
+           icon=":material/lightbulb:")
+st.caption(f"The measures behind it: {md(outcome.suggestion.reason)}")
 
 frozen = saved_ui.in_use()
 if frozen is not None:
     st.info(f"**K = {frozen.k} comes from the saved segmentation {md(saved_ui.name())}** (fitted on data up to "
-            f"{frozen.snapshot:%d %b %Y}): its segments are applied to this data, so the K controls are off.",
+            f"{formats.day(frozen.snapshot)}): its segments are applied to this data, so the K controls are off.",
             icon=":material/file_open:")
     st.button("Fit new segments", on_click=saved_ui.stop_using, icon=":material/model_training:",
               key="w_fit_new", help="Stop using the saved segmentation and fit segments on this data again.")
@@ -53,20 +59,33 @@ with reset_col:
 st.plotly_chart(charts.k_scan_figure(outcome.scan, suggested_k=outcome.suggestion.k, selected_k=outcome.k),
                 key="k_scan_chart")
 if outcome.stability is None:
-    st.caption("A fifth panel, **stability**, appears when the background check finishes (progress in the sidebar): "
-               "K-Means refitted on bootstrap resamples, to see whether the same segments come back.")
+    st.caption("A fifth panel, **how reliably the groups come back**, appears when the background check finishes "
+               "(progress in the sidebar): the segments refitted on resamples of the customers.")
 with st.expander("How to read these charts"):
     st.markdown(
-        "- **Inertia** always falls as K grows; the *knee* is where adding segments stops paying off.\n"
-        "- **Silhouette** (−1 to 1): how much closer customers are to their own segment than to the next one.\n"
-        "- **Calinski-Harabasz**: separation between segments relative to spread within them.\n"
-        "- **Davies-Bouldin**: how much segments overlap their nearest neighbour; lower is better.\n"
-        f"- **Stability** (0 to 1): K-Means refitted on {STABILITY_RESAMPLES} bootstrap resamples of the "
-        "customers; the mean adjusted Rand index between each refit and the fit on everyone (bars: 10th–90th "
-        f"percentile). {STABLE_THRESHOLD:.2f} or more is stable; below it the segments are cuts that come out "
-        "differently on another sample."
+        "- **Tightness** (inertia) always improves as K grows; the *knee* is where adding segments stops paying "
+        "off.\n"
+        "- **Clear separation** (silhouette, −1 to 1): how much closer customers are to their own segment than to "
+        "the next one; higher is better.\n"
+        "- **Separation against spread** (Calinski-Harabasz): distance between segments relative to the spread "
+        "within them; higher is better.\n"
+        "- **Overlap** (Davies-Bouldin): how much segments overlap their nearest neighbour; lower is better.\n"
+        f"- **Comes back on resamples** (stability, 0 to 1): the segments refitted on {STABILITY_RESAMPLES} "
+        "bootstrap resamples of the customers, compared with the fit on everyone by the adjusted Rand index "
+        f"(bars: 10th–90th percentile). {STABLE_THRESHOLD:.2f} or more is stable; below it the segments are cuts "
+        "that come out differently on another sample."
     )
-    st.dataframe(outcome.scan, hide_index=True)
+    st.dataframe(outcome.scan, hide_index=True, column_config={
+        "k": st.column_config.NumberColumn("K", format="%d"),
+        "inertia": st.column_config.NumberColumn("Tightness (inertia)", format="%,.1f"),
+        "silhouette": st.column_config.NumberColumn("Clear separation (silhouette)", format="%.3f"),
+        "calinski_harabasz": st.column_config.NumberColumn("Separation vs spread (Calinski-Harabasz)",
+                                                           format="%,.1f"),
+        "davies_bouldin": st.column_config.NumberColumn("Overlap (Davies-Bouldin)", format="%.3f"),
+        "stability": st.column_config.NumberColumn("Comes back (stability)", format="%.3f"),
+        "stability_low": st.column_config.NumberColumn("Stability, 10th percentile", format="%.3f"),
+        "stability_high": st.column_config.NumberColumn("Stability, 90th percentile", format="%.3f"),
+    })
 
 
 st.subheader("Use a saved segmentation")

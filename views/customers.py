@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from segmentation import audiences, export
+from segmentation import audiences, export, formats
 from ui.prediction import HORIZON_DAYS
 from ui.render import results_or_empty_state
 
@@ -17,6 +17,7 @@ outcome = results_or_empty_state()
 seg = outcome.segmentation()
 prediction = outcome.prediction()  # None until computed in the background, after the first segments
 customers = seg.customers if prediction is None else outcome.customers_ahead(prediction)
+currency = outcome.currency()
 names = seg.profiles.sort_values("segment_id")["segment"].tolist()
 
 c = st.columns([3, 2, 2], vertical_alignment="bottom")
@@ -45,24 +46,29 @@ st.dataframe(
     hide_index=True,
     height=460,
     column_config={
-        "customer_id": st.column_config.TextColumn("Customer"),
-        "email": st.column_config.TextColumn("Email"),  # a column only when the file's email was mapped
+        **{name: formats.column_label(name) for name in COLUMNS},
+        "customer_id": st.column_config.TextColumn(formats.column_label("customer_id")),
         "segment_id": st.column_config.NumberColumn("#", width="small"),
-        "segment": "Segment",
-        "rfm_segment": "RFM segment",
-        "recency": st.column_config.NumberColumn("Recency (days)"),
-        "frequency": st.column_config.NumberColumn("Frequency"),
-        "monetary": st.column_config.NumberColumn("Monetary", format="%.2f"),
-        "tenure": st.column_config.NumberColumn("Tenure (days)"),
-        "avg_order_value": st.column_config.NumberColumn("Avg order value", format="%.2f"),
+        "rfm_segment": st.column_config.TextColumn(
+            formats.column_label("rfm_segment"), help="The standard RFM name of this customer's own R and F scores "
+            "(fifths of this file's customers). The segment's name describes the segment's typical customer, so "
+            "the two can differ."),
+        "recency": st.column_config.NumberColumn(formats.column_label("recency"), format="%,d"),
+        "frequency": st.column_config.NumberColumn(formats.column_label("frequency"), format="%,d"),
+        "monetary": st.column_config.NumberColumn(formats.column_label("monetary"),
+                                                  format=formats.money_format(currency)),
+        "tenure": st.column_config.NumberColumn(formats.column_label("tenure"), format="%,d"),
+        "avg_order_value": st.column_config.NumberColumn(formats.column_label("avg_order_value"),
+                                                         format=formats.money_format(currency)),
         "r_score": "R", "f_score": "F", "m_score": "M",
-        "first_purchase": st.column_config.DatetimeColumn("First purchase", format="YYYY-MM-DD"),
-        "last_purchase": st.column_config.DatetimeColumn("Last purchase", format="YYYY-MM-DD"),
-        "country": "Country",
-        "action": "Suggested action",
+        "first_purchase": st.column_config.DatetimeColumn(formats.column_label("first_purchase"),
+                                                          format=formats.TABLE_DATE_FORMAT),
+        "last_purchase": st.column_config.DatetimeColumn(formats.column_label("last_purchase"),
+                                                         format=formats.TABLE_DATE_FORMAT),
         "margin": st.column_config.NumberColumn(
-            "Margin", format="%.3f", help="Distance to the second-nearest segment centre minus distance to the "
-            "nearest, in the model's scaled space: small means close to another segment."),
+            "Margin", format="%.3f", help="How clearly the customer belongs to their segment: the distance to the "
+            "second-nearest segment centre minus the distance to the nearest, in the model's scaled space. Small "
+            "means close to another segment."),
         "borderline": st.column_config.CheckboxColumn("Borderline", help="Margin among the lowest 10%."),
         "p_alive": st.column_config.NumberColumn(
             "Chance still active", format="percent",
@@ -92,7 +98,8 @@ d[0].download_button(
     file_name=f"{base}_customers{suffix}.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
     key="dl_customers_csv", help=f"Downloads {label_rows} customers shown above.")
 d[1].download_button(
-    "Customers + segments — Excel", data=lambda: export.to_xlsx_bytes({"Customers": shown, "Segments": summary}),
+    "Customers + segments — Excel",
+    data=lambda: export.to_xlsx_bytes({"Customers": shown, "Segments": summary}, currency=currency),
     file_name=f"{base}_customers{suffix}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore",
     icon=":material/download:", key="dl_customers_xlsx")
@@ -109,7 +116,7 @@ a[0].download_button(
     file_name=f"{base}_audiences{suffix}.zip", mime="application/zip", on_click="ignore",
     icon=":material/download:", key="dl_audiences_zip", help="One CSV file per segment, all customers.")
 a[1].download_button(
-    "Audiences — Excel", data=lambda: audiences.audiences_xlsx(customers, summary),
+    "Audiences — Excel", data=lambda: audiences.audiences_xlsx(customers, summary, currency=currency),
     file_name=f"{base}_audiences{suffix}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore",
     icon=":material/download:", key="dl_audiences_xlsx", help="A summary sheet and one sheet per segment.")

@@ -6,7 +6,8 @@ from datetime import date
 
 import streamlit as st
 
-from segmentation import charts
+from segmentation import charts, cleaning, formats
+from segmentation.columns import CURRENCY_CODES, currency_display
 from segmentation.errors import SegmenterError
 from segmentation.settings import CLEANING_RULES, MAX_UPLOAD_MB, ROLES
 from ui import results, session, sources
@@ -172,6 +173,36 @@ if mapped:
     st.caption("Values of the mapped columns:")
     st.dataframe(preview, hide_index=True)
 
+mapped_roles = {role.name: column for role, column in mapped}
+found = sources.detected_currency(src, mapped_roles)
+currency_key = f"w_currency_{suffix}"
+AS_DETECTED, NO_CURRENCY = "as detected", "none"  # the choices besides an ISO code
+choice = session.currency_choice()
+session.sync_widget(currency_key, AS_DETECTED if choice is None else (choice or NO_CURRENCY))
+
+
+def _code_label(code: str) -> str:
+    return code if currency_display(code) == code else f"{currency_display(code)} {code}"
+
+
+def _currency_label(option: str) -> str:
+    if option == AS_DETECTED:
+        return f"As the file says: {_code_label(found)}" if found else "As the file says: none found"
+    return "No currency" if option == NO_CURRENCY else _code_label(option)
+
+
+def _set_currency() -> None:
+    option = st.session_state[currency_key]
+    session.set_currency(None if option == AS_DETECTED else "" if option == NO_CURRENCY else option)
+
+
+st.columns(3)[0].selectbox(
+    "Currency", [AS_DETECTED, NO_CURRENCY, *CURRENCY_CODES], key=currency_key, format_func=_currency_label,
+    on_change=_set_currency,
+    help="Labels money on every page and in the Excel downloads. Found in the money columns' symbols, codes or "
+         "headers (£12.50, 12,50 EUR, Price (€)) or a currency column; set it here when the file does not say. "
+         "The numbers themselves do not change.")
+
 # --- cleaning -------------------------------------------------------------------------------
 st.subheader("3. Cleaning")
 settings_now = session.cleaning()
@@ -185,13 +216,21 @@ def _set_rule(rule: str, key: str) -> None:
 
 
 rules_col, filters_col = st.columns(2, gap="large")
+roles_now = outcome.roles if prepared is not None else mapped_roles
+cannot_apply = cleaning.inapplicable_rules(roles_now, settings_now)
+labels = cleaning.rule_labels(roles_now)
 with rules_col:
     st.markdown("**Rules** — each row is removed by the first rule that applies")
     for rule in CLEANING_RULES:
         if rule.switchable:
             key = f"w_rule_{rule.name}_{suffix}"
             session.sync_widget(key, rule.name in settings_now.rules)
-            st.toggle(rule.label, key=key, help=rule.help, on_change=_set_rule, args=(rule.name, key))
+            why_not = cannot_apply.get(rule.name)
+            st.toggle(labels[rule.name] + (" — does not apply" if why_not else ""), key=key,
+                      help=why_not or rule.help, on_change=_set_rule, args=(rule.name, key),
+                      disabled=why_not is not None)
+            if why_not:
+                st.caption(md(why_not))
 
     def _set_net() -> None:
         session.set_cleaning(replace(session.cleaning(), net_returns=bool(st.session_state[f"w_net_{suffix}"])))
@@ -200,6 +239,8 @@ with rules_col:
     st.toggle("Net returns against purchases", key=f"w_net_{suffix}", on_change=_set_net,
               help="Keep cancellations and returns as negative revenue instead of dropping them; customers "
                    "whose net revenue is zero or less are then removed.")
+    for note in cleaning.rule_overlaps(roles_now, settings_now):
+        st.info(note, icon=":material/info:")
 
 with filters_col:
     st.markdown("**Filters**")
@@ -218,7 +259,8 @@ with filters_col:
                                            date_to=None if end == high else end))
 
         st.date_input("Purchase dates", key=range_key, min_value=low, max_value=high, on_change=_set_dates,
-                      help=f"The file has dates from {low:%d %b %Y} to {high:%d %b %Y}.")
+                      format=formats.TABLE_DATE_FORMAT,
+                      help=f"The file has dates from {formats.day(low)} to {formats.day(high)}.")
         if prepared.countries:
             for which, label, help_text in (
                 ("countries_include", "Only these countries",
@@ -246,9 +288,10 @@ with filters_col:
         value = st.session_state[snap_key]
         session.set_snapshot(value if isinstance(value, date) else None)
 
-    default_snapshot = f" (now {prepared.snapshot:%d %b %Y})" if prepared is not None else ""
+    default_snapshot = f" (now {formats.day(prepared.snapshot)})" if prepared is not None else ""
     st.date_input(
         "Snapshot date for recency" + default_snapshot,
+        format=formats.TABLE_DATE_FORMAT,
         key=snap_key,
         min_value=prepared.date_min if prepared is not None and prepared.date_min else None,
         on_change=_set_snapshot,
@@ -266,26 +309,28 @@ else:
     table = audit.table.copy()
     cols = st.columns(3)
     cols[0].metric("Rows in", f"{audit.rows_in:,}")
+    # The share is a fact, not a change: grey and without an arrow.
     cols[1].metric("Rows kept", f"{audit.rows_kept:,}",
                    delta=f"{audit.rows_kept / audit.rows_in:.1%} of rows" if audit.rows_in else None,
-                   delta_color="off")
+                   delta_color="off", delta_arrow="off")
     cols[2].metric("Customers", f"{len(outcome.prepared.customers):,}")
-    chart_col, table_col = st.columns([1, 1], gap="medium")
+    chart_col, table_col = st.columns([1, 1.3], gap="medium")
     with chart_col:
         st.plotly_chart(charts.audit_figure(table, rows_in=audit.rows_in, rows_kept=audit.rows_kept),
                         key="audit_chart")
     with table_col:
-        shown = table[["label", "rows", "customers", "revenue"]].rename(
-            columns={"label": "Removed because", "rows": "Rows", "customers": "Customers", "revenue": "Revenue"})
+        shown = table[["label", "rows", "customers", "revenue"]]
         st.dataframe(shown, hide_index=True, column_config={
-            "Removed because": st.column_config.TextColumn(width="medium"),
-            "Rows": st.column_config.NumberColumn(format="localized", width="small"),
-            "Customers": st.column_config.NumberColumn(format="localized", width="small",
+            # wide enough for the longest rule name ("Customer's net revenue zero or negative")
+            "label": st.column_config.TextColumn("Removed because", width=250),
+            "rows": st.column_config.NumberColumn("Rows", format="%,d", width=70),
+            "customers": st.column_config.NumberColumn("Customers", format="%,d", width=80,
                                                        help="Customers with at least one row removed by the rule"),
-            "Revenue": st.column_config.NumberColumn(format="%.0f", width="small", help="Revenue of the removed rows"),
+            "revenue": st.column_config.NumberColumn("Revenue", format=formats.money_format(outcome.currency()),
+                                                     width=110, help="Revenue of the removed rows"),
         })
-        st.caption(f"Snapshot date {outcome.prepared.snapshot:%d %b %Y}; data from "
-                   f"{outcome.prepared.date_min:%d %b %Y} to {outcome.prepared.date_max:%d %b %Y}."
+        st.caption(f"Snapshot date {formats.day(outcome.prepared.snapshot)}; data from "
+                   f"{formats.day(outcome.prepared.date_min)} to {formats.day(outcome.prepared.date_max)}."
                    if outcome.prepared.date_min else "")
     statuses = audit.statuses
     status_column = outcome.prepared.roles.get("status")

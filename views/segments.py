@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from segmentation import charts, segments
-from segmentation.outlook import money
+from segmentation import charts, formats, segments
 from segmentation.stability import seed_message
 from ui import saved as saved_ui
 from ui.errors import reporting
@@ -19,12 +18,13 @@ seg = outcome.segmentation()
 profiles = seg.profiles
 customers = seg.customers
 revenue = float(customers["monetary"].sum())
+currency = outcome.currency()
 
 top = st.columns(4)
 top[0].metric("Customers", f"{len(customers):,}")
 top[1].metric("Segments (K)", f"{seg.k}", help=f"Suggested: {outcome.suggestion.k}")
-top[2].metric("Revenue", f"{revenue:,.0f}")
-top[3].metric("Snapshot date", f"{outcome.prepared.snapshot:%d %b %Y}")
+top[2].metric("Revenue", formats.money(revenue, currency))
+top[3].metric("Snapshot date", formats.day(outcome.prepared.snapshot))
 base = "segments" if outcome.spec.source.kind == "demo" else outcome.spec.source.name.rsplit(".", 1)[0]
 # Built only when clicked: the report inlines plotly.js and every chart (a few seconds, ~2 MB).
 # The button's data is made when it is clicked, outside the script run: everything that reads the
@@ -55,6 +55,10 @@ if verdict is not None and (unsure := seed_message(verdict.seed_agreement, verdi
 
 # --- profile cards --------------------------------------------------------------------------
 st.subheader("Segment profiles")
+names_explained = segments.naming_explained(customers) if frozen is None else (
+    "The names come from the saved segmentation; they were given when it was fitted.")
+st.caption("Segments are groups of customers who buy alike, found by K-Means on recency, frequency and spend. "
+           "Each is named after its typical customer (see *How the segments are named* below).")
 prediction = outcome.prediction()  # None until computed in the background, after the first segments
 ahead = {} if prediction is None else {
     row.segment_id: row for row in outcome.segment_outlook(prediction, HORIZON_DAYS).itertuples()}
@@ -72,15 +76,17 @@ for index, row in enumerate(profiles.itertuples()):
         if row.segment_id in trust:
             stability_badge(trust[row.segment_id].stability, trust[row.segment_id].stability_band,
                             resamples=verdict.resamples, whole_stable=verdict.stable_found)
-        st.caption(f"{row.customers:,} customers · {row.share:.0%} of customers · "
+        st.caption(f"{formats.plural(row.customers, 'customer')} · {row.share:.0%} of customers · "
                    f"**{row.revenue_share:.0%} of revenue**")
         if (coming := ahead.get(row.segment_id)) is not None:
-            st.markdown(f"Next {HORIZON_DAYS} days: predicted revenue **{money(coming.predicted_revenue)}** "
-                        f"({coming.revenue_share:.0%}) · chance still active **{coming.mean_p_alive:.0%}** on average",
+            predicted = md(formats.money(coming.predicted_revenue, currency))
+            st.markdown(f"Next {HORIZON_DAYS} days: predicted revenue **{predicted}** ({coming.revenue_share:.0%})"
+                        f" · chance still active **{coming.mean_p_alive:.0%}** on average",
                         help="Predicted by the BG/NBD (purchases, chance still active) and Gamma-Gamma (spend per "
                              "purchase) models fitted on this data; see the Outlook page.")
-        st.markdown(f"Median recency **{row.recency_median:,.0f} days** · purchases **{row.frequency_median:,.0f}**"
-                    f" · spend **{row.monetary_median:,.0f}**",
+        st.markdown(f"Typically **{formats.plural(round(row.recency_median), 'day')}** since the last purchase · "
+                    f"**{formats.plural(round(row.frequency_median), 'purchase')}** · "
+                    f"**{md(formats.money(row.monetary_median, currency))}** spent",
                     help="Medians of the segment's customers: days since the last purchase, number of purchases, "
                          "total spend.")
         where = countries[countries["segment_id"] == row.segment_id]
@@ -93,11 +99,16 @@ for index, row in enumerate(profiles.itertuples()):
                      for d, p in zip(items["description"], items["product"], strict=True)]
             st.markdown("**Top products:** " + "; ".join(md(name) for name in names))
         st.markdown(f"**Action:** {md(row.action)}")
-        st.caption(f"Most common RFM segment: {md(row.rfm_segment_top)}")
+        st.caption(f"Most common RFM score label: {md(row.rfm_segment_top)}",
+                   help="Each customer also has a standard label from their own R and F scores (Customers page). "
+                        "The segment's name describes its typical customer; its members' own labels vary.")
+
+with st.expander("How the segments are named"):
+    st.markdown(names_explained)
 
 # --- charts ---------------------------------------------------------------------------------
 st.subheader("How the segments differ")
-TABS = ["Scatter", "3D R/F/M", "Compared with average", "Snake plot", "Revenue share", "Segments × RFM names"]
+TABS = ["Scatter", "3D R/F/M", "Compared with average", "Snake plot", "Revenue share", "Segments × RFM score labels"]
 # Only the open tab is drawn: a K change re-renders one chart, not six.
 scatter, three_d, heatmap, snake, revenue_tab, crosstab = st.tabs(TABS, key="w_segment_tab", on_change="rerun")
 if scatter.open:
@@ -125,8 +136,10 @@ if heatmap.open:
         st.plotly_chart(charts.relative_heatmap(customers), key="relative_heatmap")
 if snake.open:
     with snake:
-        st.caption("Average standardised recency, frequency and monetary value per segment "
-                   "(0 = the average customer).")
+        st.caption("How far above or below the average customer each segment sits on recency, frequency and "
+                   "spend (0 = the average customer), all three on one scale so they can be compared.",
+                   help="Mean z-score per segment of log1p(recency), log1p(frequency) and log1p(monetary): "
+                        "standard deviations from the mean of all customers.")
         st.plotly_chart(charts.snake_plot(customers), key="snake_plot")
 if revenue_tab.open:
     with revenue_tab:
@@ -135,7 +148,8 @@ if revenue_tab.open:
         st.plotly_chart(charts.revenue_share_figure(profiles, kind=kind or "bar"), key="revenue_share")
 if crosstab.open:
     with crosstab:
-        st.caption("How the K-Means segments line up with the standard named RFM segments (R and F scores 1–5).")
+        st.caption("How the segments line up with the standard RFM score labels of their customers (each "
+                   "customer's own R and F scores, 1–5).")
         normalise = st.toggle("Show shares of each segment (off: customer counts)", value=True,
                               key="w_crosstab_norm")
         st.plotly_chart(charts.crosstab_heatmap(customers, normalise=normalise), key="crosstab")

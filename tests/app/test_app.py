@@ -341,7 +341,7 @@ def test_segments_chart_options(uploaded):
     uploaded.selectbox(key="w_scatter_x").set_value("frequency").run()
     uploaded.toggle(key="w_scatter_logx").set_value(True).run()
     assert "Frequency (purchases)" in uploaded.get("plotly_chart")[0].proto.spec
-    for label, widget in (("3D R/F/M", "w_3d_log"), ("Segments × RFM names", "w_crosstab_norm")):
+    for label, widget in (("3D R/F/M", "w_3d_log"), ("Segments × RFM score labels", "w_crosstab_norm")):
         open_tab(uploaded, label)
         uploaded.toggle(key=widget).set_value(False).run()
         assert not uploaded.exception and not uploaded.error

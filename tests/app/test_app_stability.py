@@ -72,8 +72,8 @@ def test_planted_groups_fifth_panel_badges_and_k4(planted_app):
     checked(at.switch_page("views/choose_k.py").run())
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = [trace.get("name") for trace in figure["data"]]
-    assert "Stability (bootstrap ARI)" in names
-    stability_trace = figure["data"][names.index("Stability (bootstrap ARI)")]
+    assert "Comes back on resamples (stability)" in names
+    stability_trace = figure["data"][names.index("Comes back on resamples (stability)")]
     assert stability_trace["x"] == list(range(2, 11)) and stability_trace["y"][2] >= 0.9  # K=4
     assert names.count("Suggested (K=4)") == 5  # the star in all five panels
     assert "K=4: the most stable" in texts(at)

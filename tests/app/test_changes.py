@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from segmentation import saved
+from segmentation import formats, saved
 from tests.app.app_helpers import results, texts
 from ui import migration as changes
 
@@ -65,7 +65,21 @@ def test_presets_move_the_first_date_and_change_the_sankey(changes_page, days):
     assert after["link"]["value"] != before["link"]["value"]
     moved = _migration(at)
     assert sum(after["link"]["value"]) == len(moved.customers)
-    assert f"({(snapshot - timedelta(days=days)).isoformat()})" in after["node"]["label"][0]
+    assert after["node"]["customdata"][0].endswith(f" on {formats.day(snapshot - timedelta(days=days))}")
+
+
+def test_changes_speak_of_the_segments_page_segments_whatever_the_first_date(changes_page):
+    """The 365-day preset once fitted its own segments on the customers of a year ago (no Champions
+    at all); the page now applies the segments of the Segments page on both dates."""
+    at = changes_page
+    at.segmented_control(key="w_changes_preset").set_value(365).run()
+    _checked(at)
+    outcome = results(at)
+    on_screen = dict(zip(outcome.segmentation().profiles["segment_id"], outcome.segmentation().profiles["segment"]))
+    moved = _migration(at)
+    assert not moved.fitted_at_a and moved.segmentation.names() == on_screen
+    assert set(moved.sizes["segment"]) <= set(on_screen.values())
+    assert any("segments of the Segments page" in c.value for c in at.caption)
 
 
 def test_a_flow_downloads_its_customers(changes_page):
