@@ -25,7 +25,7 @@ import streamlit as st
 from segmentation import columns, pipeline, reading, segments, sources
 from segmentation.model import KSuggestion
 from segmentation.pipeline import Prepared, Progress
-from segmentation.reading import LoadedFile
+from segmentation.reading import LoadedFile, ParsedFile
 from segmentation.segments import Segmentation
 from segmentation.settings import K_SCAN_RANGE, CleaningSettings
 
@@ -70,10 +70,19 @@ def roles(digest: str, sheet: str | None, overrides: tuple, _loaded: LoadedFile)
     return columns.resolve_roles(_loaded.table, dict(overrides))
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def parse_file(digest: str, sheet: str | None, name: str, roles: tuple, _loaded: LoadedFile) -> ParsedFile:
+    """The file's values parsed for these roles: a cleaning change cleans again, it does not parse again."""
+    return _loaded.parse(dict(roles))
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def prepare_file(key: tuple, _loaded: LoadedFile, _roles: dict, _cleaning: CleaningSettings,
                  _snapshot: date | None, _progress: Progress) -> Prepared:
-    return pipeline.prepare(_loaded, _roles, cleaning=_cleaning, snapshot=_snapshot, progress=_progress)
+    _progress("Reading values (dates, numbers, ids)", 0.1)
+    digest, name, sheet = key[:3]  # Spec.key() starts with the source's digest, name and sheet
+    parsed = parse_file(digest, sheet, name, tuple(sorted(_roles.items())), _loaded)
+    return pipeline.prepare(parsed, _roles, cleaning=_cleaning, snapshot=_snapshot, progress=_progress)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
