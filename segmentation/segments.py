@@ -137,11 +137,12 @@ def top_items(segmented: pd.DataFrame, customer_products: pd.DataFrame, *, n: in
     # per segment × product on integer codes (sorted like the product text): grouping on the text
     # itself was most of a K change's server time (270k lines on the real data). The description
     # is the first non-blank one of the product's lines in the segment, as groupby's "first".
-    segment_of = pd.Series(segmented["segment_id"].to_numpy(), index=pd.Index(segmented["customer_id"]))
-    segment = customer_products["customer_id"].map(segment_of)
-    lines = customer_products[segment.notna().to_numpy()]
+    position = pd.Index(segmented["customer_id"]).get_indexer(customer_products["customer_id"])
+    found = position >= 0
+    lines = customer_products[found]
     codes, _ = pd.factorize(lines["product"], sort=True)
-    frame = pd.DataFrame({"segment_id": segment[segment.notna()].to_numpy().astype("int64"), "code": codes,
+    segment_ids = segmented["segment_id"].to_numpy().astype("int64")[position[found]]
+    frame = pd.DataFrame({"segment_id": segment_ids, "code": codes,
                           "revenue": lines["revenue"].to_numpy(), "row": np.arange(len(lines))})
     frame = frame[frame["code"] >= 0]  # a line without a product is in no product's total
     totals = (frame.groupby(["segment_id", "code"], as_index=False)
