@@ -329,7 +329,7 @@ def interactions_run(path: Path, customers: int, work: Path, stability: str = "o
                 stage = "uploading"
                 _drop(page, path, customers)
                 page.locator(SIDEBAR).get_by_text(f"{customers:,} customers").first.wait_for()
-                _idle(page)
+                _idle(page, timeout=300_000)
                 page.evaluate(RUN_COUNTER)
                 for name, go, steps in (
                         ("page_switch", ("Segments", "Customer segments"), _page_switches),
