@@ -16,6 +16,20 @@ Segments page until its cards show is recorded too, and at the end the time to o
 until it is drawn to its end (computed there when the background did not). Prints one JSON line.
 `benchmarks/run.py --cases app-xlsx app-csv` runs it, with and without the check, next to the CLI.
 Never runs `playwright install`: it needs Debian's chromium (apt-get install chromium).
+
+    python benchmarks/app_latency.py FILE CUSTOMERS --interactions [--repeats 5]
+
+times the marketer's interactions once the file's segments are shown (issue 21, item 13), each
+from the action to the page idle with its new content, ``--repeats`` times each, every time with
+settings this server has not computed yet (a cache hit would time nothing): a K step on the sidebar
+slider (until the cards change), a rule toggle on the Data page (until the sidebar's rows-kept
+line changes), a date filter (the range's end a month earlier), a country filter (one more country
+left out), and a page switch (Segments ↔ Customers; the second visit of a page is what a marketer sees
+most). "Idle": the app's script state is back to not running and no run follows within 0.5 s
+(a run is counted by a MutationObserver on that state, so a finished run is never mistaken for
+the one the action starts). With the stability check on, each series starts once the check of
+the current customers is done (its progress fragment polls the server while it runs).
+`benchmarks/run.py --cases app-interactions` runs it on the workbook.
 """
 from __future__ import annotations
 
@@ -23,6 +37,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -111,6 +126,21 @@ def _outlook(page) -> float:
     return time.perf_counter() - started
 
 
+def _open_data_page(page, url: str) -> None:
+    """Open the app as a marketer does (its first page, Segments, on the demo data), then the Data page."""
+    page.goto(url, wait_until="commit")
+    page.get_by_role("heading", name="Customer segments", exact=True).first.wait_for()
+    page.locator(SIDEBAR).get_by_text("customers", exact=False).first.wait_for()
+    _idle(page)
+    _go_to(page, "Data", "Data")
+
+
+def _go_to(page, link: str, heading: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=link).first.click()
+    page.get_by_role("heading", name=heading, exact=True).first.wait_for()
+    _idle(page)
+
+
 def one_run(path: Path, customers: int, work: Path, stability: str = "on", prediction: str = "on") -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -124,14 +154,7 @@ def one_run(path: Path, customers: int, work: Path, stability: str = "on", predi
             page = context.new_page()
             stage = "opening the app"
             try:
-                page.goto(url, wait_until="commit")
-                page.get_by_role("heading", name="Customer segments", exact=True).first.wait_for()
-                page.locator(SIDEBAR).get_by_text("customers", exact=False).first.wait_for()
-                _idle(page)
-                stage = "opening the Data page"
-                page.locator('[data-testid="stSidebarNav"] a', has_text="Data").first.click()
-                page.get_by_role("heading", name="Data", exact=True).first.wait_for()
-                _idle(page)
+                _open_data_page(page, url)
                 stage = "uploading"
                 started, first_status = _drop(page, path, customers)
                 dropped = started
@@ -183,6 +206,185 @@ def one_run(path: Path, customers: int, work: Path, stability: str = "on", predi
             process.kill()
 
 
+# Counts the app's script runs (full and fragment), so the end of the run an action starts is never
+# mistaken for the end of one before it.
+RUN_COUNTER = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__segRuns = 0;
+  window.__segState = app.getAttribute('data-test-script-state');
+  new MutationObserver(() => {
+    const state = app.getAttribute('data-test-script-state');
+    if (state === 'running' && window.__segState !== 'running') window.__segRuns += 1;
+    window.__segState = state;
+  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+IDLE_JS = "document.querySelector('[data-testid=\"stApp\"]').getAttribute('data-test-script-state') === 'notRunning'"
+ROWS_KEPT_JS = ("(() => { const s = document.querySelector('[data-testid=\"stSidebar\"]');"
+                " const m = s && s.innerText.match(/([0-9,]+) of ([0-9,]+) rows kept/); return m ? m[1] : null; })()")
+# Switches in an order whose every state is new, not the default, and keeps a different number of rows
+# on the real data (switching "Cancelled invoice" off alone moves its rows to "Quantity zero or negative").
+RULE_WALK = ("Price zero or negative", "Exact duplicate row", "Net returns against purchases", "Price zero or negative",
+             "Exact duplicate row")
+COUNTRIES = ("Germany", "France", "EIRE", "Spain", "Netherlands", "Belgium", "Switzerland")
+PAGES = (("Customers", "Customers"), ("Segments", "Customer segments"))
+
+
+# The server's own time of the run, from the sidebar's "Page computed in W s (C s CPU)" (None without it).
+SERVER_JS = ("(() => { const s = document.querySelector('[data-testid=\"stSidebar\"]');"
+             " const m = s && s.innerText.match(/computed in ([0-9.]+) s/); return m ? parseFloat(m[1]) : null; })()")
+SERVER_TIMES: list[float | None] = []
+
+
+def _timed(page, action, content_js: str, quiet: float = 0.5) -> float:
+    """Seconds from ``action()`` to the app idle with ``content_js`` true, after at least one run
+    that started after the action; idle means no further run starts within ``quiet`` seconds."""
+    before = page.evaluate("() => window.__segRuns")
+    started = time.perf_counter()
+    action()
+    condition = f"() => window.__segRuns > {before} && {IDLE_JS} && ({content_js})"
+    while True:
+        page.wait_for_function(condition, polling=20)
+        ended = time.perf_counter()
+        runs = page.evaluate("() => window.__segRuns")
+        time.sleep(quiet)
+        if page.evaluate("() => window.__segRuns") == runs and page.evaluate(f"() => {IDLE_JS}"):
+            SERVER_TIMES.append(page.evaluate(f"() => {SERVER_JS}"))
+            return ended - started
+        before = runs
+
+
+def _stability_done(page, stability: str) -> None:
+    """With the check on, wait until the check of the current customers is done (no progress bar polls)."""
+    if stability == "on":
+        page.wait_for_function(f"() => !document.querySelector('{SIDEBAR} [data-testid=\"stProgress\"]')",
+                               polling=200)
+    _idle(page)
+
+
+def _k_steps(page, repeats: int) -> list[float]:
+    """Move the sidebar's K slider one step at a time, each to a K not shown yet on this server."""
+    slider = page.locator(K_SLIDER).first  # positions 0..n-1 of the K values
+    low, high, now = slider.evaluate("e => [e.min, e.max, e.value].map(Number)")
+    key = "ArrowRight" if now + repeats <= high else "ArrowLeft"
+    if key == "ArrowLeft" and now - repeats < low:
+        raise RuntimeError(f"the slider has no {repeats} unseen K on one side of K={now}")
+    times = []
+    for _ in range(repeats):
+        before = page.locator(CARDS).count()
+        want = before + (1 if key == "ArrowRight" else -1)
+        slider.focus()
+        times.append(_timed(page, lambda key=key: page.keyboard.press(key),
+                            f"document.querySelectorAll('{CARDS}').length === {want}"))
+    return times
+
+
+def _changes_rows_kept(page, action) -> float:
+    before = page.evaluate(f"() => {ROWS_KEPT_JS}")
+    return _timed(page, action, f"{ROWS_KEPT_JS} !== {json.dumps(before)}")
+
+
+def _rule_toggles(page, repeats: int) -> list[float]:
+    times = []
+    for label in (RULE_WALK * repeats)[:repeats]:
+        toggle = page.locator('[data-testid="stCheckbox"]', has_text=label).first
+        times.append(_changes_rows_kept(page, lambda toggle=toggle: toggle.locator("label").first.click()))
+    return times
+
+
+def _date_filters(page, repeats: int) -> list[float]:
+    """Move the end of the purchase dates one month earlier each time: the end month's field one step
+    down, then a click outside the box (Streamlit's date box sends its value when it loses focus)."""
+    month = page.locator('[data-testid="stDateInput"]', has_text="Purchase dates").locator(
+        '[role="spinbutton"][data-type="month"]').nth(1)
+    heading = page.locator("h1").first
+    times = []
+    for _ in range(repeats):
+        def earlier() -> None:
+            month.focus()
+            page.keyboard.press("ArrowDown")
+            heading.click()
+        times.append(_changes_rows_kept(page, earlier))
+    return times
+
+
+def _country_filters(page, repeats: int) -> list[float]:
+    box = page.locator('[data-testid="stMultiSelect"]', has_text="Leave out these countries").locator("input").first
+    times = []
+    for country in COUNTRIES[:repeats]:
+        def choose(country=country) -> None:
+            box.click()
+            box.fill(country)
+            box.press("Enter")
+        times.append(_changes_rows_kept(page, choose))
+        page.keyboard.press("Escape")
+    return times
+
+
+def _page_switches(page, repeats: int) -> list[float]:
+    """Segments → Customers → Segments …: each switch timed to the new page's heading and idle."""
+    times = []
+    for index in range(repeats):
+        link, heading = PAGES[index % 2]
+        nav = page.locator('[data-testid="stSidebarNav"] a', has_text=link).first
+        heading_js = ("[...document.querySelectorAll('h1')].some(h => h.innerText.trim() === "
+                      f"{json.dumps(heading)})")
+        times.append(_timed(page, nav.click, heading_js))
+    return times
+
+
+def interactions_run(path: Path, customers: int, work: Path, stability: str = "on", repeats: int = 5,
+                     prediction: str = "on") -> dict:
+    """The file loaded as in :func:`one_run`, then each interaction ``repeats`` times (see the module doc)."""
+    from playwright.sync_api import sync_playwright
+
+    process, url = _start_server(work / "streamlit.log", stability, prediction)
+    try:
+        with sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                str(work / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                viewport={"width": 1400, "height": 1800})
+            context.set_default_timeout(300_000)
+            page = context.new_page()
+            stage = "opening the app"
+            found: dict[str, list[float]] = {}
+            server: dict[str, list[float | None]] = {}
+            try:
+                _open_data_page(page, url)
+                stage = "uploading"
+                _drop(page, path, customers)
+                page.locator(SIDEBAR).get_by_text(f"{customers:,} customers").first.wait_for()
+                _idle(page, timeout=300_000)
+                page.evaluate(RUN_COUNTER)
+                for name, go, steps in (
+                        ("page_switch", ("Segments", "Customer segments"), _page_switches),
+                        ("k_change", ("Segments", "Customer segments"), _k_steps),
+                        ("rule_toggle", ("Data", "Data"), _rule_toggles),
+                        ("date_filter", ("Data", "Data"), _date_filters),
+                        ("country_filter", ("Data", "Data"), _country_filters)):
+                    stage = name
+                    _go_to(page, *go)
+                    _stability_done(page, stability)
+                    SERVER_TIMES.clear()
+                    found[name] = steps(page, repeats)
+                    server[name] = list(SERVER_TIMES)
+                    print(name, [round(t, 2) for t in found[name]], "server", server[name], file=sys.stderr, flush=True)
+            except Exception as error:
+                shown = page.locator('[data-testid="stApp"]').inner_text(timeout=10_000)
+                raise RuntimeError(f"app benchmark stopped at {stage}: {error}\nthe page shows:\n"
+                                   f"{shown[:3000]}") from error
+            context.close()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return {"stability": stability, "repeats": repeats,
+            **{f"{name}_s": statistics.median(times) for name, times in found.items()},
+            "runs_s": {name: [round(t, 3) for t in times] for name, times in found.items()},
+            "server_s": server}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("file", type=Path)
@@ -191,9 +393,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="the app's background stability check (off: to compare the first segments without it)")
     parser.add_argument("--prediction", choices=("on", "off"), default="on",
                         help="the app's background prediction (off: to compare the first segments without it)")
+    parser.add_argument("--interactions", action="store_true",
+                        help="time K, rule, date, country and page interactions after the upload instead")
+    parser.add_argument("--repeats", type=int, default=5, help="times each interaction is timed (--interactions)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="segmenter-app-bench-") as work:
-        print(json.dumps(one_run(args.file.resolve(), args.customers, Path(work), args.stability, args.prediction)))
+        if args.interactions:
+            print(json.dumps(interactions_run(args.file.resolve(), args.customers, Path(work), args.stability,
+                                              args.repeats, args.prediction)))
+        else:
+            print(json.dumps(one_run(args.file.resolve(), args.customers, Path(work), args.stability,
+                                     args.prediction)))
     return 0
 
 

@@ -18,6 +18,8 @@ The baseline (../shared/bench/seed_baseline.py) runs on xlsx, csv and the genera
 Issue 24: predict-1M / predict-100k time the BG/NBD + Gamma-Gamma fit and scoring alone on
 simulated customers (and `lifetimes` on the same customers when it is installed: benchmark only);
 predict-parquet-1M/10M/50M run the CLI with and without --predict 90 on the generated file.
+`app-interactions`: the real app on the workbook, each interaction (K, a rule, a date filter, a
+country filter, a page switch) timed 5 times per run (benchmarks/app_latency.py --interactions).
 Script cases time one step alone: kscan-1M (the K scan on 1M synthetic customers), stability-real
 and stability-1M (bootstrap stability for K=2..10 on the real customers / 1M synthetic ones;
 `python benchmarks/run.py --cases stability-real stability-1M`).
@@ -65,6 +67,8 @@ CASES = {
     "mkt-csv-50M": (WORK / "marketplace_50M.csv", 50_000_000, False),
     "app-xlsx": (DATA / "online_retail.xlsx", None, False),  # the real app in headless Chromium
     "app-csv": (DATA / "online_retail.csv.gz", None, False),
+    # K, rule, date, country and page interactions in the real app once the workbook is loaded
+    "app-interactions": (DATA / "online_retail.xlsx", None, False),
     "kscan-1M": (None, 1_000_000, False),  # the K scan alone on 1M synthetic customers
     "report-csv": (None, 0, False),  # the HTML report of the real data (--html): build time and size
     "report-1M": (None, 1_000_000, False),  # the HTML report of 1M synthetic customers
@@ -654,6 +658,44 @@ def run_app_case(name: str, path: Path, args, out_dir: Path) -> dict:
     return result
 
 
+INTERACTIONS = ("k_change", "rule_toggle", "date_filter", "country_filter", "page_switch")
+INTERACTION_TARGET_S = 1.0  # issue 21: each interaction answers within a second (median)
+
+
+def run_app_interactions(name: str, path: Path, args) -> dict:
+    """benchmarks/app_latency.py --interactions, --runs times (each a fresh server and browser, each
+    interaction timed 5 times per run); the median of all the timings of each interaction."""
+    python = sys.executable
+    customers = 4_338  # the real workbook's customers with the default cleaning (../shared/data/README.md)
+    result = {"case": name, "file": str(path), "runs": []}
+    for rep in range(args.runs):
+        r = child([python, str(REPO / "benchmarks" / "app_latency.py"), str(path), str(customers),
+                   "--interactions", "--stability", "off"], env=dict(os.environ, PYTHONPATH=str(REPO)))
+        entry = {k: r[k] for k in ("wall_s", "rc", "load_before")}
+        if r["rc"] == 0:
+            entry.update(json.loads(r["stdout"].strip().splitlines()[-1]))
+        else:
+            entry["stderr"] = r["stderr"][-2000:]
+        result["runs"].append(entry)
+        print(f"  {name} run {rep + 1}/{args.runs}: rc={r['rc']}, load {r['load_before']}", flush=True)
+    ok = [e for e in result["runs"] if e["rc"] == 0]
+    result["summary"] = {"interactions": {
+        kind: {"median_s": median([t for e in ok for t in e["runs_s"].get(kind, [])]),
+               "server_median_s": median([t for e in ok for t in e["server_s"].get(kind, []) if t is not None]),
+               "target_s": INTERACTION_TARGET_S} for kind in INTERACTIONS},
+        "app": {"ok_runs": len(ok)}}  # a case with no good run fails run.py
+    return result
+
+
+def print_interactions(results: list[dict]) -> None:
+    for r in results:
+        print(f"\n{r['case']}: from the action to the page idle with its new content (median s; server's own run)")
+        for kind, s in r["summary"]["interactions"].items():
+            met = "met" if s["median_s"] is not None and s["median_s"] <= s["target_s"] else "missed"
+            shown, server = (float("nan") if v is None else v for v in (s["median_s"], s["server_median_s"]))
+            print(f"  {kind:15s} {shown:6.2f}  server {server:6.2f}  target {s['target_s']:.1f}: {met}")
+
+
 def print_table(results: list[dict]) -> None:
     print()
     header = (f"{'case':13s} {'rows':>11s} {'cust':>8s} {'CLI s':>8s} {'peak MiB':>9s} {'rows/s':>10s} "
@@ -786,6 +828,8 @@ def main(argv=None) -> int:
             results.append(run_report(name, path, args))
         elif name in SCRIPT_CASES:
             results.append(run_kscan(name, path, args))
+        elif name == "app-interactions":
+            results.append(run_app_interactions(name, path, args))
         elif name.startswith("app-"):
             results.append(run_app_case(name, path, args, out_dir))
         elif name.startswith("predict-"):
@@ -793,7 +837,8 @@ def main(argv=None) -> int:
         else:
             results.append(run_case(name, path, args, out_dir))
     meta["load_at_end"] = load_average()
-    print_table(results)
+    print_table([r for r in results if "interactions" not in r["summary"]])
+    print_interactions([r for r in results if "interactions" in r["summary"]])
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2, default=str))
     print(f"\nresults: {args.json}")

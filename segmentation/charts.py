@@ -415,6 +415,8 @@ def scatter_2d(
         part = shown[shown["segment_id"] == segment_id]
         fig.add_trace(
             go.Scatter(
+                # Lists, not numpy arrays: Plotly sends an array as a binary block, which plotly.js 4
+                # draws ~10x slower here (4,338 customers: 2.5-3.7 s against 0.1-0.5 s, BENCHMARKS.md)
                 x=part[x].tolist(), y=part[y].tolist(), mode="markers", name=escape_text(segment),
                 marker=dict(color=segment_color(segment_id, segment), size=6, opacity=0.65),
                 customdata=_hover_customdata(part), hovertemplate=_CUSTOMER_HOVER,

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from .errors import InputFileError, quote_names
 from .settings import MAX_UPLOAD_MB
 
-__all__ = ["LoadedFile", "CsvLayout", "csv_layout", "skipped_lines_note", "read_file", "unique_headers",
+__all__ = ["LoadedFile", "ParsedFile", "CsvLayout", "csv_layout", "skipped_lines_note", "read_file", "unique_headers",
            "MAX_DECOMPRESSED_MB", "MAX_PARQUET_CELLS", "MAX_COLUMNS"]
 
 # Bounds on what a small file may expand to (decompression bombs): a gzip stream, the members of
@@ -97,16 +97,59 @@ class LoadedFile:
     def canonical(self, roles, *, progress=None):
         """Parsed into the canonical schema (parsing.to_canonical) and handed to a new DuckDB;
         the notes say what the mapping decided (columns.mapping_notes) and the parsing found."""
-        from .columns import mapping_notes
-        from .parsing import to_canonical
-        from .preparation import Canonical, arrow_canonical
-
         if progress is not None:
             progress("Reading values (dates, numbers, ids)", 0.1)
+        return self.parse(roles).canonical(roles)
+
+    def parse(self, roles) -> ParsedFile:
+        """This file's values parsed for `roles` (parsing.to_canonical), as a source of its own.
+
+        Its ``prepare`` is this file's for the same roles, without parsing again: a front end that
+        keeps it (the app, per file and mapping) cleans with other settings from the parsed values."""
+        from .columns import mapping_notes
+        from .parsing import to_canonical
+
         parsed = to_canonical(self.table, roles)
-        table, engine = arrow_canonical(parsed.table)
-        return Canonical(table=table, engine=engine,
-                         notes=tuple(self.notes) + mapping_notes(self.table, roles) + tuple(parsed.notes))
+        return ParsedFile(loaded=self, roles=tuple(sorted(dict(roles).items())), table=parsed.table,
+                          notes=tuple(self.notes) + mapping_notes(self.table, roles) + tuple(parsed.notes))
+
+    def prepare(self, roles, **options):
+        """Clean, aggregate and score (preparation.prepare_source)."""
+        from .preparation import prepare_source
+
+        return prepare_source(self, roles, **options)
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """A LoadedFile's values parsed into the canonical schema for one mapping (LoadedFile.parse).
+
+    A source (preparation.TransactionSource) like the file itself, for those roles only: its
+    ``canonical`` hands the parsed Arrow table to a new DuckDB (no copy), so cleaning it again with
+    other settings skips the parsing. Prepared from it, a file gives what it gives prepared directly.
+    """
+
+    loaded: LoadedFile
+    roles: tuple[tuple[str, str], ...]  # sorted (role, column) pairs the values were parsed for
+    table: pa.Table  # the canonical schema (segmentation.schema)
+    notes: tuple[str, ...]
+
+    fetch_products = True
+
+    @property
+    def source_name(self) -> str:
+        return self.loaded.source_name
+
+    def preview(self):
+        return self.loaded.preview()
+
+    def canonical(self, roles, *, progress=None):
+        from .preparation import Canonical, arrow_canonical
+
+        if tuple(sorted(dict(roles).items())) != self.roles:
+            raise ValueError(f"These values were parsed for the roles {dict(self.roles)}, not {dict(roles)}.")
+        table, engine = arrow_canonical(self.table)
+        return Canonical(table=table, engine=engine, notes=self.notes)
 
     def prepare(self, roles, **options):
         """Clean, aggregate and score (preparation.prepare_source)."""

@@ -172,3 +172,48 @@ def test_naming_is_explained_with_this_datas_numbers():
     text = segments.naming_explained(customers)
     assert "here 3–9 days since the last purchase" in text and "R 1 the least recent (100–120 days)" in text
     assert "after **30 days**" in text and "(**90 days**)" in text
+
+
+def _top_items_by_text(segmented: pd.DataFrame, customer_products: pd.DataFrame, n: int) -> pd.DataFrame:
+    """top_items as it was written before it grouped on product codes (the reference it must equal)."""
+    customer_products = customer_products[segments.is_product(customer_products).to_numpy()]
+    lines = customer_products.merge(segmented[["customer_id", "segment_id"]], on="customer_id")
+    totals = (lines.groupby(["segment_id", "product"], as_index=False)
+              .agg(description=("description", "first"), revenue=("revenue", "sum"))
+              .sort_values(["segment_id", "revenue", "product"], ascending=[True, False, True]))
+    return totals.groupby("segment_id").head(n).reset_index(drop=True)[["segment_id", "product", "description",
+                                                                       "revenue"]]
+
+
+TOP_ITEMS_CASES = {
+    # ties on revenue are broken by the product's text; a customer without a segment is left out
+    "ties": (["a", "a", "b", "z"], ["P2", "P1", "P3", "P9"], ["Cup", "Mug", "Tea", "Lost"], [4.0, 4.0, 4.0, 99.0]),
+    # the description is the first non-blank one of the product's lines in the segment
+    "blank description": (["a", "b", "b"], ["P1", "P1", "P1"], [None, "Mug", "Big mug"], [1.0, 2.0, 3.0]),
+    # a line without a product counts for no product
+    "no product": (["a", "b", "c"], [None, "P1", "P1"], ["?", "Mug", "Mug"], [50.0, 1.0, 2.0]),
+    "one product per segment": (["a", "c"], ["P1", "P2"], ["Mug", "Tea"], [1.0, 2.0]),
+}
+
+
+@pytest.mark.parametrize("case", list(TOP_ITEMS_CASES))
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_top_items_equals_grouping_on_the_text(case, n):
+    segmented = pd.DataFrame({"customer_id": pd.array(["a", "b", "c"], dtype="str"), "segment_id": [1, 1, 2]})
+    ids, products, descriptions, revenue = TOP_ITEMS_CASES[case]
+    lines = pd.DataFrame({"customer_id": pd.array(ids, dtype="str"), "product": pd.array(products, dtype="str"),
+                          "description": pd.array(descriptions, dtype="str"), "revenue": revenue})
+    pd.testing.assert_frame_equal(top_items(segmented, lines, n=n), _top_items_by_text(segmented, lines, n))
+
+
+def test_top_items_of_the_real_data_equal_grouping_on_the_text():
+    from segmentation import columns, pipeline, reading
+    from tests.shared_data import shared_file
+
+    loaded = reading.read_file(shared_file("online_retail.csv.gz").read_bytes(), filename="online_retail.csv.gz")
+    prepared = pipeline.prepare(loaded, columns.resolve_roles(loaded.table, {}))
+    for k in (3, 6):
+        segmented = segment_customers(prepared.customers, k=k, seed=42).customers
+        top = top_items(segmented, prepared.customer_products, n=3)
+        pd.testing.assert_frame_equal(top, _top_items_by_text(segmented, prepared.customer_products, 3))
+        assert len(top) == 3 * k

@@ -4,8 +4,11 @@
   immutable, so sharing one object is safe and costs no copy); a database table's first rows — on a
   SHA-256 of URL and table, so the URL (and its password) is in no cache key, log or screen;
 * roles, preparing (parse → clean → RFM) — ``st.cache_data`` keyed on :meth:`ui.session.Spec.key`
-  (file digest, sheet, role overrides, the cleaning settings as a whole, snapshot);
-* the K scan — keyed on that plus the seed; one segmentation — keyed on that plus K.
+  (file digest, sheet, role overrides, the cleaning settings as a whole, snapshot); the parsed values
+  — ``st.cache_resource`` per file and mapping, so a rule or filter change cleans again without
+  parsing again (:class:`segmentation.reading.ParsedFile`);
+* the K scan — keyed on the customers' content (:func:`customers_digest`) and the seed; one
+  segmentation — on that plus K (a cleaning change that leaves the customers as they were reuses both).
 
 So changing K (or a chart option) never re-reads or re-cleans the file.
 
@@ -16,6 +19,7 @@ No widget, no ``st.*`` element inside these functions.
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 import ibis
@@ -26,14 +30,15 @@ from segmentation import columns, outlook, pipeline, prediction, reading, segmen
 from segmentation.model import KSuggestion
 from segmentation.outlook import AliveMatrix
 from segmentation.pipeline import Prepared, Progress
-from segmentation.reading import LoadedFile
+from segmentation.reading import LoadedFile, ParsedFile
 from segmentation.segments import Segmentation
 from segmentation.settings import K_SCAN_RANGE, CleaningSettings
 
 from .session import DEMO_ROWS, DEMO_SEED
 
-__all__ = ["read_file", "read_table", "detected_roles", "roles", "prepare_file", "prepare_table", "scan",
-           "segment", "top_items", "customers_ahead", "segment_outlook", "lapsing_customers", "p_alive_matrix"]
+__all__ = ["read_file", "read_table", "detected_roles", "roles", "parse_file", "prepare_file", "prepare_table",
+           "customers_digest", "scan", "segment", "top_items", "customers_ahead", "segment_outlook",
+           "lapsing_customers", "p_alive_matrix"]
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -76,10 +81,19 @@ def roles(digest: str, sheet: str | None, overrides: tuple, _loaded: LoadedFile)
     return columns.resolve_roles(_loaded.table, dict(overrides))
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def parse_file(digest: str, sheet: str | None, name: str, roles: tuple, _loaded: LoadedFile) -> ParsedFile:
+    """The file's values parsed for these roles: a cleaning change cleans again, it does not parse again."""
+    return _loaded.parse(dict(roles))
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def prepare_file(key: tuple, _loaded: LoadedFile, _roles: dict, _cleaning: CleaningSettings,
                  _snapshot: date | None, _progress: Progress) -> Prepared:
-    return pipeline.prepare(_loaded, _roles, cleaning=_cleaning, snapshot=_snapshot, progress=_progress)
+    _progress("Reading values (dates, numbers, ids)", 0.1)
+    digest, name, sheet = key[:3]  # Spec.key() starts with the source's digest, name and sheet
+    parsed = parse_file(digest, sheet, name, tuple(sorted(_roles.items())), _loaded)
+    return pipeline.prepare(parsed, _roles, cleaning=_cleaning, snapshot=_snapshot, progress=_progress)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -89,14 +103,33 @@ def prepare_table(key: tuple, _con: ibis.BaseBackend, _table: str, _roles: dict,
                                  progress=_progress, with_products=True)
 
 
+def customers_digest(customers: pd.DataFrame) -> str:
+    """SHA-256 of a customer table's content: columns, types, index and values (a few ms for 4,000 rows)."""
+    digest = hashlib.sha256(repr([(str(c), str(t)) for c, t in customers.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(customers, index=True).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def scan(key: tuple, seed: int, customers: pd.DataFrame, progress: Progress) -> tuple[pd.DataFrame, KSuggestion]:
+    """The K scan of these customers. Keyed on their content, not on the settings (``key``): a cleaning
+    change that leaves the customers as they were (a rule whose rows another rule then removes)
+    compares no K again."""
+    return _scan(customers_digest(customers), seed, customers, progress)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def scan(key: tuple, seed: int, _customers: pd.DataFrame, _progress: Progress) -> tuple[pd.DataFrame, KSuggestion]:
+def _scan(customers: str, seed: int, _customers: pd.DataFrame, _progress: Progress) -> tuple[pd.DataFrame, KSuggestion]:
     _progress("Fitting K-Means for K = {}–{}".format(*K_SCAN_RANGE), 0.0)
     return pipeline.scan_for(_customers, seed=seed)
 
 
+def segment(key: tuple, k: int, seed: int, customers: pd.DataFrame) -> Segmentation:
+    """One segmentation of these customers, keyed on their content like :func:`scan`."""
+    return _segment(customers_digest(customers), k, seed, customers)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
-def segment(key: tuple, k: int, seed: int, _customers: pd.DataFrame) -> Segmentation:
+def _segment(customers: str, k: int, seed: int, _customers: pd.DataFrame) -> Segmentation:
     return segments.segment_customers(_customers, k=k, seed=seed)
 
 

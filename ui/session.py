@@ -136,6 +136,7 @@ class Spec:
     snapshot: date | None
 
     def key(self) -> tuple:
+        # The source's digest, name and sheet come first: ui/cache.prepare_file keys the parsed file on them.
         return (
             self.source.digest,
             self.source.name,  # the prepared notes quote the file name: never another session's
