@@ -25,6 +25,7 @@ PAGES = {  # url path → page title
     "choose-k": "Choose the number of segments",
     "customers": "Customers",
     "changes": "Changes: who moved between segments",
+    "outlook": "Outlook: what comes next",
 }
 REAL_CUSTOMERS = 4338  # customers of the UCI Online Retail file after the default cleaning
 
