@@ -79,7 +79,7 @@ for index, row in enumerate(profiles.itertuples()):
         st.caption(f"{formats.plural(row.customers, 'customer')} · {row.share:.0%} of customers · "
                    f"**{row.revenue_share:.0%} of revenue**")
         if (coming := ahead.get(row.segment_id)) is not None:
-            predicted = md(formats.money(coming.predicted_revenue, currency))
+            predicted = formats.money(coming.predicted_revenue, currency)
             st.markdown(f"Next {HORIZON_DAYS} days: predicted revenue **{predicted}** ({coming.revenue_share:.0%})"
                         f" · chance still active **{coming.mean_p_alive:.0%}** on average",
                         help="Predicted by the BG/NBD (purchases, chance still active) and Gamma-Gamma (spend per "
