@@ -171,54 +171,30 @@ def _purchase_days(purchases: ir.Table) -> ir.Table:
     return days.group_by(["customer_id", "day"]).agg(units=days.units.sum().cast("int64"))
 
 
-def _summary_of(days: ir.Table, snapshot_day: int) -> ir.Table:
-    days = days.filter(days.day < snapshot_day)
-    first = days.group_by("customer_id").agg(first_day=days.day.min())
-    marked = days.inner_join(first, "customer_id")
-    repeat = marked.day > marked.first_day
-    per = marked.group_by("customer_id").agg(
-        first_day=marked.first_day.min(),
-        last_day=marked.day.max(),
-        purchase_days=marked.count(),
-        repeat_units=marked.units.sum(where=repeat).fill_null(0).cast("int64"),
-    )
-    x = (per.purchase_days - 1).cast("int64")
-    return per.select(
-        "customer_id",
-        repeat_purchases=x,
-        t_x=(per.last_day - per.first_day).cast("int64"),
-        T=(snapshot_day - 1 - per.first_day).cast("int64"),
-        mean_spend=ibis.ifelse(x > 0, per.repeat_units.cast("float64") / x.cast("float64") / MONEY_SCALE,
-                               ibis.null("float64")),
-        repeat_units="repeat_units",
-    )
+# backtest_expr's columns ← combined_expr's: the summary as of the calibration end, then the holdout.
+BACKTEST_COLUMNS = {"customer_id": "customer_id", "repeat_purchases": "cal_repeat_purchases", "t_x": "cal_t_x",
+                    "T": "cal_T", "mean_spend": "cal_mean_spend", "repeat_units": "cal_repeat_units",
+                    "holdout_purchases": "holdout_purchases", "holdout_units": "holdout_units"}
 
 
 def summary_expr(purchases: ir.Table, snapshot: date) -> ir.Table:
     """One row per customer with a kept purchase before `snapshot`: customer_id, repeat_purchases
     (x), t_x, T (days), mean_spend (per repeat purchase day; null when x = 0), repeat_units (the
-    repeat days' money in integer units, cleaning.MONEY_SCALE)."""
-    return _summary_of(_purchase_days(purchases), _epoch_day(snapshot))
+    repeat days' money in integer units, cleaning.MONEY_SCALE). combined_expr with no holdout."""
+    return combined_expr(purchases, snapshot, snapshot).select(*SUMMARY_COLUMNS, "repeat_units")
 
 
 def backtest_expr(purchases: ir.Table, calibration_end: date, snapshot: date) -> ir.Table:
     """summary_expr as of `calibration_end`, plus each of those customers' purchase days
     (holdout_purchases) and money (holdout_units) in [calibration_end, snapshot)."""
-    days = _purchase_days(purchases)
-    start, end = _epoch_day(calibration_end), _epoch_day(snapshot)
-    calibration = _summary_of(days, start)
-    later = days.filter((days.day >= start) & (days.day < end))
-    holdout = later.group_by("customer_id").agg(holdout_purchases=later.count().cast("int64"),
-                                                holdout_units=later.units.sum().cast("int64"))
-    joined = calibration.left_join(holdout, "customer_id")
-    return joined.select(*[c for c in calibration.columns],
-                         holdout_purchases=joined.holdout_purchases.fill_null(0),
-                         holdout_units=joined.holdout_units.fill_null(0))
+    combined = combined_expr(purchases, snapshot, calibration_end)
+    calibration = combined.filter(combined.cal_purchase_days > 0)
+    return calibration.select(**{name: calibration[column] for name, column in BACKTEST_COLUMNS.items()})
 
 
 def combined_expr(purchases: ir.Table, snapshot: date, calibration_end: date) -> ir.Table:
-    """summary_expr and backtest_expr in one grouped query (the cleaned purchases are an
-    expression: each query cleans the rows again, so one query instead of two halves the cost).
+    """The purchase-day summary as of `snapshot` and the backtest split at `calibration_end` in
+    one grouped query over the cleaned purchases (summary_expr and backtest_expr are its halves).
 
     One row per customer with a purchase before `snapshot`: customer_id, repeat_purchases, t_x, T,
     mean_spend, repeat_units (as summary_expr), and cal_purchase_days (purchase days before
@@ -267,16 +243,8 @@ def _split(combined: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """combined_expr's frame → (summary_expr's frame, backtest_expr's frame)."""
     summary = combined[[*SUMMARY_COLUMNS, "repeat_units"]].reset_index(drop=True)
     calibration = combined[combined["cal_purchase_days"] > 0]
-    split = pd.DataFrame({
-        "customer_id": calibration["customer_id"],
-        "repeat_purchases": calibration["cal_repeat_purchases"],
-        "t_x": calibration["cal_t_x"],
-        "T": calibration["cal_T"],
-        "mean_spend": calibration["cal_mean_spend"],
-        "repeat_units": calibration["cal_repeat_units"],
-        "holdout_purchases": calibration["holdout_purchases"],
-        "holdout_units": calibration["holdout_units"],
-    }).reset_index(drop=True)
+    split = pd.DataFrame({name: calibration[column] for name, column in BACKTEST_COLUMNS.items()})
+    split = split.reset_index(drop=True)
     return summary, split
 
 
