@@ -203,19 +203,24 @@ def combined_expr(purchases: ir.Table, snapshot: date, calibration_end: date) ->
     days = _purchase_days(purchases)
     end, start = _epoch_day(snapshot), _epoch_day(calibration_end)
     days = days.filter(days.day < end)
-    first = days.group_by("customer_id").agg(first_day=days.day.min())
-    marked = days.inner_join(first, "customer_id")
-    before = marked.day < start
-    per = marked.group_by("customer_id").agg(
-        first_day=marked.first_day.min(),
-        last_day=marked.day.max(),
-        purchase_days=marked.count(),
-        repeat_units=marked.units.sum(where=marked.day > marked.first_day).fill_null(0).cast("int64"),
-        cal_purchase_days=marked.count(where=before),
-        cal_last_day=marked.day.max(where=before),
-        cal_repeat_units=marked.units.sum(where=before & (marked.day > marked.first_day)).fill_null(0).cast("int64"),
-        holdout_purchases=marked.count(where=~before),
-        holdout_units=marked.units.sum(where=~before).fill_null(0).cast("int64"),
+    before = days.day < start
+    # One pass over the purchase days: a repeat day is any day after the first, so the repeat money
+    # is the total less the first day's (its units, by arg-min of the day: days are distinct).
+    per = days.group_by("customer_id").agg(
+        first_day=days.day.min(),
+        last_day=days.day.max(),
+        purchase_days=days.count(),
+        units=days.units.sum(),
+        first_units=days.units.argmin(days.day),
+        cal_purchase_days=days.count(where=before),
+        cal_last_day=days.day.max(where=before),
+        cal_units=days.units.sum(where=before),
+        holdout_purchases=days.count(where=~before),
+        holdout_units=days.units.sum(where=~before).fill_null(0).cast("int64"),
+    )
+    per = per.mutate(
+        repeat_units=(per.units - per.first_units).cast("int64"),
+        cal_repeat_units=ibis.ifelse(per.cal_purchase_days > 0, per.cal_units - per.first_units, 0).cast("int64"),
     )
     x = (per.purchase_days - 1).cast("int64")
     cal_x = (per.cal_purchase_days - 1).cast("int64")
