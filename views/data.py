@@ -73,8 +73,7 @@ with right:
     if loaded.encoding:
         details.append(f"encoding {md(loaded.encoding)}")
     if loaded.delimiter:
-        details.append("delimiter " + {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(
-            loaded.delimiter, md(repr(loaded.delimiter))))
+        details.append(f"delimiter {md(loaded.delimiter_name)}")
     st.caption(" · ".join(details))
     for note in loaded.notes:
         st.caption(md(note))
