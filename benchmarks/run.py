@@ -256,16 +256,8 @@ n = int(sys.argv[1])
 rng = np.random.default_rng(24)
 lam, p = rng.gamma(0.25, 1 / 30.0, n), rng.beta(0.8, 2.4, n)
 T = rng.integers(0, 730, n).astype(float)
-x, t_x, now, alive = np.zeros(n), np.zeros(n), np.zeros(n), np.ones(n, dtype=bool)
-while alive.any():
-    idx = np.flatnonzero(alive)
-    now[idx] += rng.exponential(1 / lam[idx])
-    inside = now[idx] <= T[idx]
-    bought = idx[inside]
-    x[bought] += 1
-    t_x[bought] = np.floor(now[bought])
-    alive[idx[~inside]] = False
-    alive[bought[rng.random(bought.size) < p[bought]]] = False
+x, t_x = clv.simulate_bgnbd(lam, p, T, rng)
+t_x = np.floor(t_x)  # whole days, as the purchase-day summary gives them
 nu = rng.gamma(3.7, 1 / 15.0, n)
 spend = np.where(x > 0, rng.gamma(6.0 * np.maximum(x, 1)) / (nu * np.maximum(x, 1)), np.nan)
 summary = pd.DataFrame({"customer_id": np.arange(n).astype(str), "repeat_purchases": x.astype(int),

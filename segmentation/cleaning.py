@@ -334,67 +334,68 @@ def flag_rows(transactions: ir.Table, roles: Mapping[str, str], settings: Cleani
     t = _order_level_fields(transactions.select(*CANONICAL_COLUMNS, *unmapped), roles)
     t = t.mutate(description=t.description.fill_null("Unknown"))
     mode = _money_mode(roles)
-    dedupe = _COPIES.is_on(settings)
     statuses = _statuses_found(t) if "status" in roles else pd.DataFrame(columns=STATUS_COLUMNS)
     not_paid = tuple(statuses.loc[statuses["treatment"] == STATUS_TREATMENTS["not paid"], "status"])
-
-    def line_money(rows: ir.Table) -> tuple[ir.BooleanValue, ir.IntegerValue]:
-        line_total = _line_total(rows, roles, mode)
-        if mode == "quantity_price":
-            bad = _is_bad_number(rows.quantity) | _is_bad_number(rows.price) | _is_bad_number(line_total)
-        else:
-            bad = _is_bad_number(rows.amount) | _is_bad_number(line_total)
-        if "refunded" in roles:  # a blank refund is none; an unreadable one makes the line unreadable
-            bad = bad | (rows.refunded.notnull() & _is_bad_number(rows.refunded))
-        safe_total = ibis.cases((bad, 0.0), else_=line_total)
-        return bad, (safe_total * MONEY_SCALE).round().cast("int64")
-
-    def first_reason(lines: ir.Table, stage: str, context: Context) -> ir.StringValue:
-        """The name of the first rule of `stage` that drops the line, or null."""
-        branches = [
-            (rule.drops(lines, context).fill_null(False), ibis.literal(rule.reported_name(mode)))
-            for rule in RULES
-            if rule.stage == stage and rule.is_on(settings)
-        ]
-        return ibis.cases(*branches, else_=ibis.null("string")) if branches else ibis.null("string")
-
-    def with_reasons(lines: ir.Table, carry: tuple[str, ...] = ()) -> ir.Table:
-        """Canonical columns + `copies` → + line_units, rows, duplicates, drop_reason, purchase
-        (and the `carry` columns, unchanged)."""
-        bad_number, line_units = line_money(lines)
-        early_reason = first_reason(lines, "row", Context(roles, mode, settings, bad_number, not_paid))
-        # Of a line that passes the "row" rules one row goes on and the other copies are
-        # counted under `duplicate`.
-        passed = early_reason.isnull()
-        lines = lines.mutate(
-            line_units=line_units,
-            drop_reason=early_reason,
-            rows=ibis.cases((passed, 1), else_=lines.copies).cast("int64"),
-            duplicates=ibis.cases((passed, lines.copies - 1), else_=0).cast("int64"),
-        )
-        lines = lines.select(*CANONICAL_COLUMNS, *carry, "line_units", "rows", "duplicates", "drop_reason",
-                             passed_early=passed)
-        context = Context(roles, mode, settings, not_paid=not_paid)
-        reason = ibis.coalesce(lines.drop_reason, first_reason(lines, "line", context))
-        return lines.mutate(drop_reason=reason, purchase=purchase_of(lines, roles))
-
-    # Identical rows are grouped first (one hash aggregate on all columns, unmapped ones included),
-    # so every rule is computed once per distinct line. A line stands for `copies` identical rows.
-    if dedupe:
-        lines = with_reasons(t.group_by([*CANONICAL_COLUMNS, *unmapped]).agg(copies=t.count()))
-    else:
-        lines = with_reasons(t.mutate(copies=ibis.literal(1, "int64")))
+    context = Context(roles, mode, settings, not_paid=not_paid)
+    one_row_each = t.mutate(copies=ibis.literal(1, "int64"))
+    dedupe = _COPIES.is_on(settings)
+    # The lines: identical rows grouped first (one hash aggregate on all columns, unmapped ones
+    # included), so every rule is computed once per distinct line; a line stands for `copies` rows.
+    lines = _with_reasons(t.group_by([*CANONICAL_COLUMNS, *unmapped]).agg(copies=t.count()) if dedupe
+                          else one_row_each, context)
+    # The purchases: summed from the lines, or (DuckDB, copies dropped) the same purchases without
+    # grouping the rows on their text: every row goes through the rules on its own and the copies
+    # are found and subtracted by whole-row hashes.
     if dedupe and _hashes_rows(transactions):
-        # The same purchases without grouping the rows on their text: every row goes through the
-        # rules on its own and the copies are found and subtracted by whole-row hashes.
-        rows = with_reasons(t.mutate(copies=ibis.literal(1, "int64")), carry=tuple(unmapped))
+        rows = _with_reasons(one_row_each, context, carry=tuple(unmapped))
         purchases = _purchases_by_hash(rows, [*CANONICAL_COLUMNS, *unmapped])
     else:
         purchases = _purchases(lines)
-    lines = lines.drop("passed_early")
-    context = Context(roles, mode, settings)
-    return Cleaned(purchases=_customer_rule(purchases, context, _CUSTOMER.reported_name(mode)), lines=lines,
-                   mode=mode, statuses=statuses)
+    return Cleaned(purchases=_customer_rule(purchases, replace(context, not_paid=()), _CUSTOMER.reported_name(mode)),
+                   lines=lines.drop("passed_early"), mode=mode, statuses=statuses)
+
+
+def _line_money(rows: ir.Table, roles: Mapping[str, str], mode: str) -> tuple[ir.BooleanValue, ir.IntegerValue]:
+    """(whether a line's numbers are unreadable, its money in integer units: 0 when unreadable)."""
+    line_total = _line_total(rows, roles, mode)
+    if mode == "quantity_price":
+        bad = _is_bad_number(rows.quantity) | _is_bad_number(rows.price) | _is_bad_number(line_total)
+    else:
+        bad = _is_bad_number(rows.amount) | _is_bad_number(line_total)
+    if "refunded" in roles:  # a blank refund is none; an unreadable one makes the line unreadable
+        bad = bad | (rows.refunded.notnull() & _is_bad_number(rows.refunded))
+    safe_total = ibis.cases((bad, 0.0), else_=line_total)
+    return bad, (safe_total * MONEY_SCALE).round().cast("int64")
+
+
+def _first_reason(lines: ir.Table, stage: str, context: Context) -> ir.StringValue:
+    """The name of the first rule of `stage` that drops the line, or null."""
+    branches = [
+        (rule.drops(lines, context).fill_null(False), ibis.literal(rule.reported_name(context.mode)))
+        for rule in RULES
+        if rule.stage == stage and rule.is_on(context.settings)
+    ]
+    return ibis.cases(*branches, else_=ibis.null("string")) if branches else ibis.null("string")
+
+
+def _with_reasons(lines: ir.Table, context: Context, carry: tuple[str, ...] = ()) -> ir.Table:
+    """Canonical columns + `copies` → + line_units, rows, duplicates, drop_reason, purchase,
+    passed_early (and the `carry` columns, unchanged)."""
+    bad_number, line_units = _line_money(lines, context.roles, context.mode)
+    early_reason = _first_reason(lines, "row", replace(context, bad_number=bad_number))
+    # Of a line that passes the "row" rules one row goes on and the other copies are
+    # counted under `duplicate`.
+    passed = early_reason.isnull()
+    lines = lines.mutate(
+        line_units=line_units,
+        drop_reason=early_reason,
+        rows=ibis.cases((passed, 1), else_=lines.copies).cast("int64"),
+        duplicates=ibis.cases((passed, lines.copies - 1), else_=0).cast("int64"),
+    )
+    lines = lines.select(*CANONICAL_COLUMNS, *carry, "line_units", "rows", "duplicates", "drop_reason",
+                         passed_early=passed)
+    reason = ibis.coalesce(lines.drop_reason, _first_reason(lines, "line", context))
+    return lines.mutate(drop_reason=reason, purchase=purchase_of(lines, context.roles))
 
 
 # Fields shop exports write only on an order's first line (Shopify: `Financial Status`, `Billing

@@ -208,80 +208,97 @@ _SETTING_HINTS = {  # the CLI's own words for the settings the core refuses
 
 
 def _run(args: argparse.Namespace) -> int:
-    _check_output_path(args.out, (".csv", ".xlsx"), "--out")
-    _check_output_path(args.report, (".json",), "--report")
-    _check_output_path(args.html, (".html", ".htm"), "--html")
-    _check_output_path(args.audiences, (".zip", ".xlsx"), "--audiences")
-    _check_output_path(args.save_segmentation, (".json",), "--save-segmentation")
-    _check_output_path(args.migration, (".csv", ".xlsx"), "--migration")
+    """The run in its steps: the flags checked, the data loaded and segmented, the prediction and the
+    migration asked for, the outputs rendered then written all together, the summary printed."""
+    frozen = _check(args)
+    progress = _StderrProgress(enabled=not args.quiet and sys.stderr.isatty())
+    result, source, pair = _segment(args, frozen, progress)
+    result = _with_prediction(args, result, progress)
+    moved = _migration(args, result, frozen, progress, pair) if args.compare_to is not None else None
+    to_save = None
+    if args.save_segmentation is not None:
+        to_save = result.saved_segmentation(sha256=_file_sha256(args) if frozen is None else None)
+    rendered = _render(args, result, source, to_save, moved, progress)
+    _write(args, result, to_save, moved, rendered)
+    _print_summary(result)
+    return 0
+
+
+# The output flags and the endings each accepts, checked before any data is read.
+OUTPUT_FLAGS = (("out", (".csv", ".xlsx")), ("report", (".json",)), ("html", (".html", ".htm")),
+                ("audiences", (".zip", ".xlsx")), ("save_segmentation", (".json",)), ("migration", (".csv", ".xlsx")))
+
+
+def _check(args: argparse.Namespace):
+    """Everything that can be refused before any data is read: the output paths, flags that do not go
+    together, the saved segmentation (returned, or None)."""
+    for name, suffixes in OUTPUT_FLAGS:
+        _check_output_path(getattr(args, name), suffixes, "--" + name.replace("_", "-"))
     if args.segmentation is not None and args.k is not None:
         raise ParameterError("--k cannot be used with --segmentation: K comes from the saved segmentation.",
                              hint="Leave out --k, or leave out --segmentation to fit new segments.")
     if args.migration is not None and args.compare_to is None:
         raise ParameterError("--migration needs --compare-to DATE: the date to compare the snapshot with.",
                              hint="Add e.g. --compare-to 2011-09-01.")
-    frozen = None
-    if args.segmentation is not None:
-        from .saved import load
+    if args.segmentation is None:
+        return None
+    from .saved import load
 
-        frozen = load(args.segmentation)  # checked before any data is read
-    progress = _StderrProgress(enabled=not args.quiet and sys.stderr.isatty())
+    return load(args.segmentation)
+
+
+def _segment(args: argparse.Namespace, frozen, progress):
+    """The data loaded (a file, the demo, a database table, Spark) and segmented: the result, how to
+    name the source, and (Spark with --compare-to) the as-of customers fetched while Spark ran."""
     cleaning = _cleaning_settings(args)
     overrides = {role: (column or None) for role, column in args.map}
-    pair = None  # --compare-to's as-of customers when fetched before a Spark session was stopped
     if args.source is not None or args.engine == "spark":
-        result, source, pair = _run_in_engine(args, overrides, cleaning, progress, frozen)
-    else:
-        loaded, source = _load_file(args, progress)
-        from . import pipeline  # its heavy dependencies were imported by the preload thread meanwhile
+        return _run_in_engine(args, overrides, cleaning, progress, frozen)
+    loaded, source = _load_file(args, progress)
+    from . import pipeline  # its heavy dependencies were imported by the preload thread meanwhile
 
-        result = pipeline.run(loaded, overrides=overrides, cleaning=cleaning, snapshot=args.snapshot,
-                              k=args.k or "auto", seed=args.seed, progress=progress, segmentation=frozen,
-                              stability=args.stability)
-    from .export import all_or_nothing, write_atomic, write_table
+    result = pipeline.run(loaded, overrides=overrides, cleaning=cleaning, snapshot=args.snapshot,
+                          k=args.k or "auto", seed=args.seed, progress=progress, segmentation=frozen,
+                          stability=args.stability)
+    return result, source, None
 
-    result = _with_prediction(args, result, progress)
-    moved = _migration(args, result, frozen, progress, pair) if args.compare_to is not None else None
-    to_save = None
-    if args.save_segmentation is not None:
-        to_save = result.saved_segmentation(sha256=_file_sha256(args) if frozen is None else None)
+
+def _render(args, result: pipeline.Result, source: str, to_save, moved, progress) -> dict[str, bytes]:
+    """The outputs made in memory before anything is written: the report (built on every run,
+    written with --report), the HTML report and the audiences when asked for."""
     report = report_of(result, source, seed=args.seed)
     report.update(_report_extras(args, result, to_save, moved))
-    customers = result.customers
-    report_bytes = (json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n").encode()
-    html_bytes = audience_bytes = None
+    rendered = {"report": (json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n").encode()}
     if args.html is not None:
         from . import report_html  # Plotly only when a report is asked for
 
         progress("Building the HTML report", 1.0)
-        html_bytes = report_html.render(result, source=source, seed=args.seed).encode("utf-8")
+        rendered["html"] = report_html.render(result, source=source, seed=args.seed).encode("utf-8")
     if args.audiences is not None:
         from . import audiences
 
-        profiles = result.segmentation.profiles
-        segmented = result.segmentation.customers
-        audience_bytes = (audiences.audiences_zip(segmented, profiles) if args.audiences.suffix.lower() == ".zip"
-                          else audiences.audiences_xlsx(segmented, profiles))
-    # Every output appears at the end, or none does: a full disk (OutputError) leaves nothing behind.
+        profiles, segmented = result.segmentation.profiles, result.segmentation.customers
+        rendered["audiences"] = (audiences.audiences_zip(segmented, profiles) if args.audiences.suffix.lower() == ".zip"
+                                 else audiences.audiences_xlsx(segmented, profiles))
+    return rendered
+
+
+def _write(args, result: pipeline.Result, to_save, moved, rendered: dict[str, bytes]) -> None:
+    """Every output appears at the end, or none does: a full disk (OutputError) leaves nothing behind."""
+    from .export import all_or_nothing, write_atomic, write_table
+
     with all_or_nothing():
         if args.out is not None:
-            write_table(args.out, customers, extra_sheets={"Segments": result.segmentation.profiles})
+            write_table(args.out, result.customers, extra_sheets={"Segments": result.segmentation.profiles})
         if args.save_segmentation is not None:
             write_atomic(args.save_segmentation, to_save.to_json().encode("utf-8"))
         if args.migration is not None:
             from .migration import MIGRATION_COLUMNS
 
             write_table(args.migration, moved.customers[MIGRATION_COLUMNS], sheet_name="Migration")
-        if args.report is not None:
-            write_atomic(args.report, report_bytes)
-        if html_bytes is not None:
-            write_atomic(args.html, html_bytes)
-        if audience_bytes is not None:
-            write_atomic(args.audiences, audience_bytes)
-    for message in result.warnings:
-        print(f"warning: {message}", file=sys.stderr)
-    _print_summary(result)
-    return 0
+        for name in ("report", "html", "audiences"):
+            if getattr(args, name) is not None:
+                write_atomic(getattr(args, name), rendered[name])
 
 
 def _with_prediction(args, result: pipeline.Result, progress) -> pipeline.Result:
@@ -411,6 +428,9 @@ def _run_in_engine(args, overrides, cleaning, progress, frozen=None):
 
 
 def _print_summary(result: pipeline.Result) -> None:
+    """The warnings on stderr, then what was found on stdout: rows, customers, K, the segments."""
+    for message in result.warnings:
+        print(f"warning: {message}", file=sys.stderr)
     prepared = result.prepared
     audit = prepared.audit
     print(f"{audit.rows_in:,} rows in, {audit.rows_kept:,} kept; {len(prepared.customers):,} customers; "

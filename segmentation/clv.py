@@ -35,6 +35,7 @@ __all__ = [
     "GammaGamma",
     "fit_bgnbd",
     "fit_gamma_gamma",
+    "simulate_bgnbd",
     "log_hyp2f1",
     "hyp2f1",
     "MIN_REPEAT_BUYERS",
@@ -391,3 +392,31 @@ def fit_gamma_gamma(x, mean_spend, weights=None) -> GammaGamma:
             hint="Check for a few extreme amounts (e.g. a wholesale order) and filter them out.")
     return GammaGamma(p=float(p), q=float(q), gamma=float(g), customers=int(round(total)),
                       log_likelihood=float(-found.fun * total))
+
+
+def simulate_bgnbd(lam, p, T, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The BG/NBD purchase process of customers with purchase rates ``lam`` and drop-out
+    probabilities ``p``, each observed for ``T`` time units after their first purchase:
+    ``(x, t_x)``, repeat purchases and the time of the last one (0 without any). The caller draws
+    ``lam`` ~ Gamma(r, α) and ``p`` ~ Beta(a, b) (planted parameters for a test, a benchmark).
+
+    >>> rng = np.random.default_rng(0)
+    >>> x, t_x = simulate_bgnbd(np.array([0.5, 1e-9]), np.array([0.0, 0.0]), np.array([10.0, 10.0]), rng)
+    >>> bool(x[0] > 0 and 0 < t_x[0] <= 10), float(x[1]), float(t_x[1])
+    (True, 0.0, 0.0)
+    """
+    lam, p, T = _as_float(lam, p, T)
+    n = lam.size
+    x, t_x, now = np.zeros(n), np.zeros(n), np.zeros(n)
+    alive = np.ones(n, dtype=bool)
+    while alive.any():
+        idx = np.flatnonzero(alive)
+        now[idx] += rng.exponential(1 / lam[idx])
+        inside = now[idx] <= T[idx]
+        bought = idx[inside]
+        x[bought] += 1
+        t_x[bought] = now[bought]
+        dropped = rng.random(bought.size) < p[bought]
+        alive[idx[~inside]] = False
+        alive[bought[dropped]] = False
+    return x, t_x

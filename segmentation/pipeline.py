@@ -49,17 +49,19 @@ class Result:
     K and the segments (with the fitted model)."""
 
     prepared: Prepared
-    scan: pd.DataFrame
+    # Quality measures per K compared (empty with fewer than 3 distinct customer profiles, or
+    # when the segments come from a saved segmentation): the `k_scan` of --report and api.segment.
+    k_scan: pd.DataFrame
     suggestion: KSuggestion
     k: int
     segmentation: Segmentation
     warnings: tuple[str, ...] = ()
-    # Per-K stability is in `scan`; this holds per-segment stability, the seed check and their
+    # Per-K stability is in `k_scan`; this holds per-segment stability, the seed check and their
     # warnings. None: not computed (run(..., stability=False)).
     stability: SegmentationStability | None = None
     seed: int = DEFAULT_SEED
     source: str | None = None  # what the data was (a file name, a table), for the HTML report
-    # Set when the segments come from a saved segmentation instead of a fit (then scan is empty):
+    # Set when the segments come from a saved segmentation instead of a fit (then k_scan is empty):
     # the file's segmentation and the drift of these customers from it (saved.drift).
     applied: saved.SavedSegmentation | None = None
     drift: dict | None = None
@@ -136,9 +138,10 @@ class Result:
         return self.prepared.audit
 
     @property
-    def k_scan(self) -> pd.DataFrame:
-        """Quality measures per K compared (empty with fewer than 3 distinct customer profiles)."""
-        return self.scan
+    def scan(self) -> pd.DataFrame:
+        """Deprecated: the old name of `k_scan` (kept for one release)."""
+        warnings.warn("Result.scan is deprecated: use Result.k_scan", DeprecationWarning, stacklevel=2)
+        return self.k_scan
 
     @property
     def snapshot(self) -> date:
@@ -278,7 +281,7 @@ def run_prepared(
         segmentation = replace(segmentation, profiles=profiles)
         messages += verdict.warnings
     progress("Done", 1.0)
-    return Result(prepared=prepared, scan=scan, suggestion=suggestion, k=segmentation.k,
+    return Result(prepared=prepared, k_scan=scan, suggestion=suggestion, k=segmentation.k,
                   segmentation=segmentation, warnings=messages, seed=seed, source=source,
                   stability=verdict)
 
@@ -295,6 +298,6 @@ def apply_prepared(prepared: Prepared, segmentation: saved.SavedSegmentation, *,
               f"{segmentation.snapshot.isoformat()}), not from a K scan.")
     messages = (drift["warning"],) if drift["warning"] else ()
     progress("Done", 1.0)
-    return Result(prepared=prepared, scan=pd.DataFrame(columns=SCAN_COLUMNS),
+    return Result(prepared=prepared, k_scan=pd.DataFrame(columns=SCAN_COLUMNS),
                   suggestion=KSuggestion(k=segmentation.k, reason=reason), k=segmentation.k,
                   segmentation=applied, warnings=messages, seed=seed, applied=segmentation, drift=drift)

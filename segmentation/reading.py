@@ -26,7 +26,7 @@ from .errors import InputFileError, quote_names
 from .settings import MAX_UPLOAD_MB
 
 __all__ = ["LoadedFile", "ParsedFile", "CsvLayout", "csv_layout", "skipped_lines_note", "read_file", "unique_headers",
-           "MAX_DECOMPRESSED_MB", "MAX_PARQUET_CELLS", "MAX_COLUMNS"]
+           "DELIMITER_NAMES", "MAX_DECOMPRESSED_MB", "MAX_PARQUET_CELLS", "MAX_COLUMNS"]
 
 # Bounds on what a small file may expand to (decompression bombs): a gzip stream, the members of
 # a workbook or zip archive together, and the cells of a Parquet file. Real exports stay far
@@ -52,8 +52,9 @@ def _long_csv_fields() -> Iterator[None]:
         finally:
             csv.field_size_limit(before)
 
-_DELIMITERS = (",", ";", "\t", "|")
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# The delimiters a CSV file is sniffed for, in order, with the names people read (notes, the Data page).
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_DELIMITERS = tuple(DELIMITER_NAMES)
 _SAMPLE_BYTES = 256 * 1024
 _SAMPLE_RECORDS = 200
 _NO_DELIMITER = "\x1f"  # ASCII unit separator: never in real data, so one line = one field
@@ -87,6 +88,13 @@ class LoadedFile:
 
     # A source of transactions (preparation.TransactionSource): the whole table is in memory.
     fetch_products = True
+
+    @property
+    def delimiter_name(self) -> str | None:
+        """The CSV delimiter as people name it ("comma", "tab"), or None for a file without one."""
+        if self.delimiter is None:
+            return None
+        return DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))
 
     def preview(self):
         """The whole table (it is in memory already), with its row count."""
@@ -591,7 +599,7 @@ def _layout(data: bytes, name: str, notes: list[str]) -> tuple[str | None, int, 
     if delimiter is None:
         notes.append("No delimiter (comma, semicolon, tab or pipe) was found: the file was read as one column.")
     else:
-        notes.append(f"Columns are separated by {_DELIMITER_NAMES[delimiter]}s.")
+        notes.append(f"Columns are separated by {DELIMITER_NAMES[delimiter]}s.")
     header_rows = _records(sample, delimiter or _NO_DELIMITER)
     if len(header_rows) <= title_lines:
         raise InputFileError(f"'{name}' has no header row.",

@@ -35,7 +35,7 @@ def report_of(result: Result, source: str, *, seed: int = DEFAULT_SEED) -> dict:
         "k_scan": [
             {key: (None if value != value else value) for key, value in row.items()}  # NaN → null
             | {key: None for key in STABILITY_COLUMNS if key not in row}  # null: not computed
-            for row in result.scan.to_dict(orient="records")
+            for row in result.k_scan.to_dict(orient="records")
         ],
         "segments": [
             {

@@ -210,7 +210,7 @@ def _audit_section(result) -> str:
 
 
 def _k_section(result, figure_ids: dict[str, str]) -> str:
-    scan = result.scan
+    scan = result.k_scan
     chosen = ("the suggested number" if result.k == result.suggestion.k
               else f"chosen by the user (suggested: K={result.suggestion.k})")
     parts = [
@@ -335,9 +335,9 @@ def _figures(result, max_points: int | None,
     segmentation = result.segmentation
     customers = segmentation.customers
     figures: dict[str, go.Figure] = {}
-    if not result.scan.empty:
-        figures["k_scan"] = charts.k_scan_figure(result.scan, suggested_k=result.suggestion.k,
-                                                 selected_k=result.k if result.k in set(result.scan["k"]) else None)
+    if not result.k_scan.empty:
+        figures["k_scan"] = charts.k_scan_figure(result.k_scan, suggested_k=result.suggestion.k,
+                                                 selected_k=result.k if result.k in set(result.k_scan["k"]) else None)
     shown = [
         ("scatter", charts.scatter_2d(customers, x="recency", y="monetary", max_points=max_points),
          "Each dot is a customer: days since the last purchase against total spend (log scale)."),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -58,8 +58,6 @@ MAX_FILE_BYTES = 1_000_000
 # saved segments may no longer describe them.
 DRIFT_WARNING_RATIO = 1.5
 TRANSFORM = "log1p"
-SEGMENT_KEYS = ("segment_id", "segment", "action", "customers", "revenue_share",
-                "recency_median", "frequency_median", "monetary_median")
 
 
 @dataclass(frozen=True)
@@ -307,10 +305,130 @@ class _Checker:
         return value
 
 
-def loads(data: bytes | str, *, where: str = "The saved segmentation") -> SavedSegmentation:
-    """Parse and check a saved segmentation; `SegmentationFileError` names the first problem."""
-    check = _Checker(where)
-    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+# -- the document, declared: each field with its check ------------------------------------------
+# A check takes the checker, the value, the field's name and the fields checked before it (the
+# centres need k and the number of features) and returns the checked value.
+def _features(check: _Checker, value, name: str, got: dict) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise check.fail("features must be a non-empty list of feature names")
+    for feature in value:
+        if feature not in FEATURES:
+            raise check.fail(f"feature {json.dumps(feature)[:40]} is unknown; features are {', '.join(FEATURES)}")
+    if len(set(value)) != len(value):
+        raise check.fail("features lists a feature twice")
+    return tuple(value)
+
+
+def _transform(check: _Checker, value, name: str, got: dict) -> str:
+    if value != TRANSFORM:
+        raise check.fail(f"transform is {json.dumps(value)[:40]}, not {TRANSFORM!r}")
+    return value
+
+
+def _scaler(check: _Checker, value, name: str, got: dict) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    scaler = check.mapping(value, name)
+    n = len(got["features"])
+    mean = check.numbers(scaler.get("mean"), "scaler.mean", n)
+    scale = check.numbers(scaler.get("scale"), "scaler.scale", n)
+    if any(v <= 0 for v in scale):
+        raise check.fail("scaler.scale must be positive")
+    return mean, scale
+
+
+def _rows(check: _Checker, value, name: str, k: int, unit: str) -> list:
+    if not isinstance(value, list) or len(value) != k:
+        got = f"{len(value)} {unit}" if isinstance(value, list) else json.dumps(value)[:40]
+        raise check.fail(f"{name} must have k={k} {unit}, not {got}")
+    return value
+
+
+def _centers(check: _Checker, value, name: str, got: dict) -> tuple[tuple[float, ...], ...]:
+    rows = _rows(check, value, name, got["k"], "rows")
+    return tuple(check.numbers(row, f"{name}[{i}]", len(got["features"])) for i, row in enumerate(rows))
+
+
+# One segment's entry: its keys in order, each with its check; `mean_distance` is an extension
+# of the format (absent in hand-made files), checked when present.
+_SEGMENT_FIELDS: dict[str, Callable[[_Checker, object, str], object]] = {
+    "segment_id": lambda check, value, name: check.whole(value, name, minimum=1),
+    "segment": lambda check, value, name: check.text(value, name),
+    "action": lambda check, value, name: check.text(value, name, empty=True),
+    "customers": lambda check, value, name: check.whole(value, name),
+    **{key: lambda check, value, name: check.number(value, name)
+       for key in ("revenue_share", "recency_median", "frequency_median", "monetary_median")},
+}
+SEGMENT_KEYS = tuple(_SEGMENT_FIELDS)
+_OPTIONAL_SEGMENT_FIELDS = {"mean_distance": _SEGMENT_FIELDS["revenue_share"]}
+
+
+def _segments(check: _Checker, value, name: str, got: dict) -> tuple[dict, ...]:
+    k = got["k"]
+    checked = []
+    for i, entry in enumerate(_rows(check, value, name, k, "entries")):
+        entry = check.mapping(entry, f"{name}[{i}]")
+        absent = [key for key in SEGMENT_KEYS if key not in entry]
+        if absent:
+            raise check.fail(f"{name}[{i}] has no {', '.join(absent)}")
+        fields = {**_SEGMENT_FIELDS, **{key: f for key, f in _OPTIONAL_SEGMENT_FIELDS.items() if key in entry}}
+        checked.append({key: field_check(check, entry[key], f"{name}[{i}].{key}")
+                        for key, field_check in fields.items()})
+    ids = sorted(s["segment_id"] for s in checked)
+    if ids != list(range(1, k + 1)):
+        raise check.fail(f"segment ids must be 1..{k} once each, not {ids}")
+    names = [s["segment"] for s in checked]
+    if len(set(names)) != len(names):
+        raise check.fail("two segments have the same name")
+    return tuple(sorted(checked, key=lambda s: s["segment_id"]))
+
+
+def _rfm_edges(check: _Checker, value, name: str, got: dict) -> dict[str, tuple[float, ...]]:
+    edges = check.mapping(value, name)
+    checked = {}
+    for score, (_, higher) in SCORE_DIRECTIONS.items():
+        values = check.numbers(edges.get(score), f"{name}.{score}", SCORE_BINS - 1)
+        if list(values) != (sorted(values) if higher else sorted(values, reverse=True)):
+            raise check.fail(f"{name}.{score} must be {'rising' if higher else 'falling'} (one cut point per score)")
+        checked[score] = values
+    return checked
+
+
+def _snapshot(check: _Checker, value, name: str, got: dict) -> date:
+    try:
+        return date.fromisoformat(check.text(value, name))
+    except ValueError:
+        raise check.fail(f"snapshot {value!r} is not a date like 2011-12-10") from None
+
+
+def _roles(check: _Checker, value, name: str, got: dict) -> dict[str, str]:
+    roles = check.mapping(value, name)
+    if not all(isinstance(key, str) and isinstance(text, str) for key, text in roles.items()):
+        raise check.fail("roles must map role names to column names")
+    return dict(roles)
+
+
+_REQUIRED = object()
+# The document's fields (after "format"), in the order they are checked: (key, check, default when
+# absent, or _REQUIRED). The first problem found is the error; missing required fields are named together.
+_FIELDS: tuple[tuple[str, Callable[[_Checker, object, str, dict], object], object], ...] = (
+    ("features", _features, _REQUIRED),
+    ("transform", _transform, _REQUIRED),
+    ("scaler", _scaler, _REQUIRED),
+    ("k", lambda check, value, name, got: check.whole(value, name, minimum=1), _REQUIRED),
+    ("centers", _centers, _REQUIRED),
+    ("segments", _segments, _REQUIRED),
+    ("rfm_edges", _rfm_edges, _REQUIRED),
+    ("snapshot", _snapshot, _REQUIRED),
+    ("seed", lambda check, value, name, got: check.whole(value, name), _REQUIRED),
+    ("roles", _roles, {}),
+    ("cleaning", lambda check, value, name, got: dict(check.mapping(value, name)), {}),
+    ("training", lambda check, value, name, got: dict(check.mapping(value, name)), {}),
+    ("created", lambda check, value, name, got: str(value), ""),
+    ("segmenter_version", lambda check, value, name, got: str(value), ""),
+)
+
+
+def _document(check: _Checker, raw: bytes) -> dict:
+    """The JSON object of a file of the format this Segmenter reads (size, encoding, JSON, format)."""
     if len(raw) > MAX_FILE_BYTES:
         raise check.fail(f"it is {len(raw) / 1_000_000:,.1f} MB, and a saved segmentation is a few kB "
                          f"(at most {MAX_FILE_BYTES // 1_000_000} MB)")
@@ -328,90 +446,23 @@ def loads(data: bytes | str, *, where: str = "The saved segmentation") -> SavedS
     if version != str(FORMAT_VERSION):
         raise check.fail(f"it is version {version} of the format and this Segmenter reads version "
                          f"{FORMAT_VERSION}")
-    missing = [key for key in ("features", "transform", "scaler", "centers", "segments", "rfm_edges",
-                               "snapshot", "k", "seed") if key not in top]
+    return top
+
+
+def loads(data: bytes | str, *, where: str = "The saved segmentation") -> SavedSegmentation:
+    """Parse and check a saved segmentation (every field of `_FIELDS`); `SegmentationFileError`
+    names the first problem."""
+    check = _Checker(where)
+    top = _document(check, data.encode("utf-8") if isinstance(data, str) else bytes(data))
+    missing = [key for key, _, default in _FIELDS if default is _REQUIRED and key not in top]
     if missing:
         raise check.fail(f"it has no {', '.join(missing)}")
-
-    features = top["features"]
-    if not isinstance(features, list) or not features:
-        raise check.fail("features must be a non-empty list of feature names")
-    for name in features:
-        if name not in FEATURES:
-            raise check.fail(f"feature {json.dumps(name)[:40]} is unknown; features are {', '.join(FEATURES)}")
-    if len(set(features)) != len(features):
-        raise check.fail("features lists a feature twice")
-    n = len(features)
-    if top["transform"] != TRANSFORM:
-        raise check.fail(f"transform is {json.dumps(top['transform'])[:40]}, not {TRANSFORM!r}")
-
-    scaler = check.mapping(top["scaler"], "scaler")
-    mean = check.numbers(scaler.get("mean"), "scaler.mean", n)
-    scale = check.numbers(scaler.get("scale"), "scaler.scale", n)
-    if any(v <= 0 for v in scale):
-        raise check.fail("scaler.scale must be positive")
-
-    k = check.whole(top["k"], "k", minimum=1)
-    centers = top["centers"]
-    if not isinstance(centers, list) or len(centers) != k:
-        got = f"{len(centers)} rows" if isinstance(centers, list) else json.dumps(centers)[:40]
-        raise check.fail(f"centers must have k={k} rows, not {got}")
-    center_rows = tuple(check.numbers(row, f"centers[{i}]", n) for i, row in enumerate(centers))
-
-    segments = top["segments"]
-    if not isinstance(segments, list) or len(segments) != k:
-        got = f"{len(segments)} entries" if isinstance(segments, list) else json.dumps(segments)[:40]
-        raise check.fail(f"segments must have k={k} entries, not {got}")
-    checked_segments = []
-    for i, entry in enumerate(segments):
-        entry = check.mapping(entry, f"segments[{i}]")
-        absent = [key for key in SEGMENT_KEYS if key not in entry]
-        if absent:
-            raise check.fail(f"segments[{i}] has no {', '.join(absent)}")
-        item = {
-            "segment_id": check.whole(entry["segment_id"], f"segments[{i}].segment_id", minimum=1),
-            "segment": check.text(entry["segment"], f"segments[{i}].segment"),
-            "action": check.text(entry["action"], f"segments[{i}].action", empty=True),
-            "customers": check.whole(entry["customers"], f"segments[{i}].customers"),
-        }
-        for key in ("revenue_share", "recency_median", "frequency_median", "monetary_median"):
-            item[key] = check.number(entry[key], f"segments[{i}].{key}")
-        if "mean_distance" in entry:  # an extension of the format: absent in hand-made files
-            item["mean_distance"] = check.number(entry["mean_distance"], f"segments[{i}].mean_distance")
-        checked_segments.append(item)
-    ids = sorted(s["segment_id"] for s in checked_segments)
-    if ids != list(range(1, k + 1)):
-        raise check.fail(f"segment ids must be 1..{k} once each, not {ids}")
-    names = [s["segment"] for s in checked_segments]
-    if len(set(names)) != len(names):
-        raise check.fail("two segments have the same name")
-    checked_segments.sort(key=lambda s: s["segment_id"])
-
-    edges = check.mapping(top["rfm_edges"], "rfm_edges")
-    checked_edges = {}
-    for name, (_, higher) in SCORE_DIRECTIONS.items():
-        values = check.numbers(edges.get(name), f"rfm_edges.{name}", SCORE_BINS - 1)
-        ordered = sorted(values) if higher else sorted(values, reverse=True)
-        if list(values) != ordered:
-            direction = "rising" if higher else "falling"
-            raise check.fail(f"rfm_edges.{name} must be {direction} (one cut point per score)")
-        checked_edges[name] = values
-
-    try:
-        snapshot = date.fromisoformat(check.text(top["snapshot"], "snapshot"))
-    except ValueError:
-        raise check.fail(f"snapshot {top['snapshot']!r} is not a date like 2011-12-10") from None
-    seed = check.whole(top["seed"], "seed")
-    roles = check.mapping(top.get("roles", {}), "roles")
-    if not all(isinstance(key, str) and isinstance(value, str) for key, value in roles.items()):
-        raise check.fail("roles must map role names to column names")
-    return SavedSegmentation(
-        features=tuple(features), scaler_mean=mean, scaler_scale=scale, centers=center_rows,
-        segments=tuple(checked_segments), rfm_edges=checked_edges, snapshot=snapshot, seed=seed,
-        roles=dict(roles), cleaning=dict(check.mapping(top.get("cleaning", {}), "cleaning")),
-        training=dict(check.mapping(top.get("training", {}), "training")),
-        created=str(top.get("created", "")), segmenter_version=str(top.get("segmenter_version", "")),
-    )
+    got: dict = {}
+    for key, field_check, default in _FIELDS:
+        got[key] = field_check(check, top.get(key, default), key, got)
+    mean, scale = got.pop("scaler")
+    del got["transform"], got["k"]  # the transform is fixed; k is the number of centres
+    return SavedSegmentation(scaler_mean=mean, scaler_scale=scale, **got)
 
 
 def load(path: str | os.PathLike) -> SavedSegmentation:

@@ -42,6 +42,7 @@ __all__ = [
     "local_cores",
     "session_conf",
     "jvm_environment",
+    "DriverJVM",
     "launch_driver_jvm",
     "jvm_output",
     "executor_pids",
@@ -139,22 +140,87 @@ def jvm_environment(master: str | None, spark_home: str | None) -> dict[str, str
 
 # ----------------------------------------------------------------------------- the driver JVM
 
-class _DriverJVM:
-    """The JVM this process launched: its output (last lines) and its private SPARK_HOME."""
+class DriverJVM:
+    """The driver JVM this process launched: its process, the thread that copies its output (the
+    last lines kept, all of them to ``SEGMENTER_SPARK_LOG`` when set) and its private SPARK_HOME.
 
-    def __init__(self):
+    Who owns it: the process. PySpark keeps one gateway per process and reuses it for every later
+    SparkContext, so the JVM cannot end with the session that started it; :meth:`launch` registers
+    :meth:`end` to run at exit, after the command line has stopped its SparkContext. ``launched``
+    is the one this process launched, if any (read by :func:`jvm_output` and :func:`stop_session`).
+    """
+
+    launched: DriverJVM | None = None
+
+    def __init__(self, process: subprocess.Popen, spark_home: str | None, log_path: str | None):
+        self.process, self.spark_home = process, spark_home
         self.output: collections.deque[str] = collections.deque(maxlen=_JVM_OUTPUT_LINES)
-        self.process: subprocess.Popen | None = None
-        self.spark_home: str | None = None
-        self.drain: threading.Thread | None = None
+        self.drain = threading.Thread(target=self._drain, args=(process.stdout, log_path),
+                                      name="spark-jvm-output", daemon=True)
+        self.drain.start()
 
+    @classmethod
+    def launch(cls, conf, master: str | None):
+        """Launch the driver JVM for ``conf`` with its output captured; return PySpark's gateway.
 
-_driver = _DriverJVM()
+        Called only when no JVM runs yet in this process (PySpark keeps one for the process's life).
+        """
+        from pyspark.java_gateway import launch_gateway
+
+        spark_home = _private_spark_home()
+        extra = jvm_environment(master, spark_home)
+        saved = {name: os.environ.get(name) for name in extra}
+        os.environ.update(extra)  # PySpark launches the JVM with a copy of os.environ
+        try:
+            gateway = launch_gateway(conf, popen_kwargs={"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT})
+        except Exception:
+            if spark_home:
+                shutil.rmtree(spark_home, ignore_errors=True)
+            raise
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        cls.launched = driver = cls(gateway.proc, spark_home, os.environ.get(LOG_VARIABLE))
+        atexit.register(driver.end)
+        return gateway
+
+    def _drain(self, stream, log_path: str | None) -> None:
+        with open(log_path, "a", encoding="utf-8") if log_path else contextlib.nullcontext() as log:
+            for line in stream:
+                text = line.decode("utf-8", "replace").rstrip()
+                self.output.append(text)
+                if log is not None:
+                    log.write(text + "\n")
+                    log.flush()
+
+    def end(self, timeout: float = 20.0) -> None:
+        """At exit: close the JVM's stdin (PySpark's signal to exit), wait for it, remove SPARK_HOME.
+
+        Runs after the command line has stopped its SparkContext, so the JVM has nothing left to stop.
+        """
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.close()
+                self.process.wait(timeout)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+        self.drain.join(timeout=5)  # its last lines (the JVM's shutdown) reach the log file
+        if self.spark_home:
+            shutil.rmtree(self.spark_home, ignore_errors=True)
+
+    def remove_executor_folders(self) -> None:
+        """The local-cluster executors' folders under the private SPARK_HOME's ``work/``."""
+        if self.spark_home:
+            for folder in (Path(self.spark_home) / "work").glob("app-*"):
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def jvm_output() -> list[str]:
     """The last lines the driver JVM started here printed (Spark's log at error level)."""
-    return list(_driver.output)
+    return list(DriverJVM.launched.output) if DriverJVM.launched is not None else []
 
 
 def _private_spark_home() -> str | None:
@@ -173,63 +239,7 @@ def _private_spark_home() -> str | None:
     return str(home)
 
 
-def launch_driver_jvm(conf, master: str | None):
-    """Launch the driver JVM for ``conf`` with its output captured; return PySpark's gateway.
-
-    Called only when no JVM runs yet in this process (PySpark keeps one for the process's life).
-    """
-    from pyspark.java_gateway import launch_gateway
-
-    spark_home = _private_spark_home()
-    extra = jvm_environment(master, spark_home)
-    saved = {name: os.environ.get(name) for name in extra}
-    os.environ.update(extra)  # PySpark launches the JVM with a copy of os.environ
-    try:
-        gateway = launch_gateway(conf, popen_kwargs={"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT})
-    except Exception:
-        if spark_home:
-            shutil.rmtree(spark_home, ignore_errors=True)
-        raise
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    _driver.process, _driver.spark_home = gateway.proc, spark_home
-    _driver.drain = threading.Thread(target=_drain, args=(gateway.proc.stdout, os.environ.get(LOG_VARIABLE)),
-                                     name="spark-jvm-output", daemon=True)
-    _driver.drain.start()
-    atexit.register(_end_jvm)
-    return gateway
-
-
-def _drain(stream, log_path: str | None) -> None:
-    with open(log_path, "a", encoding="utf-8") if log_path else contextlib.nullcontext() as log:
-        for line in stream:
-            text = line.decode("utf-8", "replace").rstrip()
-            _driver.output.append(text)
-            if log is not None:
-                log.write(text + "\n")
-                log.flush()
-
-
-def _end_jvm(timeout: float = 20.0) -> None:
-    """At exit: close the JVM's stdin (PySpark's signal to exit), wait for it, remove SPARK_HOME.
-
-    Runs after the command line has stopped its SparkContext, so the JVM has nothing left to stop.
-    """
-    process = _driver.process
-    if process is not None and process.poll() is None:
-        try:
-            process.stdin.close()
-            process.wait(timeout)
-        except (OSError, subprocess.TimeoutExpired):
-            process.kill()
-    if _driver.drain is not None:
-        _driver.drain.join(timeout=5)  # its last lines (the JVM's shutdown) reach the log file
-    if _driver.spark_home:
-        shutil.rmtree(_driver.spark_home, ignore_errors=True)
+launch_driver_jvm = DriverJVM.launch  # the name sources.py calls
 
 
 # ----------------------------------------------------------------------------- stopping
@@ -316,6 +326,5 @@ def stop_session(session, *, timeout: float = 30.0) -> None:
             time.sleep(0.1)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
-    if _driver.spark_home:
-        for folder in (Path(_driver.spark_home) / "work").glob("app-*"):
-            shutil.rmtree(folder, ignore_errors=True)
+    if DriverJVM.launched is not None:
+        DriverJVM.launched.remove_executor_folders()

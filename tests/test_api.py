@@ -66,6 +66,12 @@ def test_segment_gives_the_out_columns_and_profiles(small_result):
     assert list(small_result.k_scan["k"]) == sorted(small_result.k_scan["k"])
 
 
+def test_result_scan_is_the_deprecated_name_of_k_scan(small_result):
+    with pytest.warns(DeprecationWarning, match="use Result.k_scan"):
+        old = small_result.scan
+    assert old is small_result.k_scan and not old.empty
+
+
 def test_model_predicts_the_segment_ids_of_the_customers(small_result):
     rows = small_result.customers[["recency", "frequency", "monetary"]]
     assert (small_result.model.predict(rows) == small_result.customers["segment_id"].to_numpy()).all()

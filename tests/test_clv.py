@@ -57,21 +57,7 @@ def _simulate(n, r, alpha, a, b, T_max, seed):
     lam = rng.gamma(r, 1 / alpha, n)
     p = rng.beta(a, b, n)
     T = rng.uniform(T_max / 4, T_max, n).round()
-    x = np.zeros(n)
-    t_x = np.zeros(n)
-    now = np.zeros(n)
-    alive = np.ones(n, dtype=bool)
-    while alive.any():
-        idx = np.flatnonzero(alive)
-        now[idx] += rng.exponential(1 / lam[idx])
-        inside = now[idx] <= T[idx]
-        bought = idx[inside]
-        x[bought] += 1
-        t_x[bought] = now[bought]
-        dropped = rng.random(bought.size) < p[bought]
-        alive[idx[~inside]] = False
-        alive[bought[dropped]] = False
-    return x, t_x, T
+    return (*clv.simulate_bgnbd(lam, p, T, rng), T)
 
 
 def test_planted_parameters_are_recovered_within_3_percent():

@@ -6,9 +6,9 @@ import doctest
 
 import pytest
 
-from segmentation import api, kpolicy, settings
+from segmentation import api, clv, kpolicy, settings
 
-DOCUMENTED = [api, kpolicy]  # modules whose docstrings carry examples
+DOCUMENTED = [api, clv, kpolicy]  # modules whose docstrings carry examples
 
 
 @pytest.mark.parametrize("module", DOCUMENTED, ids=lambda module: module.__name__)

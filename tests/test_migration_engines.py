@@ -4,34 +4,22 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from segmentation import migration, parsing, pipeline, sources
+from segmentation import migration, pipeline
 from segmentation.cli import main
+from tests.engines import planted
 from tests.engines import postgres as engine_postgres
 from tests.engines import spark as engine_spark
-from tests.test_migration import planted_transactions
 
 pg_server = engine_postgres.pg_server
 spark, spark_con = engine_spark.spark, engine_spark.spark_con
 A = date(2011, 7, 1)
-ROLES = {"customer": "CustomerID", "date": "InvoiceDate", "quantity": "Quantity", "price": "UnitPrice",
-         "invoice": "InvoiceNo"}
-RAW_NAMES = {"customer_id": "CustomerID", "invoice": "InvoiceNo", "invoice_date": "InvoiceDate",
-             "quantity": "Quantity", "price": "UnitPrice"}
-
-
-def _raw() -> pa.Table:
-    canonical = planted_transactions()
-    return pa.table({raw: canonical[name] for name, raw in RAW_NAMES.items()})
 
 
 @pytest.fixture(scope="module")
 def duckdb_reference():
-    raw = _raw()
-    prepared = pipeline.prepare_canonical(parsing.to_canonical(raw, ROLES).table, ROLES, with_products=False)
+    prepared = planted.on_duckdb()
     moved = migration.compare(prepared.purchases, date_a=A, date_b=prepared.snapshot, k=3)
     return prepared, moved
 
@@ -47,29 +35,19 @@ def _assert_same_migration(prepared: pipeline.Prepared, reference) -> None:
 
 @pytest.mark.xdist_group("postgres")
 def test_postgres_gives_the_duckdb_migration(pg_server, duckdb_reference):
-    pg_server.load_arrow("planted_migration", _raw())
-    con = sources.connect_postgres(pg_server.url())
-    try:
-        prepared = sources.prepare_table(sources.open_table(con, "planted_migration"), ROLES, with_products=False)
+    with planted.on_postgres(pg_server, "planted_migration") as prepared:
         _assert_same_migration(prepared, duckdb_reference)
-    finally:
-        con.disconnect()
 
 
 @pytest.mark.xdist_group("spark")
 def test_spark_gives_the_duckdb_migration(spark_con, duckdb_reference, tmp_path):
-    path = tmp_path / "planted.parquet"
-    pq.write_table(_raw(), path)
-    prepared = sources.prepare_table(sources.read_spark(spark_con, str(path)), ROLES, with_products=False)
-    _assert_same_migration(prepared, duckdb_reference)
+    _assert_same_migration(planted.on_spark(spark_con, tmp_path), duckdb_reference)
 
 
 @pytest.mark.xdist_group("postgres")
 def test_cli_apply_and_compare_on_postgres_equals_duckdb(pg_server, tmp_path):
-    raw = _raw()
-    pg_server.load_arrow("planted_cli", raw)
-    csv = tmp_path / "planted.csv"
-    raw.to_pandas().to_csv(csv, index=False)
+    pg_server.load_arrow("planted_cli", planted.raw())
+    csv = planted.csv(tmp_path)
     seg = tmp_path / "seg.json"
     assert main([str(csv), "--k", "3", "--to", "2011-06-30", "--save-segmentation", str(seg), "--quiet"]) == 0
     outputs = {}
@@ -87,8 +65,7 @@ def test_cli_apply_and_compare_on_postgres_equals_duckdb(pg_server, tmp_path):
 
 @pytest.mark.xdist_group("spark")
 def test_cli_apply_and_compare_on_spark_equals_duckdb(spark_con, tmp_path):
-    parquet = tmp_path / "planted.parquet"
-    pq.write_table(_raw(), parquet)
+    parquet = planted.parquet(tmp_path)
     seg = tmp_path / "seg.json"
     assert main([str(parquet), "--k", "3", "--to", "2011-06-30", "--save-segmentation", str(seg), "--quiet"]) == 0
     outputs = {}

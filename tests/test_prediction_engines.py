@@ -5,28 +5,17 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from segmentation import parsing, pipeline, prediction, sources
+from segmentation import pipeline, prediction
 from segmentation.cli import main
+from tests.engines import planted
 from tests.engines import postgres as engine_postgres
 from tests.engines import spark as engine_spark
-from tests.test_migration import planted_transactions
 
 pg_server = engine_postgres.pg_server
 spark, spark_con = engine_spark.spark, engine_spark.spark_con
 CALIBRATION_END = date(2011, 7, 1)
-ROLES = {"customer": "CustomerID", "date": "InvoiceDate", "quantity": "Quantity", "price": "UnitPrice",
-         "invoice": "InvoiceNo"}
-RAW_NAMES = {"customer_id": "CustomerID", "invoice": "InvoiceNo", "invoice_date": "InvoiceDate",
-             "quantity": "Quantity", "price": "UnitPrice"}
-
-
-def _raw() -> pa.Table:
-    canonical = planted_transactions()
-    return pa.table({raw: canonical[name] for name, raw in RAW_NAMES.items()})
 
 
 def _frames(prepared: pipeline.Prepared) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -38,8 +27,7 @@ def _frames(prepared: pipeline.Prepared) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def duckdb_reference():
-    prepared = pipeline.prepare_canonical(parsing.to_canonical(_raw(), ROLES).table, ROLES, with_products=False)
-    summary, split = _frames(prepared)
+    summary, split = _frames(planted.on_duckdb())
     assert (summary["repeat_purchases"] > 0).sum() >= 10 and split["holdout_purchases"].sum() > 0
     return summary, split
 
@@ -51,7 +39,7 @@ def _assert_same(prepared: pipeline.Prepared, reference) -> None:
 
 def test_duckdb_summary_agrees_with_the_customers(duckdb_reference):
     summary, split = duckdb_reference
-    prepared = pipeline.prepare_canonical(parsing.to_canonical(_raw(), ROLES).table, ROLES, with_products=False)
+    prepared = planted.on_duckdb()
     customers = prepared.customers.set_index("customer_id").loc[summary["customer_id"]]
     # T + 1 = days from the first purchase day to the snapshot = tenure; x < frequency (purchase days ≤ invoices)
     assert (summary["T"].to_numpy() + 1 == customers["tenure"].to_numpy()).all()
@@ -61,21 +49,13 @@ def test_duckdb_summary_agrees_with_the_customers(duckdb_reference):
 
 @pytest.mark.xdist_group("postgres")
 def test_postgres_gives_the_duckdb_summary(pg_server, duckdb_reference):
-    pg_server.load_arrow("planted_prediction", _raw())
-    con = sources.connect_postgres(pg_server.url())
-    try:
-        prepared = sources.prepare_table(sources.open_table(con, "planted_prediction"), ROLES, with_products=False)
+    with planted.on_postgres(pg_server, "planted_prediction") as prepared:
         _assert_same(prepared, duckdb_reference)
-    finally:
-        con.disconnect()
 
 
 @pytest.mark.xdist_group("spark")
 def test_spark_gives_the_duckdb_summary(spark_con, duckdb_reference, tmp_path):
-    path = tmp_path / "planted.parquet"
-    pq.write_table(_raw(), path)
-    prepared = sources.prepare_table(sources.read_spark(spark_con, str(path)), ROLES, with_products=False)
-    _assert_same(prepared, duckdb_reference)
+    _assert_same(planted.on_spark(spark_con, tmp_path), duckdb_reference)
 
 
 def _cli_outputs(tmp_path, runs: dict[str, list[str]]) -> dict[str, pd.DataFrame]:
@@ -89,10 +69,8 @@ def _cli_outputs(tmp_path, runs: dict[str, list[str]]) -> dict[str, pd.DataFrame
 
 @pytest.mark.xdist_group("postgres")
 def test_cli_predict_on_postgres_equals_duckdb(pg_server, tmp_path):
-    raw = _raw()
-    pg_server.load_arrow("planted_predict_cli", raw)
-    csv = tmp_path / "planted.csv"
-    raw.to_pandas().to_csv(csv, index=False)
+    pg_server.load_arrow("planted_predict_cli", planted.raw())
+    csv = planted.csv(tmp_path)
     got = _cli_outputs(tmp_path, {"duckdb": [str(csv)],
                                   "postgres": ["--source", pg_server.url(), "--table", "planted_predict_cli"]})
     columns = ["customer_id", *prediction.PREDICTION_COLUMNS]
@@ -102,8 +80,7 @@ def test_cli_predict_on_postgres_equals_duckdb(pg_server, tmp_path):
 
 @pytest.mark.xdist_group("spark")
 def test_cli_predict_on_spark_equals_duckdb(spark_con, tmp_path):
-    parquet = tmp_path / "planted.parquet"
-    pq.write_table(_raw(), parquet)
+    parquet = planted.parquet(tmp_path)
     got = _cli_outputs(tmp_path, {"duckdb": [str(parquet)], "spark": [str(parquet), "--engine", "spark"]})
     columns = ["customer_id", *prediction.PREDICTION_COLUMNS]
     assert got["duckdb"]["p_alive"].notna().all()

@@ -54,11 +54,14 @@ def column(loaded: LoadedFile, name: str) -> list:
 # ----------------------------------------------------------------------------- CSV
 
 
-@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"], ids=["comma", "semicolon", "tab", "pipe"])
-def test_csv_delimiters_are_detected_and_quoted_fields_kept(delimiter):
+@pytest.mark.parametrize(("delimiter", "name"), [(",", "comma"), (";", "semicolon"), ("\t", "tab"), ("|", "pipe")],
+                         ids=["comma", "semicolon", "tab", "pipe"])
+def test_csv_delimiters_are_detected_and_quoted_fields_kept(delimiter, name):
     loaded = read_file(csv_bytes(ROWS, delimiter), filename="sales.csv")
     assert loaded.file_format == "csv"
     assert loaded.delimiter == delimiter
+    assert loaded.delimiter_name == name  # the Data page's caption and the reading note use this name
+    assert f"separated by {name}s" in " ".join(loaded.notes)
     assert loaded.table.column_names == ROWS[0]
     assert column(loaded, "Description") == ["Café crème", "Mug; blue"]
     assert all(pa.types.is_string(f.type) for f in loaded.table.schema)

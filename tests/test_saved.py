@@ -195,6 +195,10 @@ MALFORMED = [
     ("not-utf8", lambda document: b"\xff\xfe{}", r"it is not UTF-8 text"),
     ("missing-centers", lambda document: json.dumps({k: v for k, v in document.items() if k != "centers"}),
      r"it has no centers"),
+    ("missing-k-and-seed", lambda document: json.dumps({k: v for k, v in document.items() if k not in ("k", "seed")}),
+     r"it has no k, seed\."),
+    ("segment-without-action", _set("segments.2", {"segment_id": 3, "segment": "X"}),
+     r"segments\[2\] has no action, customers, revenue_share"),
 ]
 
 

@@ -13,7 +13,8 @@ from segmentation.migration import DEFAULT_DAYS, Migration
 
 from . import sources as app_sources
 
-__all__ = ["DATE_WIDGETS", "kept_purchases", "compare", "trend", "flow_csv", "remember_dates", "restore_dates"]
+__all__ = ["DATE_WIDGETS", "kept_purchases", "compare", "trend", "flow_csv", "apply_preset", "remember_dates",
+           "restore_dates"]
 
 # The Changes page's date widgets, and the session key that keeps their values for its data:
 # Streamlit drops a widget's state when its page is not shown, so returning to the page (or to
@@ -40,6 +41,15 @@ def restore_dates(snapshot: date, low: date) -> None:
     for key in DATE_WIDGETS:
         if key not in ss:
             ss[key] = kept[key]
+
+
+def apply_preset(snapshot: date, low: date) -> None:
+    """on_change of the preset: the second date is the snapshot, the first that many days before."""
+    ss = st.session_state
+    days = ss.get("w_changes_preset")
+    if days:
+        ss["w_changes_b"] = snapshot
+        ss["w_changes_a"] = max(low, snapshot - timedelta(days=int(days)))
 
 
 def remember_dates(snapshot: date, low: date, preset: int | None, date_a: date, date_b: date) -> None:

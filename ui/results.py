@@ -86,7 +86,7 @@ class Results:
     def result(self) -> Result:
         """These results as the library's Result (what the report and the notebook API take)."""
         prediction = self.prediction()  # the report's "What comes next" once computed (ui/prediction.py)
-        return Result(prepared=self.prepared, scan=self.scan, suggestion=self.suggestion, k=self.k,
+        return Result(prepared=self.prepared, k_scan=self.scan, suggestion=self.suggestion, k=self.k,
                       segmentation=self.segmentation(), seed=self.seed, source=self.spec.source.name,
                       stability=self.stability_verdict(), prediction=prediction,
                       predict_days=None if prediction is None else prediction.horizon_days)

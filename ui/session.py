@@ -31,12 +31,16 @@ __all__ = [
     "cleaning",
     "current_spec",
     "digest_of",
+    "failed_sheet",
+    "failed_upload",
     "init",
     "k",
     "on_k_widget",
     "overrides",
     "seed",
     "set_cleaning",
+    "set_failed_sheet",
+    "set_failed_upload",
     "set_k",
     "shown_k",
     "set_override",
@@ -47,6 +51,7 @@ __all__ = [
     "snapshot",
     "source",
     "sync_widget",
+    "upload_is_new",
     "use_demo",
 ]
 
@@ -74,6 +79,11 @@ CURRENCY = "seg_currency"  # the marketer's currency (ISO code; "" for none), or
 DATABASE = "seg_database"  # {"con", "hash", "where", "tables"} of the last successful connect
 DATABASE_CONS = "seg_database_cons"  # Source.digest -> connection, for each table picked
 DATABASE_ERROR = "seg_database_error"
+# The Data page's loads that failed, so that the error stays shown (and the file is not read again
+# on every rerun) while the uploader still holds the file: see upload_is_new / failed_upload / failed_sheet.
+UPLOAD_ID = "seg_upload_id"  # file_id of the upload last read
+UPLOAD_ERROR = "seg_upload_error"  # (file_id, SegmenterError) of an upload that could not be read
+SHEET_ERROR = "seg_sheet_error"  # (sheet, SegmenterError) of a sheet that could not be read
 # Widgets bound to K (sidebar and Choose K page): changing one moves the other.
 K_WIDGETS = ("w_k_sidebar", "w_k_page")
 
@@ -186,6 +196,34 @@ def currency_choice() -> str | None:
 
 def set_currency(code: str | None) -> None:
     st.session_state[CURRENCY] = code
+
+
+def upload_is_new(file_id: str) -> bool:
+    """Whether the uploader's file is not the one last read; if so it is now (and no error is kept)."""
+    ss = st.session_state
+    if ss.get(UPLOAD_ID) == file_id:
+        return False
+    ss[UPLOAD_ID], ss[UPLOAD_ERROR] = file_id, None
+    return True
+
+
+def set_failed_upload(file_id: str, error: Any) -> None:
+    st.session_state[UPLOAD_ERROR] = (file_id, error)
+
+
+def failed_upload(file_id: str) -> Any:
+    """The error of reading the upload ``file_id``, or None (it was read, or it is another file)."""
+    failed = st.session_state.get(UPLOAD_ERROR)
+    return failed[1] if failed and failed[0] == file_id else None
+
+
+def set_failed_sheet(sheet: str | None, error: Any = None) -> None:
+    """The sheet the marketer chose and why it could not be read (None: the last choice worked)."""
+    st.session_state[SHEET_ERROR] = None if error is None else (sheet, error)
+
+
+def failed_sheet() -> tuple[str, Any] | None:
+    return st.session_state.get(SHEET_ERROR)
 
 
 def use_demo() -> None:

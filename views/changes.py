@@ -1,7 +1,7 @@
 """Changes page: who moved between segments from one date to another, and who to win back."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import streamlit as st
 
@@ -18,24 +18,17 @@ st.title("Changes: who moved between segments")
 outcome = results_or_empty_state()
 prepared = outcome.prepared
 snapshot = prepared.snapshot
-ss = st.session_state
 
 st.markdown("Each customer's segment on two dates — recency, frequency and spend from the purchases **before** "
             "each date, with the same cleaning — under one frozen segmentation, so a move means the customer "
             "changed, not the segments.")
 
 
-def _apply_preset() -> None:
-    days = ss.get("w_changes_preset")
-    if days:
-        ss["w_changes_b"] = snapshot
-        ss["w_changes_a"] = max(low, snapshot - timedelta(days=int(days)))
-
-
 low = prepared.date_min or date(1970, 1, 1)
 changes.restore_dates(snapshot, low)
 pick = st.columns([4, 2, 2], vertical_alignment="bottom")
-preset = pick[0].segmented_control("Compare with", PRESET_DAYS, key="w_changes_preset", on_change=_apply_preset,
+preset = pick[0].segmented_control("Compare with", PRESET_DAYS, key="w_changes_preset",
+                                   on_change=changes.apply_preset, args=(snapshot, low),
                                    format_func=lambda days: f"{days} days ago",
                                    help="Sets the first date that many days before the snapshot; or pick any dates.")
 date_a = pick[1].date_input("First date (A)", key="w_changes_a", min_value=low, max_value=snapshot,

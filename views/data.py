@@ -34,9 +34,7 @@ with left:
         help="One row per purchased line (like the UCI Online Retail file): a customer id, a date and "
              "money (quantity × unit price, or a line amount). Other columns are optional.",
     )
-    if uploaded is not None and uploaded.file_id != st.session_state.get("seg_upload_id"):
-        st.session_state["seg_upload_id"] = uploaded.file_id
-        st.session_state["seg_upload_error"] = None
+    if uploaded is not None and session.upload_is_new(uploaded.file_id):
         data = uploaded.getvalue()
         candidate = session.Source("upload", uploaded.name, session.digest_of(data), None, data)
         if candidate != src:
@@ -44,13 +42,13 @@ with left:
                 run_step(f"Reading {md(uploaded.name)}", sources.read_key(candidate),
                          lambda log: sources.read(candidate, log))
             except SegmenterError as error:
-                st.session_state["seg_upload_error"] = (uploaded.file_id, error)
+                session.set_failed_upload(uploaded.file_id, error)
             else:
                 session.set_source(candidate)
                 st.rerun()
-    failed = st.session_state.get("seg_upload_error")
-    if failed and uploaded is not None and failed[0] == uploaded.file_id:
-        show_error(failed[1], context=f"{uploaded.name} was not loaded — the previous data is still in use")
+    failed = session.failed_upload(uploaded.file_id) if uploaded is not None else None
+    if failed is not None:
+        show_error(failed, context=f"{uploaded.name} was not loaded — the previous data is still in use")
 
 # One status: the file loaded here is the one being worked on; when it cannot be segmented (yet),
 # this says so once, with why, and that the other pages still show the last data that worked.
@@ -73,8 +71,7 @@ with right:
     if loaded.encoding:
         details.append(f"encoding {md(loaded.encoding)}")
     if loaded.delimiter:
-        details.append("delimiter " + {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(
-            loaded.delimiter, md(repr(loaded.delimiter))))
+        details.append(f"delimiter {md(loaded.delimiter_name)}")
     st.caption(" · ".join(details))
     for note in loaded.notes:
         st.caption(md(note))
@@ -117,16 +114,16 @@ if len(loaded.sheets) > 1:
         try:
             sources.read(candidate)
         except SegmenterError as error:
-            st.session_state["seg_sheet_error"] = (chosen, error)
+            session.set_failed_sheet(chosen, error)
             st.session_state[sheet_key] = loaded.sheet
             return
-        st.session_state["seg_sheet_error"] = None
+        session.set_failed_sheet(chosen)
         session.set_source(candidate)
 
     session.sync_widget(sheet_key, loaded.sheet)
     st.selectbox("Sheet with the transactions", loaded.sheets, key=sheet_key, on_change=_choose_sheet,
                  help="The sheet that looked most like transactions was chosen for you.")
-    sheet_error = st.session_state.get("seg_sheet_error")
+    sheet_error = session.failed_sheet()
     if sheet_error:
         show_error(sheet_error[1], context=f"Sheet {sheet_error[0]} cannot be read — the previous sheet stays")
 

@@ -172,7 +172,7 @@ def test_fewer_customers_than_k_caps_k_with_a_message(tmp_path, capsys):
 @pytest.mark.parametrize("case_id, k", [("single-customer", 1), ("all-customers-identical", 1)])
 def test_degenerate_data_gives_one_segment_and_an_empty_k_scan(case_id, k):
     result = core_run(by_id(case_id))
-    assert result.k == k and result.scan.empty
+    assert result.k == k and result.k_scan.empty
     assert result.segmentation.profiles["customers"].sum() == len(result.prepared.customers)
 
 
