@@ -222,10 +222,21 @@ def is_product(customer_products: pd.DataFrame, words: Sequence[str] = NON_PRODU
     """False for lines that are not products (postage, fees, manual adjustments…): a description or
     code containing one of `words` as a whole word, in any case."""
     pattern = r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\b"
-    text = customer_products["product"].astype("string").fillna("")
-    if "description" in customer_products.columns:
-        text = text + " " + customer_products["description"].astype("string").fillna("")
-    return ~text.str.contains(pattern, case=False, regex=True).fillna(False).astype(bool)
+    # Matched once per distinct (product, description), not per customer's line: a few thousand
+    # texts instead of 270k on the real data (most of the top products' time on a K change).
+    named = ["product"] + (["description"] if "description" in customer_products.columns else [])
+    codes = np.zeros(len(customer_products), dtype="int64")
+    for name in named:
+        column, values = pd.factorize(customer_products[name])
+        codes = codes * (len(values) + 1) + (column + 1)
+    codes, _ = pd.factorize(codes)
+    _, first = np.unique(codes, return_index=True)
+    distinct = customer_products.iloc[first]
+    text = distinct["product"].astype("string").fillna("")
+    if "description" in distinct.columns:
+        text = text + " " + distinct["description"].astype("string").fillna("")
+    product = ~text.str.contains(pattern, case=False, regex=True).fillna(False).astype(bool).to_numpy()
+    return pd.Series(product[codes], index=customer_products.index, dtype=bool)
 
 
 def top_items(segmented: pd.DataFrame, customer_products: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:

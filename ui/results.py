@@ -62,6 +62,7 @@ class Results:
     # The K evidence (scan, with stability once checked, and suggestion) once computed: by this run
     # because K is the suggested one, earlier in this session, or on first use (evidence()).
     known: Evidence | None = field(default=None, repr=False)
+    _segmentation: tuple | None = field(default=None, repr=False)  # (saved segmentation in use, its segments)
 
     @property
     def stale(self) -> bool:
@@ -111,9 +112,15 @@ class Results:
         return sources.currency(self.spec.source, self.roles)
 
     def segmentation(self) -> Segmentation:
-        if saved_ui.in_use() is not None:  # a saved segmentation applied instead of a fit
-            return saved_ui.applied(self.spec.key(), self.prepared.customers)
-        return cache.segment(self.spec.key(), self.k, self.seed, self.prepared.customers)
+        frozen = saved_ui.in_use()
+        which = (saved_ui.name(), frozen.created) if frozen is not None else None
+        if self._segmentation is None or self._segmentation[0] != which:  # one cache read per run, not one a use
+            if frozen is not None:  # a saved segmentation applied instead of a fit
+                found = saved_ui.applied(self.spec.key(), self.prepared.customers)
+            else:
+                found = cache.segment(self.spec.key(), self.k, self.seed, self.prepared.customers)
+            self._segmentation = (which, found)
+        return self._segmentation[1]
 
     def top_items(self) -> pd.DataFrame:
         seg = self.segmentation()
@@ -241,7 +248,7 @@ def _results_for(spec: Spec, seed: int, k_wanted: int | None) -> Results:
     if raw is not None:
         session.remember_evidence(key, seed, raw)
     evidence = None if raw is None else _with_stability(sequence, raw, stable)
-    if (evidence is not None and stable is not None and not sequence.degenerate
+    if (evidence is not None and stable is not None and sequence.degenerate is None
             and suggested and evidence.suggestion.k != k_wanted):
         favoured = evidence.suggestion.k
     k = _k_for(sequence, k_wanted, evidence)

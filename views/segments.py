@@ -124,12 +124,14 @@ if scatter.open:
         log_x = c[2].toggle("Log scale (horizontal)", value=False, key="w_scatter_logx")
         log_y = c[3].toggle("Log scale (vertical)", value=True, key="w_scatter_logy")
         with reporting("Scatter plot"):
-            st.plotly_chart(charts.scatter_2d(customers, x=x, y=y, log_x=log_x, log_y=log_y), key="scatter_2d")
+            st.plotly_chart(charts.scatter_2d(customers, x=x, y=y, log_x=log_x, log_y=log_y,
+                                              max_points=charts.SCREEN_MAX_POINTS), key="scatter_2d")
 if three_d.open:
     with three_d:
         log3d = st.toggle("Log scales", value=True, key="w_3d_log")
         with reporting("3D plot"):
-            st.plotly_chart(charts.scatter_3d(customers, log=log3d), key="scatter_3d")
+            st.plotly_chart(charts.scatter_3d(customers, log=log3d, max_points=charts.SCREEN_MAX_POINTS),
+                            key="scatter_3d")
 if heatmap.open:
     with heatmap:
         st.caption("Each segment's average of each feature, as a percentage above or below the average customer. "
