@@ -8,6 +8,8 @@ makes Streamlit run its first request in the legacy multipage mode, where a deep
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -130,3 +132,6 @@ if not isinstance(outcome, SegmenterError) and page.url_path != "data":
 # The server time of this run (wall clock, CPU of the script thread) for tests and benchmarks; not
 # shown: it is debug information, not something a marketer acts on.
 st.session_state[session.RUN_SECONDS] = (time.perf_counter() - started, time.thread_time() - started_cpu)
+if os.environ.get("SEGMENTER_RUN_LOG"):  # benchmarks/app_latency.py: the server's share of an interaction
+    print("segmenter-run {:.3f} {:.3f} {}".format(*st.session_state[session.RUN_SECONDS], page.url_path),
+          file=sys.stderr, flush=True)
