@@ -38,7 +38,7 @@ from .session import DEMO_ROWS, DEMO_SEED
 
 __all__ = ["read_file", "read_table", "detected_roles", "roles", "parse_file", "prepare_file", "file_products",
            "prepare_table",
-           "customers_digest", "scan", "segment", "top_items", "customers_ahead", "segment_outlook",
+           "customers_digest", "scan", "segment", "product_lines", "top_items", "customers_ahead", "segment_outlook",
            "lapsing_customers", "p_alive_matrix"]
 
 
@@ -147,8 +147,15 @@ def _segment(customers: str, k: int, seed: int, _customers: pd.DataFrame) -> Seg
     return segments.segment_customers(_customers, k=k, seed=seed)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def product_lines(key: tuple, _customer_ids: pd.Series, _products: pd.DataFrame) -> segments.ProductLines:
+    """The product lines of ``key``'s customers made once, for the top products of every K."""
+    return segments.product_lines(_customer_ids, _products)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
-def top_items(key: tuple, k: int, seed: int, _segmented: pd.DataFrame, _products: pd.DataFrame) -> pd.DataFrame:
+def top_items(key: tuple, k: int, seed: int, _segmented: pd.DataFrame,
+              _products: pd.DataFrame | segments.ProductLines) -> pd.DataFrame:
     return segments.top_items(_segmented, _products, n=3)
 
 

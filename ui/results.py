@@ -126,8 +126,10 @@ class Results:
         seg = self.segmentation()
         frozen = saved_ui.in_use()
         which = (saved_ui.name(), frozen.created) if frozen is not None else None
-        return cache.top_items(self.spec.key() + (which,), self.k, self.seed, seg.customers,
-                               self.customer_products())
+        products = self.customer_products()
+        if not products.empty:  # made once for these customers; a K change only sums them again
+            products = cache.product_lines(self.spec.key() + (which,), seg.customers["customer_id"], products)
+        return cache.top_items(self.spec.key() + (which,), self.k, self.seed, seg.customers, products)
 
     def result(self) -> Result:
         """These results as the library's Result (what the report and the notebook API take)."""
