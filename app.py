@@ -8,6 +8,8 @@ makes Streamlit run its first request in the legacy multipage mode, where a deep
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -68,17 +70,22 @@ with st.sidebar:
             st.caption(f"K = {frozen.k} from the saved segmentation {md(saved_ui.name())}.")
         elif not outcome.degenerate:
             session.sync_widget("w_k_sidebar", outcome.k)
+            # The suggestion as far as it is known: after a change of the cleaning or the filters the
+            # K on screen stays and the new data's K evidence is computed when Choose K is opened.
+            known = outcome.known_suggestion()
             st.select_slider(
                 "Number of segments (K)",
                 options=outcome.k_values,
                 key="w_k_sidebar",
                 on_change=session.on_k_widget,
                 args=("w_k_sidebar",),
-                help=f"Suggested: K={outcome.suggestion.k}. See the Choose K page for the evidence.",
+                help=(f"Suggested: K={known.k}. " if known is not None else "")
+                + "See the Choose K page for the evidence.",
             )
         if frozen is None:
-            suggested = (" (suggested)" if outcome.k == outcome.suggestion.k
-                         else f" (suggested: {outcome.suggestion.k})")
+            known = outcome.known_suggestion()
+            suggested = ("" if known is None else " (suggested)" if outcome.k == known.k
+                         else f" (suggested: {known.k})")
             st.caption(f"K = {outcome.k}{suggested}, seed {outcome.seed}.")
 
 if isinstance(outcome, SegmenterError):
@@ -87,7 +94,7 @@ elif outcome.error is not None and page.url_path != "data":  # the Data page say
     show_error(outcome.error, context="Your latest change did not work — the previous results stay on screen")
 elif outcome.degenerate:  # too few distinct customers to compare K: segments shown, with a warning
     st.warning(md(outcome.suggestion.reason), icon=":material/warning:")
-elif outcome.stability is not None and (unstable := no_stable_message(outcome.scan)):
+elif outcome.stability is not None and (unstable := no_stable_message(outcome.stability.table())):
     st.warning(md(unstable), icon=":material/warning:")
 if not isinstance(outcome, SegmenterError) and outcome.favoured_k is not None and saved_ui.in_use() is None:
     # The check ended after these segments were shown: its evidence is offered, never applied by itself.
@@ -116,9 +123,15 @@ if not isinstance(outcome, SegmenterError) and outcome.stability_key is not None
 
 # The predictions (ui/prediction.py) likewise start only now, in the background; nothing is redrawn
 # when they are done: the cards and the Customers table show them on the marketer's next action.
-if not isinstance(outcome, SegmenterError) and not (page.url_path == "data" and outcome.spec.source.kind == "demo"):
+# Not on the Data page, which shows none: there the marketer uploads, maps and changes the cleaning,
+# and a prediction of each intermediate setting (a second cleaning pass and two fits) would compete
+# with the next change on the machine (measured in the browser); it starts on the next page.
+if not isinstance(outcome, SegmenterError) and page.url_path != "data":
     prediction.start(outcome)
 
 # The server time of this run (wall clock, CPU of the script thread) for tests and benchmarks; not
 # shown: it is debug information, not something a marketer acts on.
 st.session_state[session.RUN_SECONDS] = (time.perf_counter() - started, time.thread_time() - started_cpu)
+if os.environ.get("SEGMENTER_RUN_LOG"):  # benchmarks/app_latency.py: the server's share of an interaction
+    print("segmenter-run {:.3f} {:.3f} {}".format(*st.session_state[session.RUN_SECONDS], page.url_path),
+          file=sys.stderr, flush=True)

@@ -69,7 +69,8 @@ def _start_server(log: Path, stability: str = "on", prediction: str = "on") -> t
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "SEGMENTER_STABILITY_CHECK": stability,
-             "SEGMENTER_PREDICTION": prediction})
+             "SEGMENTER_PREDICTION": prediction, "SEGMENTER_RUN_LOG": "1"})
+    SERVER_LOG[:] = [log]
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -229,16 +230,24 @@ COUNTRIES = ("Germany", "France", "EIRE", "Spain", "Netherlands", "Belgium", "Sw
 PAGES = (("Customers", "Customers"), ("Segments", "Customer segments"))
 
 
-# The server's own time of the run, from the sidebar's "Page computed in W s (C s CPU)" (None without it).
-SERVER_JS = ("(() => { const s = document.querySelector('[data-testid=\"stSidebar\"]');"
-             " const m = s && s.innerText.match(/computed in ([0-9.]+) s/); return m ? parseFloat(m[1]) : null; })()")
+# The server's own time of the runs an action started: the lines "segmenter-run WALL CPU PAGE" the
+# app writes to the server's log with SEGMENTER_RUN_LOG set (_start_server sets it), summed.
 SERVER_TIMES: list[float | None] = []
+SERVER_LOG: list[Path] = []
+
+
+def _server_runs() -> list[float]:
+    if not SERVER_LOG:
+        return []
+    return [float(line.split()[1]) for line in SERVER_LOG[0].read_text(errors="replace").splitlines()
+            if line.startswith("segmenter-run ")]
 
 
 def _timed(page, action, content_js: str, quiet: float = 0.5) -> float:
     """Seconds from ``action()`` to the app idle with ``content_js`` true, after at least one run
     that started after the action; idle means no further run starts within ``quiet`` seconds."""
     before = page.evaluate("() => window.__segRuns")
+    logged = len(_server_runs())
     started = time.perf_counter()
     action()
     condition = f"() => window.__segRuns > {before} && {IDLE_JS} && ({content_js})"
@@ -248,7 +257,10 @@ def _timed(page, action, content_js: str, quiet: float = 0.5) -> float:
         runs = page.evaluate("() => window.__segRuns")
         time.sleep(quiet)
         if page.evaluate("() => window.__segRuns") == runs and page.evaluate(f"() => {IDLE_JS}"):
-            SERVER_TIMES.append(page.evaluate(f"() => {SERVER_JS}"))
+            runs_logged = _server_runs()[logged:]
+            SERVER_TIMES.append(round(sum(runs_logged), 3) if runs_logged else None)
+            if len(runs_logged) > 1:
+                print(f"  {len(runs_logged)} runs: {runs_logged}", file=sys.stderr, flush=True)
             return ended - started
         before = runs
 

@@ -104,6 +104,10 @@ SCAN_METRICS: tuple[tuple[str, str], ...] = (
 # The fifth panel, when the scan carries stability.stability_scan's columns.
 STABILITY_METRIC = ("stability", "Comes back on resamples (stability) — higher is more reliable")
 DEFAULT_MAX_POINTS = 20_000
+# The app's scatter plots: the browser redraws every point as SVG after each K change, 2-5 s for the
+# real data's 4,338 customers on a loaded 2-core machine (BENCHMARKS.md); beyond this many a fixed-seed
+# sample is drawn, said in the title (the report and the Customers page keep every customer).
+SCREEN_MAX_POINTS = 2_000
 _BLANK = "(blank)"
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the CLI checks --k with this module before pandas and sciki
 
     from .model import KSuggestion
 
-__all__ = ["AUTO", "check_request", "decide_k"]
+__all__ = ["AUTO", "check_request", "decide_k", "needs_evidence"]
 
 AUTO = "auto"
 
@@ -48,17 +48,20 @@ def check_request(request: int | str) -> int | str:
     return k
 
 
-def decide_k(request: int | str, *, scan: pd.DataFrame, suggestion: KSuggestion) -> int:
+def decide_k(request: int | str, *, scan: pd.DataFrame | None, suggestion: KSuggestion | None) -> int:
     """The K to fit.
 
     Parameters
     ----------
     request : int or "auto"
         What was asked: a number of segments, or ``"auto"`` for the suggestion.
-    scan : pandas.DataFrame
+    scan : pandas.DataFrame or None
         The K scan (model.scan_k); empty when the customers have fewer than 3 distinct profiles.
-    suggestion : KSuggestion
-        The suggested K (model.suggest_k, or the number of profiles when the scan is empty).
+        None: not computed, which only a K asked for of customers with 3 or more distinct profiles
+        may leave out (the K evidence is not needed to take it: pipeline.RunSequence).
+    suggestion : KSuggestion or None
+        The suggested K (model.suggest_k, or the number of profiles when the scan is empty); None
+        only with ``scan`` None.
 
     Returns
     -------
@@ -72,8 +75,22 @@ def decide_k(request: int | str, *, scan: pd.DataFrame, suggestion: KSuggestion)
     ------
     KChoiceError
         K is not ``"auto"`` or a whole number of 2 or more.
+    ValueError
+        ``"auto"`` without a suggestion (a caller's mistake, not the user's).
     """
     request = check_request(request)
-    if request == AUTO or scan.empty:  # no scan: fewer than 3 distinct profiles, K is their number
+    if request == AUTO or (scan is not None and scan.empty):  # empty: fewer than 3 distinct profiles
+        if suggestion is None:
+            raise ValueError("K 'auto' (or customers with fewer than 3 distinct profiles) needs the suggestion.")
         return int(suggestion.k)
     return request
+
+
+def needs_evidence(request: int | str) -> bool:
+    """Whether deciding K for `request` needs the K scan's suggestion: only for ``"auto"``
+    (customers with fewer than 3 distinct profiles have no scan to make; their K is their number).
+
+    >>> needs_evidence("auto"), needs_evidence(5)
+    (True, False)
+    """
+    return check_request(request) == AUTO

@@ -22,13 +22,10 @@ import pyarrow as pa
 from .cleaning import MONEY_SCALE
 from .engines import connect_duckdb
 from .errors import NoDataLeftError, ParameterError
-from .kpolicy import check_request, decide_k
-from .model import max_k
-from .pipeline import scan_for
+from .pipeline import RunSequence
 from .rfm_features import days_from
 from .saved import SavedSegmentation, from_segmentation
 from .scoring import add_rfm_scores
-from .segments import segment_customers
 from .settings import DEFAULT_SEED, CleaningSettings
 
 __all__ = [
@@ -150,13 +147,10 @@ def fit_as_of(customers_a: pd.DataFrame, date_a: date, *, k: int | str = "auto",
         raise NoDataLeftError(f"No customer bought before {date_a.isoformat()}, so there is nothing to fit there.",
                               hint="Choose a later first date.")
     scored = add_rfm_scores(customers_a) if "r_score" not in customers_a else customers_a
-    request = check_request(k)
-    if request != "auto":  # a K that was asked for: no scan, but never more than the data supports
-        chosen = min(request, max_k(scored))
-    else:
-        scan, suggestion = scan_for(scored, seed=seed)
-        chosen = decide_k(request, scan=scan, suggestion=suggestion)
-    segmentation = segment_customers(scored, k=chosen, seed=seed)
+    # The one run sequence (pipeline.RunSequence): a K asked for needs no K scan; one above the
+    # distinct profiles fits as many segments as there are (its warning is not the Changes page's).
+    sequence = RunSequence(scored, seed=seed)
+    segmentation, _ = sequence.fit(sequence.decide(k))
     return from_segmentation(segmentation, snapshot=date_a, seed=seed, roles=roles, cleaning=cleaning)
 
 

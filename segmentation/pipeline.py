@@ -12,14 +12,15 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from . import columns, saved
+from . import columns, saved, segments
 from .engines import connect_duckdb as connect  # pipeline.connect: public, one name kept
 from .export import write_atomic
-from .kpolicy import decide_k
+from .kpolicy import decide_k, needs_evidence
 from .model import SCAN_COLUMNS, DegenerateClustersWarning, KSuggestion, max_k, scan_k, segment_model, suggest_k
 from .preparation import (
     CUSTOMER_COLUMNS,
@@ -31,15 +32,16 @@ from .preparation import (
     prepare_expr,
 )
 from .reading import LoadedFile
-from .segments import Segmentation, segment_customers
+from .segments import Segmentation
 from .settings import DEFAULT_SEED, K_SCAN_RANGE, K_SUGGEST_RANGE, OUTPUT_COLUMNS, CleaningSettings
-from .stability import SegmentationStability, assess, stability_scan
+from .stability import SegmentationStability, Stability, assess, stability_scan
 
 if TYPE_CHECKING:
     from .prediction import Prediction
 
 __all__ = ["Progress", "Prepared", "Result", "CUSTOMER_COLUMNS", "OUTPUT_COLUMNS", "demo_file", "connect",
-           "prepare", "prepare_canonical", "prepare_expr", "run", "run_prepared", "apply_prepared", "scan_for"]
+           "prepare", "prepare_canonical", "prepare_expr", "run", "run_prepared", "apply_prepared", "scan_for",
+           "Evidence", "RunSequence"]
 
 
 
@@ -250,41 +252,115 @@ def run_prepared(
     """K scan and segments for customers already prepared (from a file, a database or Spark);
     given a saved `segmentation`, no scan and no fit: its segments are applied.
 
-    With `stability`, every scanned K is bootstrapped, the suggestion prefers stable K, and the
-    result carries per-segment stability, the seed check and their warnings."""
+    Every step of :class:`RunSequence`, in order (the CLI and the API report the K scan, so it is
+    always made). With `stability`, every scanned K is bootstrapped, the suggestion prefers
+    stable K, and the result carries per-segment stability, the seed check and their warnings."""
     progress = progress or no_progress
     if segmentation is not None:
         return replace(apply_prepared(prepared, segmentation, seed=seed, progress=progress), source=source)
+    sequence = RunSequence(prepared.customers, seed=seed)
     progress("Comparing numbers of segments (K scan)", 0.85)
-    scan, suggestion = scan_for(prepared.customers, seed=seed)
-    degenerate = suggestion if scan.empty else None
+    evidence = sequence.evidence()
+    degenerate = sequence.degenerate
     bootstrap = None
     if stability and degenerate is None:
-        bootstrap = stability_scan(prepared.customers, k_values=scan["k"], seed=seed,
-                                   progress=lambda step, fraction: progress(step, 0.85 + 0.09 * fraction))
-        scan = scan.merge(bootstrap.table(), on="k", how="left")
-        suggestion = suggest_k(scan, k_range=K_SUGGEST_RANGE)
-    chosen = decide_k(k, scan=scan, suggestion=suggestion)
+        bootstrap = sequence.stability(evidence, progress=lambda step, fraction: progress(step, 0.85 + 0.09 * fraction))
+        evidence = sequence.with_stability(evidence, bootstrap)
+    chosen = sequence.decide(k, evidence)
     progress(f"Fitting {chosen} segments", 0.95)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DegenerateClustersWarning)
-        segmentation = segment_customers(prepared.customers, k=chosen, seed=seed)
-    messages = tuple(str(w.message) for w in caught if issubclass(w.category, DegenerateClustersWarning))
+    segmentation, messages = sequence.fit(chosen)
     if degenerate is not None:
         messages = (degenerate.reason,) + messages
     verdict = None
     if bootstrap is not None and segmentation.k >= 2:
         progress("Checking each segment's stability and the seed", 0.97)
-        verdict = assess(bootstrap, segmentation.customers, k_range=K_SUGGEST_RANGE)
-        profiles = segmentation.profiles.merge(verdict.segments[["segment_id", "stability"]], on="segment_id",
-                                               how="left")
-        segmentation = replace(segmentation, profiles=profiles)
+        segmentation, verdict = sequence.assess(bootstrap, segmentation)
         messages += verdict.warnings
     progress("Done", 1.0)
-    return Result(prepared=prepared, k_scan=scan, suggestion=suggestion, k=segmentation.k,
+    return Result(prepared=prepared, k_scan=evidence.scan, suggestion=evidence.suggestion, k=segmentation.k,
                   segmentation=segmentation, warnings=messages, seed=seed, source=source,
                   stability=verdict)
 
+
+@dataclass(frozen=True)
+class Evidence:
+    """The K evidence of some customers: the K scan (with the stability columns once checked) and
+    the suggested K. Empty scan: fewer than 3 distinct customer profiles, K is their number."""
+
+    scan: pd.DataFrame
+    suggestion: KSuggestion
+
+
+@dataclass(frozen=True, eq=False)
+class RunSequence:
+    """The one run sequence for prepared customers: the K evidence (K scan → stability → the
+    suggestion again), K by the one K rule (kpolicy.decide_k), the segments of that K.
+
+    :func:`run_prepared` (the CLI, the API, ``sources``) runs every step in order;
+    ``migration.fit_as_of`` and the app (ui/results.py, which caches each step and checks stability
+    in the background) call the steps themselves. The K scan only feeds the suggestion: a K asked
+    for is decided without it (:meth:`needs_evidence`), so the app compares K for new customers
+    only where the evidence is shown."""
+
+    customers: pd.DataFrame
+    seed: int = DEFAULT_SEED
+
+    @cached_property
+    def degenerate(self) -> KSuggestion | None:
+        """With fewer than 3 distinct customer profiles, their number as the K (with the reason to
+        show); None otherwise. Cheap: no model is fitted."""
+        return _degenerate(self.customers)
+
+    @property
+    def k_values(self) -> tuple[int, ...]:
+        """The K the scan (and the stability check) compare: none for degenerate customers."""
+        return () if self.degenerate is not None else tuple(range(K_SCAN_RANGE[0], K_SCAN_RANGE[1] + 1))
+
+    def needs_evidence(self, request: int | str) -> bool:
+        """Whether :meth:`decide` needs :meth:`evidence` for `request` (only "auto" on customers that
+        can be compared)."""
+        return needs_evidence(request) and self.degenerate is None
+
+    def evidence(self) -> Evidence:
+        """Step 1: the K scan and its suggestion (pipeline.scan_for)."""
+        return Evidence(*scan_for(self.customers, seed=self.seed))
+
+    def stability(self, evidence: Evidence, *, progress: Progress | None = None) -> Stability:
+        """Step 2 (optional): every scanned K refitted on bootstrap resamples (stability.stability_scan)."""
+        return stability_scan(self.customers, k_values=evidence.scan["k"], seed=self.seed,
+                              progress=progress or no_progress)
+
+    @staticmethod
+    def with_stability(evidence: Evidence, stable: Stability) -> Evidence:
+        """Step 3: the scan with the stability columns, and the suggestion that prefers stable K."""
+        scan = evidence.scan.merge(stable.table(), on="k", how="left")
+        return Evidence(scan, suggest_k(scan, k_range=K_SUGGEST_RANGE))
+
+    def decide(self, request: int | str, evidence: Evidence | None = None) -> int:
+        """Step 4: K for `request` (kpolicy.decide_k). "auto" without `evidence` computes it;
+        a K asked for needs none."""
+        if self.degenerate is not None:
+            return decide_k(request, scan=pd.DataFrame(columns=SCAN_COLUMNS), suggestion=self.degenerate)
+        if evidence is None and self.needs_evidence(request):
+            evidence = self.evidence()
+        return decide_k(request, scan=None if evidence is None else evidence.scan,
+                        suggestion=None if evidence is None else evidence.suggestion)
+
+    def fit(self, k: int) -> tuple[Segmentation, tuple[str, ...]]:
+        """Step 5: the segments of K, with the warnings of a K above the distinct profiles."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DegenerateClustersWarning)
+            segmentation = segments.segment_customers(self.customers, k=k, seed=self.seed)
+        return segmentation, tuple(str(w.message) for w in caught
+                                   if issubclass(w.category, DegenerateClustersWarning))
+
+    @staticmethod
+    def assess(stable: Stability, segmentation: Segmentation) -> tuple[Segmentation, SegmentationStability]:
+        """Step 6 (with step 2): per-segment stability and the seed check, the profiles with their stability."""
+        verdict = assess(stable, segmentation.customers, k_range=K_SUGGEST_RANGE)
+        profiles = segmentation.profiles.merge(verdict.segments[["segment_id", "stability"]], on="segment_id",
+                                               how="left")
+        return replace(segmentation, profiles=profiles), verdict
 
 
 def apply_prepared(prepared: Prepared, segmentation: saved.SavedSegmentation, *, seed: int = DEFAULT_SEED,

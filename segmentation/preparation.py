@@ -17,7 +17,7 @@ import ibis
 import pandas as pd
 
 from . import rfm_features
-from .cleaning import MONEY_SCALE, Audit, clean, status_note
+from .cleaning import MONEY_SCALE, Audit, clean, flag_rows, status_note
 from .engines import Engine, duckdb_engine
 from .engines import connect_duckdb as connect  # the old name, kept for one release: use engines.connect_duckdb
 from .errors import NoDataLeftError
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = ["Progress", "Prepared", "Preview", "Canonical", "TransactionSource", "CUSTOMER_COLUMNS",
-           "connect", "prepare_canonical", "arrow_canonical", "prepare_expr", "prepare_source", "no_progress"]
+           "connect", "prepare_canonical", "arrow_canonical", "prepare_expr", "prepare_source", "no_progress",
+           "customer_products", "PRODUCT_COLUMNS"]
 
 CUSTOMER_COLUMNS = [
     "customer_id", "recency", "frequency", "monetary", "tenure", "avg_order_value",
@@ -209,10 +210,7 @@ def prepare_expr(
         customers["email"] = customers["email"].astype("string")
     customers = add_rfm_scores(customers[CUSTOMER_COLUMNS + carried].reset_index(drop=True))
 
-    products = pd.DataFrame(columns=["customer_id", "product", "description", "revenue"])
-    if with_products and "product" in roles:
-        products = rfm_features.customer_products(cleaned.kept).execute()
-        products["revenue"] = products.pop("revenue_units").astype("float64") / MONEY_SCALE
+    products = _products(cleaned.kept) if with_products and "product" in roles else _no_products()
     progress("Customers ready", 0.8)
     return Prepared(
         customers=customers,
@@ -227,6 +225,38 @@ def prepare_expr(
         cleaning=cleaning,
         purchases=purchases,
     )
+
+
+PRODUCT_COLUMNS = ["customer_id", "product", "description", "revenue"]
+
+
+def _no_products() -> pd.DataFrame:
+    return pd.DataFrame(columns=PRODUCT_COLUMNS)
+
+
+def _products(kept: ibis.Table) -> pd.DataFrame:
+    products = rfm_features.customer_products(kept).execute()
+    products["revenue"] = products.pop("revenue_units").astype("float64") / MONEY_SCALE
+    return products
+
+
+def customer_products(source: TransactionSource, roles: Mapping[str, str], customers: pd.DataFrame, *,
+                      cleaning: CleaningSettings = CleaningSettings()) -> pd.DataFrame:
+    """Revenue per customer and product of the rows `cleaning` keeps (Prepared.customer_products),
+    on its own: for a front end that prepared without products (``with_products=False``) and
+    fetches them only where it shows them (the app's top products per segment).
+
+    `customers` are those `source` prepared with these roles and cleaning (Prepared.customers):
+    the customer-level rule already decided who is kept, so only the lines are cleaned again here
+    (the rules, no purchases, no RFM), and the lines of the customers it removed are left out.
+    """
+    if "product" not in roles:
+        return _no_products()
+    cleaned = flag_rows(source.canonical(roles).table, roles, cleaning)
+    lines = cleaned.lines.filter(cleaned.lines.drop_reason.isnull())
+    products = _products(lines.drop("drop_reason", "rows", "duplicates", "purchase"))
+    kept = products["customer_id"].isin(customers["customer_id"].to_numpy(dtype=object))
+    return products[kept.to_numpy()].reset_index(drop=True)
 
 
 def _nothing_left_message(audit: Audit) -> str:

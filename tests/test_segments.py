@@ -4,7 +4,7 @@ import pytest
 
 from segmentation import segments
 from segmentation.scoring import add_rfm_scores
-from segmentation.segments import name_segments, profile_segments, segment_customers, top_items
+from segmentation.segments import name_segments, product_lines, profile_segments, segment_customers, top_items
 from segmentation.settings import RFM_SEGMENT_ACTIONS, rfm_segment_name
 from tests.test_charts import make_customers
 from tests.test_model import planted_customers
@@ -206,6 +206,28 @@ def test_top_items_equals_grouping_on_the_text(case, n):
     pd.testing.assert_frame_equal(top_items(segmented, lines, n=n), _top_items_by_text(segmented, lines, n))
 
 
+@pytest.mark.parametrize("case", list(TOP_ITEMS_CASES))
+def test_product_lines_made_once_give_every_k_s_top_items(case):
+    """The app makes the product lines once per customer table and sums them again per K."""
+    ids, products, descriptions, revenue = TOP_ITEMS_CASES[case]
+    lines = pd.DataFrame({"customer_id": pd.array(ids, dtype="str"), "product": pd.array(products, dtype="str"),
+                          "description": pd.array(descriptions, dtype="str"), "revenue": revenue})
+    customers = pd.array(["a", "b", "c"], dtype="str")
+    made = product_lines(pd.Series(customers), lines)
+    for segment_ids in ([1, 1, 2], [1, 2, 3], [2, 1, 1]):
+        segmented = pd.DataFrame({"customer_id": customers, "segment_id": segment_ids})
+        pd.testing.assert_frame_equal(top_items(segmented, made, n=2), top_items(segmented, lines, n=2))
+
+
+def test_product_lines_of_other_customers_are_refused():
+    lines = pd.DataFrame({"customer_id": pd.array(["a"], dtype="str"), "product": pd.array(["P1"], dtype="str"),
+                          "description": pd.array(["Mug"], dtype="str"), "revenue": [1.0]})
+    made = product_lines(pd.Series(pd.array(["a", "b"], dtype="str")), lines)
+    reordered = pd.DataFrame({"customer_id": pd.array(["b", "a"], dtype="str"), "segment_id": [1, 2]})
+    with pytest.raises(ValueError, match="other customers"):
+        top_items(reordered, made)
+
+
 def test_top_items_of_the_real_data_equal_grouping_on_the_text():
     from segmentation import columns, pipeline, reading
     from tests.shared_data import shared_file
@@ -217,3 +239,5 @@ def test_top_items_of_the_real_data_equal_grouping_on_the_text():
         top = top_items(segmented, prepared.customer_products, n=3)
         pd.testing.assert_frame_equal(top, _top_items_by_text(segmented, prepared.customer_products, 3))
         assert len(top) == 3 * k
+        made = product_lines(segmented["customer_id"], prepared.customer_products)
+        pd.testing.assert_frame_equal(top_items(segmented, made, n=3), top)

@@ -26,7 +26,7 @@ import ibis
 import pandas as pd
 import streamlit as st
 
-from segmentation import columns, outlook, pipeline, prediction, reading, segments, sources
+from segmentation import columns, outlook, pipeline, prediction, preparation, reading, segments, sources
 from segmentation.model import KSuggestion
 from segmentation.outlook import AliveMatrix
 from segmentation.pipeline import Prepared, Progress
@@ -36,8 +36,9 @@ from segmentation.settings import K_SCAN_RANGE, CleaningSettings
 
 from .session import DEMO_ROWS, DEMO_SEED
 
-__all__ = ["read_file", "read_table", "detected_roles", "roles", "parse_file", "prepare_file", "prepare_table",
-           "customers_digest", "scan", "segment", "top_items", "customers_ahead", "segment_outlook",
+__all__ = ["read_file", "read_table", "detected_roles", "roles", "parse_file", "prepare_file", "file_products",
+           "prepare_table",
+           "customers_digest", "scan", "segment", "product_lines", "top_items", "customers_ahead", "segment_outlook",
            "lapsing_customers", "p_alive_matrix"]
 
 
@@ -93,7 +94,20 @@ def prepare_file(key: tuple, _loaded: LoadedFile, _roles: dict, _cleaning: Clean
     _progress("Reading values (dates, numbers, ids)", 0.1)
     digest, name, sheet = key[:3]  # Spec.key() starts with the source's digest, name and sheet
     parsed = parse_file(digest, sheet, name, tuple(sorted(_roles.items())), _loaded)
-    return pipeline.prepare(parsed, _roles, cleaning=_cleaning, snapshot=_snapshot, progress=_progress)
+    # Without the revenue per customer × product (a third of a cleaning change on the real workbook):
+    # only the Segments page's top products need it, and they fetch it (file_products).
+    return pipeline.prepare(parsed, _roles, cleaning=_cleaning, snapshot=_snapshot, progress=_progress,
+                            with_products=False)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def file_products(key: tuple, _loaded: LoadedFile, _roles: dict, _cleaning: CleaningSettings,
+                  _customers: pd.DataFrame) -> pd.DataFrame:
+    """The revenue per customer × product of :func:`prepare_file`'s customers (same ``key``), asked for
+    only by the pages that show top products."""
+    digest, name, sheet = key[:3]
+    parsed = parse_file(digest, sheet, name, tuple(sorted(_roles.items())), _loaded)
+    return preparation.customer_products(parsed, _roles, _customers, cleaning=_cleaning)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -133,8 +147,15 @@ def _segment(customers: str, k: int, seed: int, _customers: pd.DataFrame) -> Seg
     return segments.segment_customers(_customers, k=k, seed=seed)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def product_lines(key: tuple, _customer_ids: pd.Series, _products: pd.DataFrame) -> segments.ProductLines:
+    """The product lines of ``key``'s customers made once, for the top products of every K."""
+    return segments.product_lines(_customer_ids, _products)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
-def top_items(key: tuple, k: int, seed: int, _segmented: pd.DataFrame, _products: pd.DataFrame) -> pd.DataFrame:
+def top_items(key: tuple, k: int, seed: int, _segmented: pd.DataFrame,
+              _products: pd.DataFrame | segments.ProductLines) -> pd.DataFrame:
     return segments.top_items(_segmented, _products, n=3)
 
 

@@ -1,26 +1,34 @@
 """This run's results: the customers, K evidence and segments of the session's current choices.
 
 :func:`compute` is called once per run by ``app.py`` (before the page runs); pages read the
-outcome with :func:`results`. When the current choices fail, the last choices that worked are
+outcome with :func:`results`. The steps are those of the core's one run sequence
+(:class:`segmentation.pipeline.RunSequence`: K evidence → K → segments), each cached, each run
+only when something on screen needs it: the K scan when K is the suggested one of new data, or
+when its evidence is shown (Choose K, the report); the segments and the top products by the pages
+that show them. So once a K is on screen, a change of the cleaning or the filters cleans again
+and compares no K (the K stays; the new data's suggestion is offered, never applied by itself).
+
+When the current choices fail, the last choices that worked are
 shown, carrying the error; when nothing has ever worked, the outcome is the error itself.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from segmentation.errors import KChoiceError, SegmenterError
-from segmentation.kpolicy import decide_k
-from segmentation.model import KSuggestion, suggest_k
+from segmentation.model import SCAN_COLUMNS, KSuggestion
 from segmentation.outlook import AliveMatrix
-from segmentation.pipeline import Prepared, Result
+from segmentation.pipeline import Evidence, Prepared, Result, RunSequence
 from segmentation.prediction import Prediction
 from segmentation.reading import LoadedFile
 from segmentation.segments import Segmentation
-from segmentation.settings import K_SCAN_RANGE, K_SUGGEST_RANGE
+from segmentation.settings import K_SCAN_RANGE
 from segmentation.stability import SegmentationStability, Stability
 
 from . import cache, session, sources
@@ -41,8 +49,7 @@ class Results:
     loaded: LoadedFile
     roles: dict[str, str]
     prepared: Prepared
-    scan: pd.DataFrame
-    suggestion: KSuggestion
+    sequence: RunSequence  # the core's run sequence for these customers and seed
     seed: int
     k: int
     error: SegmenterError | None = None  # the current settings failed with this; data is the last good
@@ -52,6 +59,10 @@ class Results:
     # The suggestion (with stability) when it differs from the K on screen, which the marketer did
     # not choose: offered, never applied by itself (app.py).
     favoured_k: int | None = None
+    # The K evidence (scan, with stability once checked, and suggestion) once computed: by this run
+    # because K is the suggested one, earlier in this session, or on first use (evidence()).
+    known: Evidence | None = field(default=None, repr=False)
+    _segmentation: tuple | None = field(default=None, repr=False)  # (saved segmentation in use, its segments)
 
     @property
     def stale(self) -> bool:
@@ -61,35 +72,86 @@ class Results:
     def k_values(self) -> list[int]:
         # Too few distinct customers to compare K: the one K the data supports (see `degenerate`).
         # A K chosen outside the compared ones (kpolicy allows it) stays pickable.
-        return sorted({int(k) for k in self.scan["k"]} | {self.k}) if not self.scan.empty else [self.suggestion.k]
+        degenerate = self.sequence.degenerate
+        return [degenerate.k] if degenerate is not None else sorted(set(self.sequence.k_values) | {self.k})
 
     @property
     def degenerate(self) -> bool:
-        return self.scan.empty
+        return self.sequence.degenerate is not None
+
+    def evidence(self) -> Evidence:
+        """The K evidence of these customers: computed (and remembered for the session) when first
+        asked for — by the Choose K page, the report — if K did not need it."""
+        if self.known is None:
+            raw = _evidence(self.spec, self.sequence)
+            session.remember_evidence(self.spec.key(), self.seed, raw)
+            self.known = _with_stability(self.sequence, raw, self.stability)
+        return self.known
+
+    @property
+    def scan(self) -> pd.DataFrame:
+        return self.evidence().scan
+
+    @property
+    def suggestion(self) -> KSuggestion:
+        return self.evidence().suggestion
+
+    def known_suggestion(self) -> KSuggestion | None:
+        """The suggested K if its evidence is already computed (None: not yet, nothing is computed for it)."""
+        return None if self.known is None else self.known.suggestion
+
+    def customer_products(self) -> pd.DataFrame:
+        """Revenue per customer × product (top products), fetched the first time a page shows them."""
+        if self.spec.source.kind == "database" or not self.prepared.customer_products.empty:
+            return self.prepared.customer_products  # a database table's come with its customers
+        return cache.file_products(self.spec.key(), self.loaded, dict(self.roles), self.spec.cleaning,
+                                   self.prepared.customers)
 
     def currency(self) -> str | None:
         """How money is labelled ("£", "CHF"): as the marketer set it on the Data page, else as the file says."""
         return sources.currency(self.spec.source, self.roles)
 
     def segmentation(self) -> Segmentation:
-        if saved_ui.in_use() is not None:  # a saved segmentation applied instead of a fit
-            return saved_ui.applied(self.spec.key(), self.prepared.customers)
-        return cache.segment(self.spec.key(), self.k, self.seed, self.prepared.customers)
+        frozen = saved_ui.in_use()
+        which = (saved_ui.name(), frozen.created) if frozen is not None else None
+        if self._segmentation is None or self._segmentation[0] != which:  # one cache read per run, not one a use
+            if frozen is not None:  # a saved segmentation applied instead of a fit
+                found = saved_ui.applied(self.spec.key(), self.prepared.customers)
+            else:
+                found = cache.segment(self.spec.key(), self.k, self.seed, self.prepared.customers)
+            self._segmentation = (which, found)
+        return self._segmentation[1]
 
     def top_items(self) -> pd.DataFrame:
         seg = self.segmentation()
         frozen = saved_ui.in_use()
         which = (saved_ui.name(), frozen.created) if frozen is not None else None
-        return cache.top_items(self.spec.key() + (which,), self.k, self.seed, seg.customers,
-                               self.prepared.customer_products)
+        products = self.customer_products()
+        if not products.empty:  # made once for these customers; a K change only sums them again
+            products = cache.product_lines(self.spec.key() + (which,), seg.customers["customer_id"], products)
+        return cache.top_items(self.spec.key() + (which,), self.k, self.seed, seg.customers, products)
 
     def result(self) -> Result:
         """These results as the library's Result (what the report and the notebook API take)."""
+        return self.report_result()()
+
+    def report_result(self) -> Callable[[], Result]:
+        """:meth:`result` made later (the report button's data, built when clicked): what the session
+        and the caches hold is gathered now; K evidence not computed yet is computed by the call,
+        from the core alone (no Streamlit outside the script run)."""
         prediction = self.prediction()  # the report's "What comes next" once computed (ui/prediction.py)
-        return Result(prepared=self.prepared, k_scan=self.scan, suggestion=self.suggestion, k=self.k,
-                      segmentation=self.segmentation(), seed=self.seed, source=self.spec.source.name,
-                      stability=self.stability_verdict(), prediction=prediction,
-                      predict_days=None if prediction is None else prediction.horizon_days)
+        prepared = replace(self.prepared, customer_products=self.customer_products())
+        segmentation, verdict, known = self.segmentation(), self.stability_verdict(), self.known
+        sequence, stable = self.sequence, self.stability
+
+        def made() -> Result:
+            evidence = known or _with_stability(sequence, sequence.evidence(), stable)
+            return Result(prepared=prepared, k_scan=evidence.scan, suggestion=evidence.suggestion, k=self.k,
+                          segmentation=segmentation, seed=self.seed, source=self.spec.source.name,
+                          stability=verdict, prediction=prediction,
+                          predict_days=None if prediction is None else prediction.horizon_days)
+
+        return made
 
     def prediction(self, *, wait: bool = False) -> Prediction | None:
         """The BG/NBD and Gamma-Gamma prediction of these customers (ui/prediction.py): None until
@@ -127,14 +189,33 @@ class Results:
         return stability_check.assess(self.stability_key, self.stability, self.segmentation().customers)
 
 
-def _k_for(k_wanted: int | None, scan: pd.DataFrame, suggestion: KSuggestion) -> int:
-    """The K to show, by the core's one K rule (`segmentation.kpolicy.decide_k`); an impossible K
-    is an error the app shows (with its own hint), never a silent fallback."""
+def _k_for(sequence: RunSequence, k_wanted: int | None, evidence: Evidence | None) -> int:
+    """The K to show, by the core's one K rule (RunSequence.decide → kpolicy.decide_k); an impossible
+    K is an error the app shows (with its own hint), never a silent fallback."""
     try:
-        return decide_k("auto" if k_wanted is None else k_wanted, scan=scan, suggestion=suggestion)
+        return sequence.decide("auto" if k_wanted is None else k_wanted, evidence)
     except KChoiceError as error:
         error.hint = error.hint or "Pick another K on the Choose K page, or use the suggested K."
         raise
+
+
+def _evidence(spec: Spec, sequence: RunSequence) -> Evidence:
+    """Step 1 of the run sequence, cached (ui/cache.scan) and announced in a status box during a run."""
+    if sequence.degenerate is not None:  # nothing to compare: no scan
+        return Evidence(pd.DataFrame(columns=SCAN_COLUMNS), sequence.degenerate)
+    key, seed, customers = spec.key(), sequence.seed, sequence.customers
+    if get_script_run_ctx(suppress_warning=True) is None:  # asked outside a run (a test): no status box
+        return Evidence(*cache.scan(key, seed, customers, lambda *_: None))
+    return Evidence(*run_step("Comparing segmentations for K = {}–{}".format(*K_SCAN_RANGE), ("scan", seed) + key,
+                              lambda log: cache.scan(key, seed, customers, log)))
+
+
+def _with_stability(sequence: RunSequence, evidence: Evidence, stable: Stability | None) -> Evidence:
+    """Step 3 once the background check (ui/stability.py) is done: the scan gets its columns and the
+    suggestion prefers stable K."""
+    if stable is None or evidence.scan.empty:
+        return evidence
+    return sequence.with_stability(evidence, stable)
 
 
 def _results_for(spec: Spec, seed: int, k_wanted: int | None) -> Results:
@@ -147,27 +228,36 @@ def _results_for(spec: Spec, seed: int, k_wanted: int | None) -> Results:
     prepared = run_step("Cleaning the data and computing recency, frequency and monetary value", ("prepare",) + key,
                         lambda log: sources.prepare(spec, loaded, roles, log))
     timings["prepare"] = time.perf_counter() - started
-    scan, suggestion = run_step("Comparing segmentations for K = {}–{}".format(*K_SCAN_RANGE), ("scan", seed) + key,
-                                lambda log: cache.scan(key, seed, prepared.customers, log))
-    timings["scan"] = time.perf_counter() - started - timings["prepare"]
-    # Stability is checked in the background after the first segments are shown (app.py); once
-    # it is done the scan gets its columns and the suggestion prefers stable K.
-    ks = [int(k) for k in scan["k"]]
+    sequence = RunSequence(prepared.customers, seed=seed)
+    # Stability is checked in the background after the first segments are shown (app.py).
+    ks = sequence.k_values
     stability_key = stability_check.job_key(key, seed, ks) if ks else None
     job = stability_check.find(stability_key) if ks else None
     stable = job.result() if job is not None else None
-    if stable is not None:
-        scan = scan.merge(stable.table(), on="k", how="left")
-        suggestion = suggest_k(scan, k_range=K_SUGGEST_RANGE)
+    raw = session.known_evidence(key, seed)
     favoured = None
-    if k_wanted is None and ks:
-        # The segments on screen do not change when the check ends: the K first shown for this
-        # data stays until the marketer takes the one stability favours (app.py offers it).
-        k_wanted = session.shown_k(key, seed, _k_for(None, scan, suggestion))
-        favoured = suggestion.k if suggestion.k != k_wanted else None
-    return Results(spec=spec, loaded=loaded, roles=roles, prepared=prepared, scan=scan, suggestion=suggestion,
-                   seed=seed, k=_k_for(k_wanted, scan, suggestion), timings=timings,
-                   stability_key=stability_key, stability=stable, favoured_k=favoured)
+    suggested = k_wanted is None
+    if suggested:
+        # The segments on screen do not change by themselves: the K first shown for this source
+        # stays when the check ends and when the cleaning or the filters change, until the marketer
+        # takes another (app.py offers the one stability favours, Choose K the new suggestion).
+        source_key = (spec.source.digest, spec.source.sheet)
+        k_wanted = session.shown_k(source_key, seed)
+        if k_wanted is None:
+            if raw is None:
+                raw = _evidence(spec, sequence)
+            k_wanted = session.shown_k(source_key, seed, _k_for(sequence, None, raw))
+    if raw is not None:
+        session.remember_evidence(key, seed, raw)
+    evidence = None if raw is None else _with_stability(sequence, raw, stable)
+    if (evidence is not None and stable is not None and sequence.degenerate is None
+            and suggested and evidence.suggestion.k != k_wanted):
+        favoured = evidence.suggestion.k
+    k = _k_for(sequence, k_wanted, evidence)
+    timings["scan"] = time.perf_counter() - started - timings["prepare"]
+    return Results(spec=spec, loaded=loaded, roles=roles, prepared=prepared, sequence=sequence,
+                   seed=seed, k=k, timings=timings, stability_key=stability_key, stability=stable,
+                   favoured_k=favoured, known=evidence)
 
 
 def compute() -> Results | SegmenterError:

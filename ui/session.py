@@ -43,6 +43,8 @@ __all__ = [
     "set_failed_upload",
     "set_k",
     "shown_k",
+    "known_evidence",
+    "remember_evidence",
     "set_override",
     "set_seed",
     "set_snapshot",
@@ -64,9 +66,13 @@ OVERRIDES = "seg_overrides"
 CLEANING = "seg_cleaning"
 SNAPSHOT = "seg_snapshot"
 K = "seg_k"  # None: use the suggested K
-# (data key, seed) -> the K shown while K is "suggested": kept when the stability check later
-# suggests another, which the app offers instead of switching (nothing changes without an action).
+# (source key, seed) -> the K shown while K is "suggested": kept when the stability check later
+# suggests another, which the app offers instead of switching, and when the marketer changes the
+# cleaning or the filters (nothing changes without an action; see shown_k).
 SHOWN_K = "seg_shown_k"
+# (data key, seed) -> the K evidence (pipeline.Evidence) this session computed for those customers.
+EVIDENCE = "seg_k_evidence"
+EVIDENCE_KEPT = 16
 SEED = "seg_seed"
 TOKEN = "seg_session_token"  # see token()
 LAST_GOOD = "seg_last_good"  # the last Spec that gave results
@@ -265,12 +271,29 @@ def set_k(value: int | None) -> None:
     st.session_state[K] = None if value is None else int(value)
 
 
-def shown_k(data_key: tuple, seed: int, suggested: int) -> int:
-    """The K on screen for this data while the marketer has not chosen one: the first suggestion
-    this session showed for it (``suggested`` the first time). A later suggestion (once stability
-    is checked) does not replace it; the app offers it instead."""
+def shown_k(source_key: tuple, seed: int, suggested: int | None = None) -> int | None:
+    """The K on screen for this source (file, sheet) while the marketer has not chosen one: the first
+    suggestion this session showed for it (``suggested`` the first time; None: not shown yet). A
+    later suggestion does not replace it — once stability is checked, or after a change of the
+    cleaning or the filters (whose K evidence the Choose K page computes when it is opened): the app
+    offers it instead."""
     shown = st.session_state.setdefault(SHOWN_K, {})
-    return shown.setdefault((data_key, int(seed)), int(suggested))
+    if suggested is None:
+        return shown.get((source_key, int(seed)))
+    return shown.setdefault((source_key, int(seed)), int(suggested))
+
+
+def known_evidence(data_key: tuple, seed: int) -> Any | None:
+    """The K evidence this session computed for these customers (ui/results.py), or None."""
+    return st.session_state.get(EVIDENCE, {}).get((data_key, int(seed)))
+
+
+def remember_evidence(data_key: tuple, seed: int, evidence: Any) -> None:
+    known = st.session_state.setdefault(EVIDENCE, {})
+    known.pop((data_key, int(seed)), None)
+    known[(data_key, int(seed))] = evidence
+    while len(known) > EVIDENCE_KEPT:
+        known.pop(next(iter(known)))
 
 
 def seed() -> int:

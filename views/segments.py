@@ -22,16 +22,18 @@ currency = outcome.currency()
 
 top = st.columns(4)
 top[0].metric("Customers", f"{len(customers):,}")
-top[1].metric("Segments (K)", f"{seg.k}", help=f"Suggested: {outcome.suggestion.k}")
+known = outcome.known_suggestion()  # computed on Choose K when the data changed under a chosen K
+top[1].metric("Segments (K)", f"{seg.k}", help=f"Suggested: {known.k}" if known is not None else
+              "See the Choose K page for the suggested K.")
 top[2].metric("Revenue", formats.money(revenue, currency))
 top[3].metric("Snapshot date", formats.day(outcome.prepared.snapshot))
 base = "segments" if outcome.spec.source.kind == "demo" else outcome.spec.source.name.rsplit(".", 1)[0]
 # Built only when clicked: the report inlines plotly.js and every chart (a few seconds, ~2 MB).
 # The button's data is made when it is clicked, outside the script run: everything that reads the
 # session or Streamlit's caches is gathered now (else the server logs "missing ScriptRunContext!").
-result = outcome.result()
+report = outcome.report_result()  # K evidence not computed yet is computed on the click
 st.download_button(
-    "Download report (HTML)", data=result.to_html,
+    "Download report (HTML)", data=lambda: report().to_html(),
     file_name=f"{base}_report_k{seg.k}.html", mime="text/html", on_click="ignore", icon=":material/download:",
     key="dl_report_html",
     help="One file with the segments, the charts and how they were made; opens offline in any browser and "
@@ -122,12 +124,14 @@ if scatter.open:
         log_x = c[2].toggle("Log scale (horizontal)", value=False, key="w_scatter_logx")
         log_y = c[3].toggle("Log scale (vertical)", value=True, key="w_scatter_logy")
         with reporting("Scatter plot"):
-            st.plotly_chart(charts.scatter_2d(customers, x=x, y=y, log_x=log_x, log_y=log_y), key="scatter_2d")
+            st.plotly_chart(charts.scatter_2d(customers, x=x, y=y, log_x=log_x, log_y=log_y,
+                                              max_points=charts.SCREEN_MAX_POINTS), key="scatter_2d")
 if three_d.open:
     with three_d:
         log3d = st.toggle("Log scales", value=True, key="w_3d_log")
         with reporting("3D plot"):
-            st.plotly_chart(charts.scatter_3d(customers, log=log3d), key="scatter_3d")
+            st.plotly_chart(charts.scatter_3d(customers, log=log3d, max_points=charts.SCREEN_MAX_POINTS),
+                            key="scatter_3d")
 if heatmap.open:
     with heatmap:
         st.caption("Each segment's average of each feature, as a percentage above or below the average customer. "

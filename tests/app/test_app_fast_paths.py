@@ -5,6 +5,9 @@
 - The K scan and the segments are keyed on the customers' content (ui/cache.customers_digest): a
   cleaning change that leaves the customers as they were fits nothing again, and what is shown is
   what the pipeline computes for those customers.
+- Each step runs only where it is shown: a cleaning change keeps the K on screen and compares no K
+  until the Choose K page is opened; the segments are fitted by the pages that show them; the
+  revenue per customer × product is fetched by the Segments page's top products, once.
 """
 from __future__ import annotations
 
@@ -13,9 +16,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from segmentation import columns, pipeline, reading, segments
+from segmentation import columns, pipeline, preparation, reading, segments
 from segmentation.settings import CleaningSettings
-from tests.app.app_helpers import by_key_prefix, results
+from tests.app.app_helpers import by_key_prefix, results, texts
 from ui import cache
 
 
@@ -68,16 +71,62 @@ def test_a_rule_that_leaves_the_customers_as_they_were_fits_nothing_again(upload
     assert_shows_the_full_path(uploaded, small_csv)
 
 
-def test_a_filter_that_changes_the_customers_is_computed_again(uploaded, small_csv, fits):
+def test_a_filter_that_changes_the_customers_keeps_the_k_on_screen_and_compares_k_on_choose_k(uploaded, small_csv,
+                                                                                            fits):
     before = results(uploaded)
+    assert before.known_suggestion() is not None  # the first K of the file is the suggested one
     by_key_prefix(uploaded.date_input, "w_dates_").set_value((date(2023, 1, 15), date(2023, 5, 20))).run()
     after = results(uploaded)
     assert after.prepared.audit.dropped["outside_date_range"] > 0
     assert len(after.prepared.customers) <= len(before.prepared.customers)
     assert not after.prepared.customers[["recency", "frequency", "monetary"]].equals(
         before.prepared.customers[["recency", "frequency", "monetary"]])
-    assert fits["scan"] == 1  # the segments are computed by the pages that show them (below)
+    # The K on screen stays (nothing changes without the marketer's action on K) and no K is compared
+    # for the new customers until their evidence is shown.
+    assert after.k == before.k and after.known_suggestion() is None
+    assert fits == {"scan": 0, "segment": 0}
+    uploaded.switch_page("views/choose_k.py").run()
+    assert fits["scan"] == 1 and results(uploaded).known_suggestion() is not None
+    assert f"Suggested: K = {results(uploaded).suggestion.k}." in texts(uploaded)
     assert_shows_the_full_path(uploaded, small_csv)
+
+
+def test_a_rule_toggle_under_a_chosen_k_fits_that_k_and_compares_no_k(uploaded, small_csv, fits):
+    uploaded.select_slider(key="w_k_sidebar").set_value(3).run()
+    before = results(uploaded)
+    by_key_prefix(uploaded.toggle, "w_rule_duplicate_").set_value(False).run()
+    after = results(uploaded)
+    assert after.spec.key() != before.spec.key() and after.prepared.audit.dropped["duplicate"] == 0
+    assert not after.prepared.customers["monetary"].equals(before.prepared.customers["monetary"])
+    assert after.k == 3 and fits == {"scan": 0, "segment": 0}  # the Data page shows no segments
+    uploaded.switch_page("views/segments.py").run()
+    assert fits == {"scan": 0, "segment": 1}
+    assert len([m for m in uploaded.markdown if m.value.startswith("#### ")]) == 3
+    assert "See the Choose K page for the suggested K." in [m.help for m in uploaded.metric]
+    assert_shows_the_full_path(uploaded, small_csv)
+
+
+def test_top_products_are_fetched_by_the_page_that_shows_them_once(uploaded, small_csv, monkeypatch):
+    calls = []
+    counted = preparation.customer_products
+    monkeypatch.setattr(preparation, "customer_products", lambda *a, **kw: calls.append(1) or counted(*a, **kw))
+    cache.file_products.clear()
+    by_key_prefix(uploaded.toggle, "w_rule_duplicate_").set_value(False).run()
+    outcome = results(uploaded)
+    assert outcome.prepared.customer_products.empty and calls == []  # the Data page shows no products
+    uploaded.switch_page("views/segments.py").run()
+    assert len(calls) == 1
+    uploaded.switch_page("views/customers.py").run()
+    uploaded.switch_page("views/segments.py").run()
+    assert len(calls) == 1
+    # What the cards show is what the whole pipeline gives with the products.
+    loaded = reading.read_file(small_csv, filename="shop.csv")
+    full = pipeline.prepare(loaded, columns.resolve_roles(loaded.table, {}), cleaning=outcome.spec.cleaning)
+    want = segments.top_items(results(uploaded).segmentation().customers, full.customer_products, n=3)
+    pd.testing.assert_frame_equal(results(uploaded).top_items(), want)
+    shown = texts(uploaded)
+    for description in want["description"]:
+        assert description in shown
 
 
 def test_the_customers_digest_follows_the_content():

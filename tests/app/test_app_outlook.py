@@ -9,7 +9,7 @@ import pytest
 
 from segmentation import columns, outlook, pipeline
 from segmentation.prediction import predict_prepared, segment_outlook, with_prediction_columns
-from tests.app.app_helpers import FORMULA_ID, demo_with_a_lapsed_customer, results, texts, to_csv, upload
+from tests.app.app_helpers import FORMULA_ID, by_key_prefix, demo_with_a_lapsed_customer, results, texts, to_csv, upload
 from ui import prediction as predicting
 from ui.session import DEMO_ROWS, DEMO_SEED
 
@@ -153,3 +153,19 @@ def test_the_report_download_includes_what_comes_next_once_predicted(outlook_pag
     assert result.prediction is not None and result.predict_days == 90
     assert result.prediction.customers.equals(expected.customers)
     assert 'id="prediction"' in report_html.render(result, source="demo")
+
+
+def test_no_prediction_is_started_on_the_data_page_where_the_cleaning_changes(app, monkeypatch):
+    """Each cleaning change on the Data page would start a prediction of its own (a second cleaning
+    pass and two fits) competing with the next change: they start on the next page instead."""
+    from collections import OrderedDict
+
+    monkeypatch.setattr(predicting, "AUTOSTART", True)
+    monkeypatch.setattr(predicting, "_JOBS", OrderedDict())
+    upload(app, "shop.csv", demo_with_a_lapsed_customer())
+    by_key_prefix(app.toggle, "w_rule_duplicate_").set_value(False).run()
+    assert predicting.find(results(app)) is None and not predicting._JOBS
+    app.switch_page("views/customers.py").run()
+    job = predicting.find(results(app))
+    assert job is not None and list(predicting._JOBS) == [predicting.job_key(results(app))]
+    job.result(timeout=predicting.WAIT_SECONDS)
