@@ -53,7 +53,7 @@ def test_run_prepared_gives_what_the_steps_give_one_by_one(prepared, request_k):
     scan, suggestion = pipeline.scan_for(prepared.customers, seed=7)
     k = decide_k(request_k, scan=scan, suggestion=suggestion)
     fitted = segments.segment_customers(prepared.customers, k=k, seed=7)
-    pd.testing.assert_frame_equal(result.scan, scan)
+    pd.testing.assert_frame_equal(result.k_scan, scan)
     assert result.suggestion == suggestion and result.k == k == (suggestion.k if request_k == "auto" else request_k)
     pd.testing.assert_frame_equal(result.segmentation.customers, fitted.customers)
     assert result.warnings == ()
