@@ -162,3 +162,13 @@ def test_the_last_state_is_kept_per_user(store):
 def test_no_user_no_workspace(store, user):
     with pytest.raises(StoreError, match="needs the signed-in user"):
         store.files_of(user)
+
+
+def test_the_migrations_create_exactly_the_tables_the_code_declares(store):
+    """tables.py (what the queries use) and the Alembic revisions (what is created) agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with store.engine.connect() as con:
+        differences = compare_metadata(MigrationContext.configure(con), tables.metadata)
+    assert [d for d in differences if d[0] != "remove_table" or d[1].name != "alembic_version"] == []
