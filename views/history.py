@@ -24,22 +24,21 @@ if not runs:
 
 # --- the runs ---------------------------------------------------------------------------------
 st.subheader("Recorded runs")
-listing = pd.DataFrame([{
-    "recorded": formats.day(run.recorded) + run.recorded.strftime(" %H:%M"),
-    "data": run.source_name + ("" if run.file_id is not None or "demo" in run.source_name else " (file deleted)"),
-    "segments": f"{run.segmentation_name} (saved)" if run.segmentation_id is not None else f"fitted, K = {run.k}",
-    "customers": run.customers,
-    "revenue": formats.money(run.revenue, run.currency),
-    "predicted": "" if run.predicted_revenue is None else formats.money(run.predicted_revenue, run.currency),
-} for run in runs])
-st.dataframe(listing, hide_index=True, key="history_runs", column_config={
-    "recorded": st.column_config.TextColumn("Recorded (UTC)"),
-    "data": st.column_config.TextColumn("Data"),
-    "segments": st.column_config.TextColumn("Segments"),
-    "customers": st.column_config.NumberColumn("Customers", format="localized"),
-    "revenue": st.column_config.TextColumn("Revenue"),
-    "predicted": st.column_config.TextColumn("Predicted revenue", help="Next 90 days, when it had been computed"),
-})
+
+
+def _line(run) -> str:
+    data = md(run.source_name) + ("" if run.file_id is not None or run.source_name.startswith("Built-in demo")
+                                  else " (file deleted)")
+    segments = f"saved segmentation {md(run.segmentation_name)}" if run.segmentation_id is not None \
+        else f"fitted, K = {run.k}"
+    ahead = ("" if run.predicted_revenue is None
+             else f", predicted {formats.money(run.predicted_revenue, run.currency)} in the next 90 days")
+    return (f"- **{formats.day(run.recorded)} {run.recorded:%H:%M}** (run #{run.id}) — {data} — {segments} — "
+            f"{formats.plural(run.customers, 'customer')}, revenue {formats.money(run.revenue, run.currency)}{ahead}")
+
+
+st.markdown("\n".join(_line(run) for run in runs))
+st.caption("Times in UTC, newest first.")
 labels = {run.id: f"{formats.day(run.recorded)} — {run.source_name} — K = {run.k} (run #{run.id})" for run in runs}
 left, middle, right = st.columns([3, 1, 1], vertical_alignment="bottom")
 chosen = left.selectbox("Run", list(labels), format_func=lambda run_id: labels[run_id], key="w_history_run")

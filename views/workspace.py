@@ -2,7 +2,6 @@
 segmentations they saved and those the team shares (apply, share, unshare, delete)."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from segmentation import formats
@@ -30,12 +29,8 @@ else:
     used = sum(f.size for f in kept)
     st.caption(f"{formats.plural(len(kept), 'file')}, {used / 1e6:,.1f} MB of your {store.quota_bytes / 1e6:,.0f} MB. "
                "Only you can see them.")
-    st.dataframe(pd.DataFrame([{"name": f.name, "size": f.size / 1e6, "uploaded": formats.day(f.uploaded)}
-                               for f in kept]), hide_index=True, key="workspace_files", column_config={
-        "name": st.column_config.TextColumn("File"),
-        "size": st.column_config.NumberColumn("MB", format="%,.2f"),
-        "uploaded": st.column_config.TextColumn("Kept since"),
-    })
+    st.markdown("\n".join(f"- **{md(f.name)}** — {f.size / 1e6:,.2f} MB, kept since {formats.day(f.uploaded)}"
+                           for f in kept))
     names = {f.id: f"{f.name} ({formats.day(f.uploaded)})" for f in kept}
     left, middle, right = st.columns([3, 1, 1], vertical_alignment="bottom")
     chosen = left.selectbox("File", list(names), format_func=lambda i: plain(names[i]), key="w_workspace_file")
@@ -69,13 +64,12 @@ in_use = saved_ui.name() if saved_ui.in_use() is not None else None
 
 
 def _listing(segmentations, *, with_owner: bool) -> None:
-    rows = [{"name": s.name, "k": s.k, "shared": "yes" if s.shared else "no", "owner": s.owner,
-             "saved": formats.day(s.saved)} for s in segmentations]
-    columns = ["name", "k", "saved"] + (["owner"] if with_owner else ["shared"])
-    st.dataframe(pd.DataFrame(rows)[columns], hide_index=True, column_config={
-        "name": st.column_config.TextColumn("Name"), "k": st.column_config.NumberColumn("K"),
-        "saved": st.column_config.TextColumn("Saved"), "owner": st.column_config.TextColumn("Saved by"),
-        "shared": st.column_config.TextColumn("Shared with the team")})
+    """One line per segmentation (Markdown, user text escaped): name, K, when, by whom or shared."""
+    lines = []
+    for s in segmentations:
+        whose = f"by {md(s.owner)}" if with_owner else ("shared with the team" if s.shared else "only you")
+        lines.append(f"- **{md(s.name)}** — K = {s.k}, saved {formats.day(s.saved)}, {whose}")
+    st.markdown("\n".join(lines))
 
 
 if in_use:
