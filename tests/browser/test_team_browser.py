@@ -210,7 +210,7 @@ def test_alice_and_bob_share_a_segmentation_and_nothing_else_and_alice_finds_her
     open_page(page, team_server, "history")
     assert "alice-march.csv" in main_text(page)
     page.get_by_role("button", name="Reopen this run").click()
-    page.wait_for_url(re.compile(r"/segments$"))
+    page.wait_for_url(re.compile(re.escape(team_server.url) + r"/(segments)?$"))  # Segments, the default page
     wait_idle(page)
     assert "alice-march.csv" in sidebar(page)
     open_page(page, team_server, "workspace")
