@@ -19,6 +19,7 @@ from segmentation.errors import SegmenterError
 from segmentation.stability import no_stable_message
 from ui import prediction, results, session, stability
 from ui import saved as saved_ui
+from ui import workspace as workspace_ui
 from ui.errors import show_error
 from ui.render import stability_progress
 from ui.text import md
@@ -30,6 +31,22 @@ started, started_cpu = time.perf_counter(), time.thread_time()
 ICON = Path(__file__).parent / "ui" / "assets" / "segmenter-icon.png"
 st.set_page_config(page_title="Segmenter — customer segments", page_icon=str(ICON), layout="wide")
 
+# Sign-in ([auth] in .streamlit/secrets.toml): nothing of the app runs before the user is signed in
+# with Streamlit's verified identity, and on the allow-list when there is one.
+if workspace_ui.signin_required():
+    if not st.user.is_logged_in:
+        st.title("Segmenter")
+        st.markdown("Sign in to see your files, your team's segmentations and your recorded runs.")
+        st.button("Sign in", key="sign_in", on_click=st.login, type="primary", icon=":material/login:")
+        st.stop()
+    if not workspace_ui.allowed():
+        st.title("Segmenter")
+        st.warning(f"**{md(workspace_ui.email() or 'This account')}** is not on this Segmenter's list of users. "
+                   "Ask the person who runs it to add your address or your domain, or sign in with another "
+                   "account.", icon=":material/block:")
+        st.button("Sign out", key="sign_out_refused", on_click=st.logout, icon=":material/logout:")
+        st.stop()
+
 PAGES = {
     "segments": st.Page("views/segments.py", title="Segments", icon=":material/donut_small:", url_path="segments",
                         default=True),
@@ -38,10 +55,16 @@ PAGES = {
     "customers": st.Page("views/customers.py", title="Customers", icon=":material/groups:", url_path="customers"),
     "changes": st.Page("views/changes.py", title="Changes", icon=":material/swap_horiz:", url_path="changes"),
     "outlook": st.Page("views/outlook.py", title="Outlook", icon=":material/trending_up:", url_path="outlook"),
+    "history": st.Page("views/history.py", title="History", icon=":material/timeline:", url_path="history"),
+    "workspace": st.Page("views/workspace.py", title="Workspace", icon=":material/folder_shared:",
+                         url_path="workspace"),
 }
 page = st.navigation([PAGES["data"], PAGES["choose_k"], PAGES["segments"], PAGES["customers"], PAGES["changes"],
-                      PAGES["outlook"]], position="sidebar", expanded=True)
+                      PAGES["outlook"], PAGES["history"], PAGES["workspace"]], position="sidebar", expanded=True)
 
+session.init()
+workspace_ui.restore()  # a new session (reload, new tab) reopens the user's last file and settings
+workspace_ui.keep_file()  # a file just loaded is kept in the user's workspace
 outcome = results.compute()
 
 with st.sidebar:
@@ -87,6 +110,19 @@ with st.sidebar:
             suggested = ("" if known is None else " (suggested)" if outcome.k == known.k
                          else f" (suggested: {known.k})")
             st.caption(f"K = {outcome.k}{suggested}, seed {outcome.seed}.")
+    if workspace_ui.store() is not None:
+        st.button("Save this run", key="save_run", on_click=workspace_ui.record, args=(outcome,),
+                  icon=":material/bookmark_add:",
+                  help="Keeps the file, the settings and each segment's size and revenue on the History page.")
+
+with st.sidebar:
+    if workspace_ui.signin_required():
+        st.caption(f"Signed in as **{md(workspace_ui.email())}**")
+        st.button("Sign out", key="sign_out", on_click=st.logout, icon=":material/logout:")
+    if (said := workspace_ui.notice()) is not None:
+        st.success(md(said), icon=":material/check_circle:")
+    if (trouble := workspace_ui.problem()) is not None:
+        st.warning(f"**Not saved.** {md(trouble.message)} {md(trouble.hint or '')}", icon=":material/cloud_off:")
 
 if isinstance(outcome, SegmenterError):
     show_error(outcome, context="The data cannot be segmented")
@@ -106,6 +142,7 @@ if not isinstance(outcome, SegmenterError) and outcome.favoured_k is not None an
                   on_click=session.set_k, args=(outcome.favoured_k,))
 
 page.run()
+workspace_ui.after_run()  # keeps a newly loaded file and remembers the choices for the next visit
 
 # The stability check starts only now, once the page is on screen, and runs in the background;
 # the sidebar shows its progress and the app reruns once when it is done (ui/stability.py) —

@@ -37,7 +37,8 @@ def test_the_layer_table_is_the_enforced_one():
 @pytest.mark.parametrize("folder, header, left_out", [
     ("segmentation", "module | job |\n|---|---|", {"__init__.py", "__main__.py"}),
     ("ui", "module | job | draws? |\n|---|---|---|", {"__init__.py"}),
-], ids=["core", "ui"])
+    ("workspace", "workspace module | job |\n|---|---|", {"__init__.py"}),
+], ids=["core", "ui", "workspace"])
 def test_the_module_tables_name_every_module_once(folder, header, left_out):
     table = ARCHITECTURE.split(f"| {header}", 1)[1].split("\n\n", 1)[0]
     named = re.findall(r"^\| `(?:ui/)?([\w.]+\.py)`", table, re.M)

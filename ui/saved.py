@@ -14,7 +14,7 @@ from segmentation.errors import SegmenterError
 from segmentation.saved import SavedSegmentation
 from segmentation.segments import Segmentation
 
-__all__ = ["in_use", "name", "use_upload", "stop_using", "error", "applied", "download_bytes"]
+__all__ = ["in_use", "name", "use_upload", "use_text", "stop_using", "error", "applied", "download_bytes"]
 
 SAVED = "seg_saved"  # {"segmentation": SavedSegmentation, "name": file name, "text": the JSON}
 SAVED_ERROR = "seg_saved_error"
@@ -71,3 +71,8 @@ def download_bytes(segmentation: Segmentation, *, in_use, snapshot, seed: int, r
     frozen = in_use or saved.from_segmentation(segmentation, snapshot=snapshot, seed=seed, roles=roles,
                                                cleaning=cleaning, rows_in=rows_in)
     return frozen.to_json().encode("utf-8")
+
+
+def use_text(file_name: str, text: str) -> None:
+    """Use a saved segmentation kept in the workspace (its JSON checked again, like an upload)."""
+    use_upload(file_name, text.encode("utf-8"))

@@ -75,7 +75,8 @@ def test_the_key_holds_the_digest_never_the_bytes():
 # ---------------------------------------------------------------------------------------------- layout
 
 DRAWING_MODULES = {"render.py", "errors.py", "progress.py"}  # the only ui modules that put elements on screen
-STATE_ONLY = {"session_state", "cache_data", "cache_resource"}
+# st.user and st.secrets are read-only state too (who is signed in, the [auth] settings: ui/workspace.py)
+STATE_ONLY = {"session_state", "cache_data", "cache_resource", "user", "secrets"}
 
 
 def st_uses(path) -> set[str]:

@@ -26,6 +26,8 @@ PAGES = {  # url path → page title
     "customers": "Customers",
     "changes": "Changes: who moved between segments",
     "outlook": "Outlook: what comes next",
+    "history": "History",
+    "workspace": "Your workspace",
 }
 REAL_CUSTOMERS = 4338  # customers of the UCI Online Retail file after the default cleaning
 
