@@ -25,7 +25,9 @@ from tests.browser.conftest import upload, wait_idle
 from tests.browser.test_browser import PAGES, SIDEBAR, card_titles, nav, open_page, sidebar_k
 from tests.hostile.cases import xlsx_with_member
 
-pytestmark = pytest.mark.browser
+# Its module-scoped fixtures (the servers, Chromium, the files) are built once: with `--dist loadgroup`
+# (.ci/run) the whole module runs on one worker (unmarked, its tests would be spread over both, each building them).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_walk")]
 
 MAIN = '[data-testid="stMain"]'
 ERRORS = '[data-testid="stAlertContentError"]'
