@@ -102,11 +102,20 @@ def tab(browser_context):
 # ------------------------------------------------------------------------------------------
 # 1 + acceptance 2: the report downloaded from the app
 # ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def app_report(server, browser_context, tmp_path_factory) -> Path:
+    """The report as the app's button downloads it (once: both widths below look at the same file)."""
+    tab = browser_context.new_page()
+    try:
+        open_page(tab, server.url, "Customer segments")
+        return download(tab, r"^Download report", tmp_path_factory.mktemp("app-report"))
+    finally:
+        tab.close()
+
+
 @pytest.mark.parametrize("width", [800, 1920])
-def test_report_from_the_app_keeps_every_axis_label_inside_its_figure(server, browser_context, tab, tmp_path,
-                                                                      width):
-    open_page(tab, server.url, "Customer segments")
-    report = download(tab, r"^Download report", tmp_path)
+def test_report_from_the_app_keeps_every_axis_label_inside_its_figure(browser_context, app_report, width):
+    report = app_report
     offline = browser_context.new_page()
     try:
         offline.set_viewport_size({"width": width, "height": 1000})
