@@ -4,11 +4,45 @@ The app keeps each user's files, runs and last settings in a workspace store (SQ
 ~/.segmenter by default, workspace/). Tests must neither write to the developer's home nor see
 another test's last file on a new session, so the store is off for every test and every server a
 test starts (they inherit the environment); the workspace tests give their own store explicitly
-(tests/workspace_store, tests/app/test_app_workspace.py, tests/browser/test_team_browser.py)."""
+(tests/workspace_store, tests/app/test_app_workspace.py, tests/browser/test_team_browser.py).
+
+The order of the tests on the session's Spark fixture (tests/engines/spark.py): see
+pytest_collection_modifyitems."""
 from __future__ import annotations
 
 import os
 
+import pytest
+
+from tests.engines.spark import CLUSTER, LOCAL
+
 
 def pytest_configure(config) -> None:
     os.environ["SEGMENTER_STORE"] = "off"
+
+
+def _spark_order(item: pytest.Item, modules_on_both: set) -> tuple[int, bool, bool]:
+    master = item.callspec.params["spark"]
+    values = [mark.args[1] for mark in item.iter_markers("parametrize") if mark.args[0] == "spark"]
+    cluster_only = bool(values) and list(values[0]) == [CLUSTER]
+    return ([LOCAL, CLUSTER].index(master), item.path in modules_on_both, cluster_only)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """All tests of one Spark master run one after the other, so the one session of each master
+    starts once (each start is a driver JVM, on local-cluster two executor JVMs more: ~20-40 s on
+    CI's two cores). pytest's own grouping keeps a session-scoped parameter's tests together by
+    the parameter's *index*, and @ON_CLUSTER's index of local-cluster is local[2]'s elsewhere: it
+    ran local, cluster, local, cluster. Here: every local test (a module that also has cluster
+    tests last, so its module fixtures are built once), then the cluster ones, the cluster-only
+    test that kills an executor last. Only the Spark tests move, among their own places, the same
+    way on every xdist worker (they must collect the same order)."""
+    places = [i for i, item in enumerate(items)
+              if "spark" in getattr(getattr(item, "callspec", None), "params", {})]
+    if not places:
+        return
+    spark_items = [items[i] for i in places]
+    modules_on_both = {item.path for item in spark_items if item.callspec.params["spark"] == CLUSTER}
+    for place, item in zip(places, sorted(spark_items, key=lambda item: _spark_order(item, modules_on_both)),
+                           strict=True):
+        items[place] = item

@@ -39,6 +39,7 @@ def same_results(report: dict, expected: dict) -> None:
         assert report[key] == pytest.approx(expected[key]) if key == "segments" else report[key] == expected[key], key
 
 
+@pytest.mark.xdist_group("postgres")  # on the worker that holds the PostgreSQL server, not a second one
 def test_source_postgres_gives_the_file_results(pg_server, demo_file_report, tmp_path, capsys):
     table, _, expected = demo_file_report
     pg_server.load_arrow("demo_sales", table)
@@ -50,6 +51,7 @@ def test_source_postgres_gives_the_file_results(pg_server, demo_file_report, tmp
     assert engine_postgres.READER_PASSWORD not in report["source"] + capsys.readouterr().out
 
 
+@pytest.mark.xdist_group("postgres")  # on the worker that holds the PostgreSQL server, not a second one
 def test_source_postgres_wrong_password_is_one_line_without_it(pg_server, tmp_path, capsys):
     wrong = "Wr0ng-p4ss-phrase"
     assert main(["--source", pg_server.url(password=wrong), "--table", "demo_sales",

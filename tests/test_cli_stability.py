@@ -12,6 +12,10 @@ import pytest
 
 from segmentation.cli import OUTPUT_COLUMNS
 
+# Its module-scoped fixtures (the blob's CLI run) are built once: with `--dist loadgroup`
+# (.ci/run) the whole module runs on one worker (unmarked, its tests would be spread over both, each building them).
+pytestmark = pytest.mark.xdist_group("cli_stability")
+
 REPO = Path(__file__).resolve().parents[1]
 # The --out columns before stability; a contract: never renamed, only appended to.
 CONTRACT_COLUMNS = [

@@ -6,7 +6,9 @@ import pytest
 from segmentation import migration, saved
 from tests.shared_data import real_prepared, real_result
 
-pytestmark = pytest.mark.slow
+# On the worker of the "postgres" group (tests/test_postgres.py), which builds `real_prepared` too: the real
+# rows are read and prepared once in the run, not once per worker (~20 s each on CI's two cores).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("postgres")]
 prepared, real_result = real_prepared, real_result  # the real rows prepared and segmented once (fixtures)
 
 A = date(2011, 9, 1)

@@ -16,6 +16,10 @@ from segmentation.model import elbow_k, fit_labels, make_model, scan_k, suggest_
 from segmentation.scoring import add_rfm_scores
 from segmentation.segments import segment_customers
 
+# Its module-scoped fixtures (the planted and blob scans) are built once: with `--dist loadgroup` (.ci/run)
+# the whole module runs on one worker (unmarked, its tests would be spread over both, each building them).
+pytestmark = pytest.mark.xdist_group("stability")
+
 PLANTED = {  # (recency days, invoices, revenue) centres of four well-separated customer types
     "champions": (5, 40, 8000.0),
     "loyal": (30, 12, 1500.0),

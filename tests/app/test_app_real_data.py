@@ -14,7 +14,9 @@ from streamlit.testing.v1 import AppTest
 from tests.app.app_helpers import REPO, CheckedApp, new_app, results, upload
 from ui.session import RUN_SECONDS
 
-pytestmark = pytest.mark.slow
+# Its module-scoped fixtures (the real workbook's session) are built once: with `--dist loadgroup`
+# (.ci/run) the whole module runs on one worker (unmarked, its tests would be spread over both, each building them).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("app_real_data")]
 
 REAL_DATA = REPO.parent / "shared" / "data" / "online_retail.xlsx"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

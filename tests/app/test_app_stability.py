@@ -12,6 +12,10 @@ from tests.app.app_helpers import REPO, TIMEOUT, results, texts, to_csv, upload
 from tests.test_cli_stability import blob_transactions, planted_transactions
 from ui import stability
 
+# Its module-scoped fixtures (the planted file's session and its check) are built once: with `--dist loadgroup`
+# (.ci/run) the whole module runs on one worker (unmarked, its tests would be spread over both, each building them).
+pytestmark = pytest.mark.xdist_group("app_stability")
+
 
 def checked(at: AppTest) -> AppTest:
     assert not at.exception, at.exception

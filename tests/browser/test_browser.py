@@ -14,7 +14,9 @@ import pytest
 
 from tests.browser.conftest import REAL_DATA, SCREENSHOTS, VIEWPORT, require, upload, wait_idle
 
-pytestmark = pytest.mark.browser
+# Its module-scoped fixtures (servers, Chromium, the real workbook's tab) are built once: with `--dist loadgroup`
+# (.ci/run) the whole module runs on one worker (unmarked, its tests would be spread over both, each building them).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_main")]
 
 SIDEBAR = '[data-testid="stSidebar"]'
 CARDS = '[class*="st-key-card_"]'

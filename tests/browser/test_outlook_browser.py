@@ -14,7 +14,9 @@ import pytest
 from tests.app.app_helpers import FORMULA_ID, demo_with_a_lapsed_customer
 from tests.browser.conftest import SCREENSHOTS, upload, wait_idle
 
-pytestmark = pytest.mark.browser
+# Its module-scoped fixtures (the servers, Chromium) are built once: with `--dist loadgroup`
+# (.ci/run) the whole module runs on one worker (unmarked, its tests would be spread over both, each building them).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_outlook")]
 
 MAIN = '[data-testid="stMain"]'
 SIDEBAR = '[data-testid="stSidebar"]'

@@ -17,7 +17,9 @@ from segmentation import pipeline, reading, report_html
 from tests.browser.conftest import REAL_DATA, SCREENSHOTS, require
 from tests.test_report_html import EVIL_COUNTRIES, EVIL_FILE_NAME, EVIL_PRODUCTS, hostile_result
 
-pytestmark = pytest.mark.browser
+# Its module-scoped fixtures (Chromium, the real workbook's report) are built once: with `--dist loadgroup`
+# (.ci/run) the whole module runs on one worker (unmarked, its tests would be spread over both, each building them).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_report")]
 
 REAL_CUSTOMERS = 4338
 # Collects what the page tried and the Content-Security-Policy refused (a request, a script...).

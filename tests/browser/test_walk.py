@@ -25,7 +25,9 @@ from tests.browser.conftest import upload, wait_idle
 from tests.browser.test_browser import PAGES, SIDEBAR, card_titles, nav, open_page, sidebar_k
 from tests.hostile.cases import xlsx_with_member
 
-pytestmark = pytest.mark.browser
+# Its module-scoped fixtures (the servers, Chromium, the files) are built once: with `--dist loadgroup`
+# (.ci/run) the whole module runs on one worker (unmarked, its tests would be spread over both, each building them).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_walk")]
 
 MAIN = '[data-testid="stMain"]'
 ERRORS = '[data-testid="stAlertContentError"]'
@@ -100,11 +102,20 @@ def tab(browser_context):
 # ------------------------------------------------------------------------------------------
 # 1 + acceptance 2: the report downloaded from the app
 # ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def app_report(server, browser_context, tmp_path_factory) -> Path:
+    """The report as the app's button downloads it (once: both widths below look at the same file)."""
+    tab = browser_context.new_page()
+    try:
+        open_page(tab, server.url, "Customer segments")
+        return download(tab, r"^Download report", tmp_path_factory.mktemp("app-report"))
+    finally:
+        tab.close()
+
+
 @pytest.mark.parametrize("width", [800, 1920])
-def test_report_from_the_app_keeps_every_axis_label_inside_its_figure(server, browser_context, tab, tmp_path,
-                                                                      width):
-    open_page(tab, server.url, "Customer segments")
-    report = download(tab, r"^Download report", tmp_path)
+def test_report_from_the_app_keeps_every_axis_label_inside_its_figure(browser_context, app_report, width):
+    report = app_report
     offline = browser_context.new_page()
     try:
         offline.set_viewport_size({"width": width, "height": 1000})
