@@ -15,7 +15,7 @@ import streamlit as st
 
 from segmentation.errors import SegmenterError
 from segmentation.stability import no_stable_message
-from ui import prediction, results, session, stability
+from ui import prediction, results, session, sources, stability
 from ui import saved as saved_ui
 from ui.errors import show_error
 from ui.render import stability_progress
@@ -40,6 +40,7 @@ PAGES = {
 page = st.navigation([PAGES["data"], PAGES["choose_k"], PAGES["segments"], PAGES["customers"], PAGES["changes"],
                       PAGES["outlook"]], position="sidebar", expanded=True)
 
+session.init(sources.DEMO)  # a new session starts on the built-in demo data
 outcome = results.compute()
 
 with st.sidebar:
@@ -50,11 +51,11 @@ with st.sidebar:
         spec = outcome.spec
         src = spec.source
         customers = len(outcome.prepared.customers)
-        where = "the built-in demo data" if src.kind == "demo" else f"**{md(src.name)}**"
+        where = "the built-in demo data" if src.builtin else f"**{md(src.name)}**"
         sheet = f" (sheet {md(outcome.loaded.sheet)})" if outcome.loaded.sheet else ""
         st.markdown(f"Showing {where}{sheet}: {outcome.prepared.audit.rows_kept:,} of "
                     f"{outcome.prepared.audit.rows_in:,} rows kept, **{customers:,} customers**.")
-        if src.kind == "demo":
+        if src.builtin:
             st.caption("Load your own transactions on the Data page.")
         st.page_link(PAGES["data"], label="Load or change data", icon=":material/upload_file:")
         if outcome.stale and session.source() != src:
@@ -107,7 +108,7 @@ page.run()
 # check would only compete with that upload on their machine (measured in the browser), so it
 # does not run there and one still running for this session is stopped.
 if not isinstance(outcome, SegmenterError) and outcome.stability_key is not None and outcome.stability is None:
-    if page.url_path == "data" and outcome.spec.source.kind == "demo":
+    if page.url_path == "data" and outcome.spec.source.builtin:
         stability.release(session.token())
     else:
         stability.start(outcome.stability_key, outcome.prepared.customers, session=session.token())
@@ -116,7 +117,7 @@ if not isinstance(outcome, SegmenterError) and outcome.stability_key is not None
 
 # The predictions (ui/prediction.py) likewise start only now, in the background; nothing is redrawn
 # when they are done: the cards and the Customers table show them on the marketer's next action.
-if not isinstance(outcome, SegmenterError) and not (page.url_path == "data" and outcome.spec.source.kind == "demo"):
+if not isinstance(outcome, SegmenterError) and not (page.url_path == "data" and outcome.spec.source.builtin):
     prediction.start(outcome)
 
 # The server time of this run (wall clock, CPU of the script thread) for tests and benchmarks; not
