@@ -17,7 +17,7 @@ import streamlit as st
 
 from segmentation.errors import SegmenterError
 from segmentation.stability import no_stable_message
-from ui import prediction, results, session, stability
+from ui import prediction, results, session, sources, stability
 from ui import saved as saved_ui
 from ui import workspace as workspace_ui
 from ui.errors import show_error
@@ -62,8 +62,8 @@ PAGES = {
 page = st.navigation([PAGES["data"], PAGES["choose_k"], PAGES["segments"], PAGES["customers"], PAGES["changes"],
                       PAGES["outlook"], PAGES["history"], PAGES["workspace"]], position="sidebar", expanded=True)
 
-session.init()
-workspace_ui.restore()  # a new session (reload, new tab) reopens the user's last file and settings
+session.init(sources.DEMO)  # a new session starts on the built-in demo data, unless
+workspace_ui.restore()  # the user's workspace reopens their last file and settings (reload, new tab)
 workspace_ui.keep_file()  # a file just loaded is kept in the user's workspace
 outcome = results.compute()
 
@@ -75,11 +75,11 @@ with st.sidebar:
         spec = outcome.spec
         src = spec.source
         customers = len(outcome.prepared.customers)
-        where = "the built-in demo data" if src.kind == "demo" else f"**{md(src.name)}**"
+        where = "the built-in demo data" if src.builtin else f"**{md(src.name)}**"
         sheet = f" (sheet {md(outcome.loaded.sheet)})" if outcome.loaded.sheet else ""
         st.markdown(f"Showing {where}{sheet}: {outcome.prepared.audit.rows_kept:,} of "
                     f"{outcome.prepared.audit.rows_in:,} rows kept, **{customers:,} customers**.")
-        if src.kind == "demo":
+        if src.builtin:
             st.caption("Load your own transactions on the Data page.")
         st.page_link(PAGES["data"], label="Load or change data", icon=":material/upload_file:")
         if outcome.stale and session.source() != src:
@@ -151,7 +151,7 @@ workspace_ui.after_run()  # keeps a newly loaded file and remembers the choices 
 # check would only compete with that upload on their machine (measured in the browser), so it
 # does not run there and one still running for this session is stopped.
 if not isinstance(outcome, SegmenterError) and outcome.stability_key is not None and outcome.stability is None:
-    if page.url_path == "data" and outcome.spec.source.kind == "demo":
+    if page.url_path == "data" and outcome.spec.source.builtin:
         stability.release(session.token())
     else:
         stability.start(outcome.stability_key, outcome.prepared.customers, session=session.token())

@@ -60,6 +60,7 @@ __all__ = [
     "resolve_roles",
     "table_roles",
     "EngineTable",
+    "TableRows",
     "as_source",
     "prepare_table",
     "prepare_postgres",
@@ -221,6 +222,14 @@ class EngineTable:
                 total = int(self.table.count().execute())
         return Preview(rows=rows, total_rows=total)
 
+    def first_rows(self, name: str) -> TableRows:
+        """The preview as the app's Data page shows what was read (rows, format, a note)."""
+        preview = self.preview()
+        return TableRows(table=preview.rows, source_name=name,
+                         file_format=_SHOWN_FORMAT.get(self.engine.kind, self.engine.kind),
+                         notes=(f"Shown and detected from {preview.caption()}; the cleaning runs "
+                                "in the database on the whole table.",))
+
     def canonical(self, roles: Mapping[str, str], *, progress: Progress = no_progress) -> Canonical:
         unused = columns.unused_columns_note(self.table.columns, roles)
         return Canonical(table=canonical(self.table, roles), engine=self.engine,
@@ -230,6 +239,26 @@ class EngineTable:
         """Clean, audit and aggregate inside the engine (preparation.prepare_source)."""
         with _source_errors(self.engine.target, self.engine.secrets):
             return prepare_source(self, roles, **options)
+
+
+_SHOWN_FORMAT = {"postgres": "postgresql", "pyspark": "spark"}  # engine kind -> the Data page's "format"
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """A table's first rows with how they were read, the fields the Data page shows of a file read
+    (`reading.LoadedFile`); not a source of transactions: the cleaning reads the whole table
+    (`EngineTable`), never these rows."""
+
+    table: pa.Table
+    source_name: str
+    file_format: str
+    notes: tuple[str, ...] = ()
+    encoding: str | None = None
+    delimiter: str | None = None
+    delimiter_name: str | None = None
+    sheet: str | None = None
+    sheets: tuple[str, ...] = ()
 
 
 def as_source(table: ir.Table | EngineTable, name: str | None = None) -> EngineTable:

@@ -22,11 +22,11 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
-import ibis
 import pandas as pd
 import streamlit as st
 
 from segmentation import columns, outlook, pipeline, prediction, preparation, reading, segments, sources
+from segmentation.engines import Engine
 from segmentation.model import KSuggestion
 from segmentation.outlook import AliveMatrix
 from segmentation.pipeline import Prepared, Progress
@@ -42,6 +42,10 @@ __all__ = ["read_file", "read_table", "detected_roles", "roles", "parse_file", "
            "lapsing_customers", "p_alive_matrix"]
 
 
+# What a source reads for the Data page and role detection: a file's rows, or a table's first rows.
+Rows = LoadedFile | sources.TableRows
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def read_file(digest: str, sheet: str | None, filename: str, _data: bytes | None, _progress: Progress) -> LoadedFile:
     """The uploaded bytes read into Arrow; no bytes: the built-in demo data."""
@@ -53,32 +57,29 @@ def read_file(digest: str, sheet: str | None, filename: str, _data: bytes | None
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def read_table(digest: str, name: str, table: str, _con: ibis.BaseBackend, _progress: Progress) -> LoadedFile:
-    """A database table's first rows (for the Data page and role detection), as a LoadedFile."""
+def read_table(digest: str, name: str, table: str, _engine: Engine, _progress: Progress) -> sources.TableRows:
+    """A database table's first rows (for the Data page and role detection)."""
     _progress(f"Reading the first rows of {table}", 0.0)
-    preview = sources.open_table(_con, table).preview()
-    return LoadedFile(preview.rows, name, "postgresql",
-                      notes=(f"Shown and detected from {preview.caption()}; the cleaning runs "
-                             "in the database on the whole table.",))
+    return sources.open_table(_engine, table).first_rows(name)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def detected_roles(digest: str, sheet: str | None, _loaded: LoadedFile) -> dict[str, str]:
+def detected_roles(digest: str, sheet: str | None, _loaded: Rows) -> dict[str, str]:
     return columns.detect_roles(_loaded.table)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def detected_currency(digest: str, sheet: str | None, roles: tuple, _loaded: LoadedFile) -> str | None:
+def detected_currency(digest: str, sheet: str | None, roles: tuple, _loaded: Rows) -> str | None:
     return columns.detect_currency(_loaded.table, dict(roles))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def mapping_notes(digest: str, sheet: str | None, roles: tuple, _loaded: LoadedFile) -> tuple[str, ...]:
+def mapping_notes(digest: str, sheet: str | None, roles: tuple, _loaded: Rows) -> tuple[str, ...]:
     return columns.detection_notes(_loaded.table, dict(roles))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def roles(digest: str, sheet: str | None, overrides: tuple, _loaded: LoadedFile) -> dict[str, str]:
+def roles(digest: str, sheet: str | None, overrides: tuple, _loaded: Rows) -> dict[str, str]:
     return columns.resolve_roles(_loaded.table, dict(overrides))
 
 
@@ -111,9 +112,9 @@ def file_products(key: tuple, _loaded: LoadedFile, _roles: dict, _cleaning: Clea
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def prepare_table(key: tuple, _con: ibis.BaseBackend, _table: str, _roles: dict, _cleaning: CleaningSettings,
+def prepare_table(key: tuple, _engine: Engine, _table: str, _roles: dict, _cleaning: CleaningSettings,
                   _snapshot: date | None, _progress: Progress) -> Prepared:
-    return sources.prepare_table(sources.open_table(_con, _table), _roles, cleaning=_cleaning, snapshot=_snapshot,
+    return sources.prepare_table(sources.open_table(_engine, _table), _roles, cleaning=_cleaning, snapshot=_snapshot,
                                  progress=_progress, with_products=True)
 
 

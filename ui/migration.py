@@ -8,10 +8,8 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
-from segmentation import export, migration, pipeline, saved, sources
+from segmentation import export, migration, pipeline, saved
 from segmentation.migration import DEFAULT_DAYS, Migration
-
-from . import sources as app_sources
 
 __all__ = ["DATE_WIDGETS", "kept_purchases", "compare", "trend", "flow_csv", "apply_preset", "remember_dates",
            "restore_dates"]
@@ -59,25 +57,16 @@ def remember_dates(snapshot: date, low: date, preset: int | None, date_a: date, 
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _kept_purchases(key: tuple, _loaded, _roles: dict, _cleaning, _snapshot) -> pa.Table:
+def _kept_purchases(key: tuple, _transactions, _roles: dict, _cleaning, _snapshot) -> pa.Table:
     # The cached customer table holds no engine objects; the purchases are cleaned once more here.
-    prepared = pipeline.prepare(_loaded, _roles, cleaning=_cleaning, snapshot=_snapshot, with_products=False)
-    return migration.kept_purchases(prepared.purchases)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _kept_purchases_table(key: tuple, _con, _table: str, _roles: dict, _cleaning, _snapshot) -> pa.Table:
-    prepared = sources.prepare_table(sources.open_table(_con, _table), _roles, cleaning=_cleaning,
-                                     snapshot=_snapshot, with_products=False)
+    prepared = pipeline.prepare(_transactions, _roles, cleaning=_cleaning, snapshot=_snapshot, with_products=False)
     return migration.kept_purchases(prepared.purchases)
 
 
 def kept_purchases(outcome) -> pa.Table:
     spec = outcome.spec
-    if spec.source.kind == "database":
-        return _kept_purchases_table(spec.key(), app_sources.connection(spec.source), spec.source.table, outcome.roles,
-                                     spec.cleaning, spec.snapshot)
-    return _kept_purchases(spec.key(), outcome.loaded, outcome.roles, spec.cleaning, spec.snapshot)
+    return _kept_purchases(spec.key(), spec.source.transactions(outcome.loaded), outcome.roles, spec.cleaning,
+                           spec.snapshot)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -17,13 +17,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from segmentation import pipeline, sources
+from segmentation import pipeline
 from segmentation.errors import SegmenterError
 from segmentation.prediction import HORIZON_PRESETS, Prediction, predict_prepared
 
-from . import sources as app_sources
-
-__all__ = ["AUTOSTART", "HORIZON_DAYS", "OUTLOOK_HORIZONS", "enabled", "job_key", "start", "find", "finished",
+__all__ = ["autostart", "HORIZON_DAYS", "OUTLOOK_HORIZONS", "enabled", "job_key", "start", "find", "finished",
            "wait"]
 
 HORIZON_DAYS = 90  # the cards, the Customers table, the lapsing list and the backtest ("90 days ago")
@@ -37,10 +35,14 @@ def enabled(environ: Mapping[str, str]) -> bool:
     return environ.get("SEGMENTER_PREDICTION", "on").strip().lower() not in ("off", "0", "false", "no")
 
 
-# Off where the server is started with SEGMENTER_PREDICTION=off (benchmarks/app_latency.py
-# compares the first segments with and without it) and in the app tests of other features
-# (tests/app/conftest.py). Off, the Outlook page still computes the prediction when opened.
-AUTOSTART = enabled(os.environ)
+def autostart() -> bool:
+    """Whether predictions start by themselves, read from the environment when one is asked for.
+
+    Off where the server is started with SEGMENTER_PREDICTION=off (benchmarks/app_latency.py
+    compares the first segments with and without it) and in the app tests of other features
+    (tests/app/conftest.py). Off, the Outlook page still computes the prediction when opened."""
+    return enabled(os.environ)
+
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segmenter-prediction")
 _JOBS: OrderedDict[tuple, Future] = OrderedDict()
@@ -54,24 +56,14 @@ def job_key(outcome) -> tuple:
 
 def _task(outcome) -> Callable[[], Prediction]:
     """The prediction of this outcome's data, as a call the background thread can make: everything
-    it needs from the session (the read file, or the database connection) is taken here."""
+    it needs from the session (the read file, or the table on the database connection) is taken here."""
     spec, roles = outcome.spec, dict(outcome.roles)
-    if spec.source.kind == "database":
-        con, table = app_sources.connection(spec.source), spec.source.table
-
-        def prepared():
-            return sources.prepare_table(sources.open_table(con, table), roles, cleaning=spec.cleaning,
-                                         snapshot=spec.snapshot, with_products=False)
-    else:
-        loaded = outcome.loaded
-
-        def prepared():
-            return pipeline.prepare(loaded, roles, cleaning=spec.cleaning, snapshot=spec.snapshot,
-                                    with_products=False)
-
+    transactions = spec.source.transactions(outcome.loaded)
     # The cached customer table holds no engine objects (Prepared.purchases is not pickled): the
     # purchases are cleaned once more here, in the engine, for the purchase-day summary.
-    return lambda: predict_prepared(prepared(), HORIZON_DAYS, backtest=True)
+    return lambda: predict_prepared(pipeline.prepare(transactions, roles, cleaning=spec.cleaning,
+                                                     snapshot=spec.snapshot, with_products=False),
+                                    HORIZON_DAYS, backtest=True)
 
 
 def find(outcome) -> Future | None:
@@ -80,15 +72,15 @@ def find(outcome) -> Future | None:
 
 
 def start(outcome, *, force: bool = False) -> Future | None:
-    """Start predicting this outcome's data unless it is under way or done; None when AUTOSTART is
-    off (``force``: start anyway, for the page that shows the predictions)."""
+    """Start predicting this outcome's data unless it is under way or done; None when predictions do
+    not start by themselves (:func:`autostart`; ``force``: start anyway, for the page that shows them)."""
     key = job_key(outcome)
     with _LOCK:
         existing = _JOBS.get(key)
         if existing is not None:
             _JOBS.move_to_end(key)
             return existing
-        if not (AUTOSTART or force):
+        if not (force or autostart()):
             return None
         try:
             job = _POOL.submit(_task(outcome))

@@ -102,7 +102,7 @@ class Results:
 
     def customer_products(self) -> pd.DataFrame:
         """Revenue per customer × product (top products), fetched the first time a page shows them."""
-        if self.spec.source.kind == "database" or not self.prepared.customer_products.empty:
+        if self.spec.source.in_database or not self.prepared.customer_products.empty:
             return self.prepared.customer_products  # a database table's come with its customers
         return cache.file_products(self.spec.key(), self.loaded, dict(self.roles), self.spec.cleaning,
                                    self.prepared.customers)

@@ -13,16 +13,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import streamlit as st
 
 from segmentation.settings import DEFAULT_SEED, CleaningSettings
 
 __all__ = [
-    "DEMO",
     "DEMO_ROWS",
     "DEMO_SEED",
     "K_WIDGETS",
@@ -54,7 +53,6 @@ __all__ = [
     "source",
     "sync_widget",
     "upload_is_new",
-    "use_demo",
 ]
 
 DEMO_ROWS = 50_000
@@ -94,23 +92,15 @@ SHEET_ERROR = "seg_sheet_error"  # (sheet, SegmenterError) of a sheet that could
 K_WIDGETS = ("w_k_sidebar", "w_k_page")
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where the data comes from. Equality (and cache keys) use the digest, never the bytes."""
+class Source(Protocol):
+    """Where the data comes from: a value the session keeps (ui/sources.py: ``FileSource``,
+    ``TableSource``). Equality and cache keys use the digest, which holds no bytes and no secret;
+    what to do with it (read, prepare, the core source) is the object's own, never asked by kind."""
 
-    kind: str  # "demo" | "upload" | "database"
     name: str
-    digest: str  # a database's: SHA-256 of URL and table, so no cache key holds the URL
-    sheet: str | None = None  # None: let the reader choose the transactions sheet
-    data: bytes | None = field(default=None, compare=False, repr=False, hash=False)
-    table: str | None = None  # the table or view of a database source
-
-    @property
-    def size_mb(self) -> float:
-        return len(self.data) / 1_000_000 if self.data else 0.0
-
-
-DEMO = Source("demo", f"Built-in demo data ({DEMO_ROWS:,} transactions)", f"demo-{DEMO_ROWS}-{DEMO_SEED}")
+    digest: str
+    sheet: str | None
+    data: bytes | None  # the file's bytes, kept in the user's workspace; None: nothing to keep
 
 
 def digest_of(data: bytes) -> str:
@@ -163,10 +153,12 @@ class Spec:
         )
 
 
-def init() -> None:
-    """Defaults for a new session: the demo data, detected roles, default cleaning, suggested K."""
+def init(default_source: Source | None = None) -> None:
+    """Defaults for a new session: ``default_source`` (app.py gives the demo data, ui/sources.py),
+    detected roles, default cleaning, suggested K."""
     ss = st.session_state
-    ss.setdefault(SOURCE, DEMO)
+    if default_source is not None:
+        ss.setdefault(SOURCE, default_source)
     ss.setdefault(OVERRIDES, {})
     ss.setdefault(CLEANING, CleaningSettings())
     ss.setdefault(SNAPSHOT, None)
@@ -230,10 +222,6 @@ def set_failed_sheet(sheet: str | None, error: Any = None) -> None:
 
 def failed_sheet() -> tuple[str, Any] | None:
     return st.session_state.get(SHEET_ERROR)
-
-
-def use_demo() -> None:
-    set_source(DEMO)
 
 
 def overrides() -> dict[str, str | None]:

@@ -36,11 +36,16 @@ def enabled(environ: Mapping[str, str]) -> bool:
     return environ.get("SEGMENTER_STABILITY_CHECK", "on").strip().lower() not in ("off", "0", "false", "no")
 
 
-# Off only in the app tests of other features, so that a check finishing mid-test cannot move
-# their suggested K (tests/app/conftest.py; tests/app/test_app_stability.py switches it on), and
-# where the server is started with SEGMENTER_STABILITY_CHECK=off (a machine too small to spare the
-# CPU; benchmarks/app_latency.py compares the app with and without it).
-AUTOSTART = enabled(os.environ)
+def autostart() -> bool:
+    """Whether checks start by themselves, read from the environment when a check is asked for.
+
+    Off only in the app tests of other features, so that a check finishing mid-test cannot move
+    their suggested K (tests/app/conftest.py; tests/app/test_app_stability.py switches it on), and
+    where the server is started with SEGMENTER_STABILITY_CHECK=off (a machine too small to spare the
+    CPU; benchmarks/app_latency.py compares the app with and without it)."""
+    return enabled(os.environ)
+
+
 MAX_JOBS = 8
 run_check = run_in_child  # how a check is run (the tests put a fake here)
 POLL_SECONDS = 3.0  # the sidebar's progress fragment: rarely enough that the page is mostly idle
@@ -107,11 +112,6 @@ class Job:
         return f"Checking how stable the segments are: {self.fraction:.0%}, about {left:.0f} s left"
 
 
-_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segmenter-stability")
-_JOBS: OrderedDict[tuple, Job] = OrderedDict()
-_LOCK = threading.Lock()
-
-
 def _compute(job: Job, customers: pd.DataFrame, seed: int, k_values: tuple[int, ...]) -> Stability:
     job.running_since = time.perf_counter()
     job.progress("Checking how stable the segments are", 0.0)
@@ -129,32 +129,73 @@ def job_key(data_key: tuple, seed: int, k_values: tuple[int, ...]) -> tuple:
     return (data_key, int(seed), tuple(int(k) for k in k_values))
 
 
+class Checks:
+    """The server's stability checks: one thread that waits for one check at a time, the last
+    MAX_JOBS checks by key, and the lock they share. Owned by the server through :func:`checks`;
+    :meth:`shutdown` cancels every check and ends the thread."""
+
+    def __init__(self):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segmenter-stability")
+        self.jobs: OrderedDict[tuple, Job] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def find(self, key: tuple) -> Job | None:
+        with self.lock:
+            return self.jobs.get(key)
+
+    def start(self, key: tuple, customers: pd.DataFrame, *, session: str | None = None) -> Job | None:
+        _, seed, k_values = key
+        with self.lock:
+            existing = self.jobs.get(key)
+            if existing is not None:
+                self.jobs.move_to_end(key)
+                if session is not None and existing.wanted_by is not None:
+                    existing.wanted_by.add(session)
+                return existing
+            if not autostart() or not k_values:
+                return None
+            job = Job(wanted_by=None if session is None else {session})
+            if any(not other.done for other in self.jobs.values()):  # one check at a time: this one queues
+                job.message = "Checking how stable the segments are: waiting for another check to finish"
+            job.future = self.pool.submit(_compute, job, customers, seed, k_values)
+            self.jobs[key] = job
+            while len(self.jobs) > MAX_JOBS:  # an evicted check still running simply finishes unseen
+                self.jobs.popitem(last=False)
+        return job
+
+    def keep_only(self, session: str, data_key: tuple | None) -> None:
+        with self.lock:
+            for key, job in list(self.jobs.items()):
+                if key[0] == data_key or job.wanted_by is None:
+                    continue
+                job.wanted_by.discard(session)
+                if not job.wanted_by and not job.done:
+                    job.cancel()
+                    del self.jobs[key]
+
+    def shutdown(self) -> None:
+        with self.lock:
+            for job in self.jobs.values():
+                job.cancel()
+            self.jobs.clear()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+@st.cache_resource(show_spinner=False, on_release=Checks.shutdown)
+def checks() -> Checks:
+    """The server's one :class:`Checks`: made on first use, shared by the sessions, shut down when
+    Streamlit releases it (its resource cache cleared)."""
+    return Checks()
+
+
 def find(key: tuple) -> Job | None:
-    with _LOCK:
-        return _JOBS.get(key)
+    return checks().find(key)
 
 
 def start(key: tuple, customers: pd.DataFrame, *, session: str | None = None) -> Job | None:
     """Start the check for ``key`` (see :func:`job_key`) unless it exists, for ``session`` (see
-    :func:`keep_only`); None when AUTOSTART is off."""
-    _, seed, k_values = key
-    with _LOCK:
-        existing = _JOBS.get(key)
-        if existing is not None:
-            _JOBS.move_to_end(key)
-            if session is not None and existing.wanted_by is not None:
-                existing.wanted_by.add(session)
-            return existing
-        if not AUTOSTART or not k_values:
-            return None
-        job = Job(wanted_by=None if session is None else {session})
-        if any(not other.done for other in _JOBS.values()):  # one check at a time: this one queues
-            job.message = "Checking how stable the segments are: waiting for another check to finish"
-        job.future = _POOL.submit(_compute, job, customers, seed, k_values)
-        _JOBS[key] = job
-        while len(_JOBS) > MAX_JOBS:  # an evicted check still running simply finishes unseen
-            _JOBS.popitem(last=False)
-    return job
+    :func:`keep_only`); None when the environment switches checks off (:func:`autostart`)."""
+    return checks().start(key, customers, session=session)
 
 
 def keep_only(session: str, data_key: tuple | None) -> None:
@@ -166,14 +207,7 @@ def keep_only(session: str, data_key: tuple | None) -> None:
     left (typically the demo's, still running when their own file is dropped) does not take a core
     from the reading, cleaning and K scan of their file.
     """
-    with _LOCK:
-        for key, job in list(_JOBS.items()):
-            if key[0] == data_key or job.wanted_by is None:
-                continue
-            job.wanted_by.discard(session)
-            if not job.wanted_by and not job.done:
-                job.cancel()
-                del _JOBS[key]
+    checks().keep_only(session, data_key)
 
 
 def release(session: str) -> None:

@@ -31,7 +31,7 @@ from workspace import history as run_history
 from workspace.access import is_allowed
 
 from . import saved as saved_ui
-from . import session
+from . import session, sources
 
 __all__ = ["signin_required", "allow_list", "email", "user", "allowed", "store", "problem", "notice", "restore",
            "keep_file", "after_run", "record", "files", "open_file", "delete_file", "segmentations",
@@ -144,7 +144,7 @@ def _apply_settings(settings: dict) -> None:
 def _use_file(opened: Store, who: str, file_id: int, sheet: str | None = None) -> None:
     kept = opened.file(who, file_id)
     data = opened.file_bytes(who, file_id)
-    session.set_source(session.Source("upload", kept.name, session.digest_of(data), sheet, data))
+    session.set_source(sources.FileSource(kept.name, session.digest_of(data), sheet, data))
     st.session_state.setdefault(KEPT, {})[kept.digest] = kept.id
 
 
@@ -180,7 +180,7 @@ def restore() -> None:
 
 def _state() -> dict:
     src = session.source()
-    file_id = st.session_state.get(KEPT, {}).get(src.digest) if src.kind == "upload" else None
+    file_id = st.session_state.get(KEPT, {}).get(src.digest) if src.data is not None else None
     in_use = st.session_state.get(SEGMENTATION_ID) if saved_ui.in_use() is not None else None
     return {"file_id": file_id, "segmentation_id": in_use,
             "settings": _settings(session.current_spec(), k=session.k(), seed=session.seed())}
@@ -190,7 +190,7 @@ def keep_file() -> None:
     """Keep a newly loaded file in the workspace (once per content and session), before the sidebar
     is drawn, so that a file that cannot be kept is said in the same run."""
     src = session.source()
-    if src.kind == "upload" and src.data is not None and src.digest not in st.session_state.get(KEPT, {}):
+    if src.data is not None and src.digest not in st.session_state.get(KEPT, {}):
         kept = _attempt(lambda opened, who: opened.add_file(who, src.name, src.data))
         st.session_state.setdefault(KEPT, {})[src.digest] = kept.id if kept else None
 
@@ -218,7 +218,7 @@ def record(outcome) -> None:
     run = RunRecord(
         source_name=spec.source.name, settings=_settings(spec, k=outcome.k, seed=outcome.seed), k=outcome.k,
         customers=sum(row.customers for row in rows), revenue=sum(row.revenue for row in rows), segments=rows,
-        file_id=st.session_state.get(KEPT, {}).get(spec.source.digest) if spec.source.kind == "upload" else None,
+        file_id=st.session_state.get(KEPT, {}).get(spec.source.digest) if spec.source.data is not None else None,
         segmentation_id=st.session_state.get(SEGMENTATION_ID) if in_use else None,
         segmentation_name=saved_ui.name() if in_use else None,
         predicted_revenue=sum(predicted) if predicted and None not in predicted else None,
@@ -284,8 +284,8 @@ def reopen_run(run_id: int) -> None:
         run = opened.run(who, run_id)
         if run.file_id is not None:
             _use_file(opened, who, run.file_id, run.settings.get("sheet"))
-        elif run.source_name == session.DEMO.name:
-            session.use_demo()
+        elif run.source_name == sources.DEMO.name:
+            sources.use_demo()
         else:
             raise NotFound(f"The data of this run, {run.source_name}, is no longer in your workspace.",
                            hint="Upload the file again on the Data page, then record a new run.")

@@ -89,7 +89,7 @@ summary = seg.profiles
 verdict = outcome.stability_verdict()
 if verdict is not None:  # the segment summary gets each segment's stability once it is known
     summary = summary.merge(verdict.segments[["segment_id", "stability"]], on="segment_id", how="left")
-base = "segments" if outcome.spec.source.kind == "demo" else outcome.spec.source.name.rsplit(".", 1)[0]
+base = outcome.spec.source.file_stem
 suffix = f"_k{seg.k}"
 label_rows = "all" if len(shown) == len(customers) else "the filtered"
 d = st.columns(3)

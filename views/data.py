@@ -36,7 +36,7 @@ with left:
     )
     if uploaded is not None and session.upload_is_new(uploaded.file_id):
         data = uploaded.getvalue()
-        candidate = session.Source("upload", uploaded.name, session.digest_of(data), None, data)
+        candidate = sources.FileSource(uploaded.name, session.digest_of(data), data=data)
         if candidate != src:
             try:  # announced before the read starts; the same step key as the app's "Reading the data"
                 run_step(f"Reading {md(uploaded.name)}", sources.read_key(candidate),
@@ -60,13 +60,13 @@ with right:
         st.warning(f"Loaded **{md(src.name)}**, but it cannot be segmented yet: fix it below (what each column "
                    f"means, cleaning) or load another file. The other pages still show "
                    f"**{md(outcome.spec.source.name)}** until then.", icon=":material/warning:")
-    elif src.kind == "demo":
+    elif src.builtin:
         st.info("Now loaded: the **built-in demo data** — a year of a gift shop's transactions. "
                 "Upload your own file to segment your customers.", icon=":material/info:")
     else:
-        size = "" if src.kind == "database" else f" ({src.size_mb:,.1f} MB)"
+        size = "" if src.size_mb is None else f" ({src.size_mb:,.1f} MB)"
         st.success(f"Now loaded: **{md(src.name)}**{size}.", icon=":material/check_circle:")
-        st.button("Back to the demo data", on_click=session.use_demo, icon=":material/restart_alt:")
+        st.button("Back to the demo data", on_click=sources.use_demo, icon=":material/restart_alt:")
     details = [f"{loaded.table.num_rows:,} rows × {loaded.table.num_columns} columns", f"format {loaded.file_format}"]
     if loaded.encoding:
         details.append(f"encoding {md(loaded.encoding)}")
@@ -89,7 +89,7 @@ if not isinstance(outcome, SegmenterError) and outcome.error is not None:  # the
 
 
 with st.expander("Or connect to a database (PostgreSQL)",
-                 expanded=src.kind == "database" or sources.database_error() is not None):
+                 expanded=src.in_database or sources.database_error() is not None):
     st.text_input("Connection URL", type="password", key="w_db_url",
                   placeholder="postgresql://user:password@host:5432/database",
                   help="Read-only session. The URL stays in this session's memory only: it is never shown, "
@@ -110,7 +110,7 @@ if len(loaded.sheets) > 1:
 
     def _choose_sheet() -> None:
         chosen = st.session_state[sheet_key]
-        candidate = replace(src, sheet=chosen)
+        candidate = src.with_sheet(chosen)
         try:
             sources.read(candidate)
         except SegmenterError as error:

@@ -106,7 +106,7 @@ st.dataframe(
             f"Predicted revenue, next {predicting.HORIZON_DAYS} days", format="%,.2f"),
     },
 )
-base = "segments" if outcome.spec.source.kind == "demo" else outcome.spec.source.name.rsplit(".", 1)[0]
+base = outcome.spec.source.file_stem
 st.download_button(
     f"Download these {len(lapsing):,} customers — CSV", data=lambda: export.to_csv_bytes(lapsing),
     file_name=f"{base}_lapsing_below{round(below * 100)}_top{round(top_share * 100)}.csv", mime="text/csv",

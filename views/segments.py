@@ -27,7 +27,7 @@ top[1].metric("Segments (K)", f"{seg.k}", help=f"Suggested: {known.k}" if known 
               "See the Choose K page for the suggested K.")
 top[2].metric("Revenue", formats.money(revenue, currency))
 top[3].metric("Snapshot date", formats.day(outcome.prepared.snapshot))
-base = "segments" if outcome.spec.source.kind == "demo" else outcome.spec.source.name.rsplit(".", 1)[0]
+base = outcome.spec.source.file_stem
 # Built only when clicked: the report inlines plotly.js and every chart (a few seconds, ~2 MB).
 # The button's data is made when it is clicked, outside the script run: everything that reads the
 # session or Streamlit's caches is gathered now (else the server logs "missing ScriptRunContext!").

@@ -13,6 +13,7 @@ from segmentation import columns, pipeline, reading
 from segmentation.errors import MappingError, SegmenterError
 from segmentation.settings import MAX_UPLOAD_MB, SWITCHABLE_RULES, CleaningSettings
 from tests.app.app_helpers import REPO, by_key_prefix, results, texts, to_csv, transactions, upload
+from ui.sources import DEMO, FileSource
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGES = ["views/data.py", "views/choose_k.py", "views/segments.py", "views/customers.py"]
@@ -55,7 +56,7 @@ def test_no_unsafe_html_anywhere_in_the_ui():
 # ------------------------------------------------------------------------------------------
 def test_starts_on_demo_data_showing_segments(app):
     outcome = results(app)
-    assert outcome.spec.source.kind == "demo"
+    assert outcome.spec.source == DEMO
     assert not outcome.stale
     assert app.title[0].value == "Customer segments"
     assert "built-in demo data" in texts(app)
@@ -80,7 +81,7 @@ def test_every_page_renders_with_the_shared_sidebar(app, page):
 # ------------------------------------------------------------------------------------------
 def test_upload_replaces_the_data_everywhere(uploaded, small_csv):
     outcome = results(uploaded)
-    assert outcome.spec.source.kind == "upload" and outcome.spec.source.name == "shop.csv"
+    assert isinstance(outcome.spec.source, FileSource) and outcome.spec.source.name == "shop.csv"
     assert len(outcome.prepared.customers) == expected_customers(small_csv)
     assert "shop.csv" in texts(uploaded)
     for page in PAGES:
@@ -117,7 +118,7 @@ def test_empty_file_error_has_a_hint(app):
     with app.expecting_errors():
         upload(app, "empty.csv", b"", "text/csv")
     assert len(app.error) == 1 and "How to fix:" in app.error[0].value
-    assert results(app).spec.source.kind == "demo"
+    assert results(app).spec.source == DEMO
 
 
 def test_same_file_twice_does_not_reset_settings(uploaded, small_csv):
@@ -129,7 +130,7 @@ def test_same_file_twice_does_not_reset_settings(uploaded, small_csv):
 
 def test_back_to_demo(uploaded):
     uploaded.button[0].click().run()  # "Back to the demo data"
-    assert results(uploaded).spec.source.kind == "demo"
+    assert results(uploaded).spec.source == DEMO
 
 
 def workbook(sheets: dict[str, pd.DataFrame]) -> bytes:

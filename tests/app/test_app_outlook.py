@@ -130,7 +130,7 @@ def test_the_background_prediction_is_switched_off_by_its_environment_variable(v
 
 
 def test_with_the_background_off_the_cards_wait_for_the_outlook_page(app):
-    """AUTOSTART is off here (tests/app/conftest.py): new data gets no prediction until the
+    """Predictions do not start by themselves here (tests/app/conftest.py): new data gets none until the
     Outlook page asks for it, and then the other pages show it on their next run."""
     upload(app, "shop.csv", demo_with_a_lapsed_customer())
     outcome = results(app)

@@ -28,8 +28,8 @@ def run_with_stability(monkeypatch, name: str, data: bytes, *, jobs: OrderedDict
     (`jobs`: the checks known, by default none: this one computes)."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     checked(at.run())  # the demo data: its check stays off, so the upload's check is not queued behind it
-    monkeypatch.setattr(stability, "AUTOSTART", True)
-    monkeypatch.setattr(stability, "_JOBS", OrderedDict() if jobs is None else jobs)
+    monkeypatch.setenv("SEGMENTER_STABILITY_CHECK", "on")
+    monkeypatch.setattr(stability.checks(), "jobs", OrderedDict() if jobs is None else jobs)
     checked(upload(at, name, data))
     first = results(at)
     assert first.stability is None  # the first segments are shown before any stability exists
@@ -62,8 +62,8 @@ def planted_session(planted_csv, planted_checks) -> AppTest:
 @pytest.fixture
 def planted_app(planted_session, planted_checks, monkeypatch) -> AppTest:
     """`planted_session`, its finished check in view of the app's next runs."""
-    monkeypatch.setattr(stability, "AUTOSTART", True)
-    monkeypatch.setattr(stability, "_JOBS", planted_checks)
+    monkeypatch.setenv("SEGMENTER_STABILITY_CHECK", "on")
+    monkeypatch.setattr(stability.checks(), "jobs", planted_checks)
     return planted_session
 
 
@@ -130,7 +130,7 @@ def _finished_check_in_the_sidebar(redraw: bool) -> None:
 
     done: Future = Future()
     done.set_result(object())
-    check._JOBS[("finished",)] = check.Job(future=done)
+    check.checks().jobs[("finished",)] = check.Job(future=done)
     st.session_state["runs"] = st.session_state.get("runs", 0) + 1
     if st.session_state["runs"] <= 2:
         with st.sidebar:
@@ -142,7 +142,7 @@ def _finished_check_in_the_sidebar(redraw: bool) -> None:
     (False, 1, True),  # Data (the uploader) and Changes: left alone, the sidebar says where to look
 ], ids=["stability-pages-rerun", "data-page-left-alone"])
 def test_a_finished_check_reruns_only_the_pages_that_show_it(monkeypatch, redraw, runs, caption):
-    monkeypatch.setattr(stability, "_JOBS", OrderedDict())
+    monkeypatch.setattr(stability.checks(), "jobs", OrderedDict())
     at = AppTest.from_function(_finished_check_in_the_sidebar, args=(redraw,), default_timeout=TIMEOUT)
     checked(at.run())
     assert at.session_state["runs"] == runs
@@ -159,8 +159,8 @@ def test_the_data_and_changes_pages_are_not_redrawn_when_the_check_finishes(monk
     not to see it, as when it ends between the results and the sidebar.)"""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     checked(at.run())
-    monkeypatch.setattr(stability, "AUTOSTART", True)
-    monkeypatch.setattr(stability, "_JOBS", planted_checks)
+    monkeypatch.setenv("SEGMENTER_STABILITY_CHECK", "on")
+    monkeypatch.setattr(stability.checks(), "jobs", planted_checks)
     checked(upload(at, "planted.csv", planted_csv))  # the marketer's own data: checked on the Data page too
     checked(at.switch_page(page).run())
     assert stability.wait(results(at).stability_key) is not None
@@ -185,8 +185,8 @@ def test_the_demo_data_is_not_checked_on_the_data_page_where_the_marketer_loads_
     """Opened on Segments, the demo's check starts; on the Data page (the uploader) it is stopped,
     so it cannot compete with the marketer's upload, and it does not start again there. Their own
     file's check does start on the Data page."""
-    monkeypatch.setattr(stability, "AUTOSTART", True)
-    monkeypatch.setattr(stability, "_JOBS", OrderedDict())
+    monkeypatch.setenv("SEGMENTER_STABILITY_CHECK", "on")
+    monkeypatch.setattr(stability.checks(), "jobs", OrderedDict())
     monkeypatch.setattr(stability, "run_check", _endless)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     checked(at.run())
@@ -210,8 +210,8 @@ def test_a_check_nobody_wants_any_more_is_cancelled_and_forgotten(monkeypatch):
     """Two sessions on the demo data, one check; the first moves to its own file (the check goes on
     for the other), then the second does: the check stops and is forgotten. A
     check started outside a session (None) is never cancelled."""
-    monkeypatch.setattr(stability, "AUTOSTART", True)
-    monkeypatch.setattr(stability, "_JOBS", OrderedDict())
+    monkeypatch.setenv("SEGMENTER_STABILITY_CHECK", "on")
+    monkeypatch.setattr(stability.checks(), "jobs", OrderedDict())
     monkeypatch.setattr(stability, "run_check", _endless)
     demo, own = ("demo-data",), ("own-file",)
     key = stability.job_key(demo, 42, (2, 3))
@@ -241,8 +241,8 @@ def test_a_cancelled_check_s_process_is_terminated_at_once_not_left_to_finish(mo
 
     from tests.test_stability import planted_customers
 
-    monkeypatch.setattr(stability, "AUTOSTART", True)
-    monkeypatch.setattr(stability, "_JOBS", OrderedDict())
+    monkeypatch.setenv("SEGMENTER_STABILITY_CHECK", "on")
+    monkeypatch.setattr(stability.checks(), "jobs", OrderedDict())
     key = stability.job_key(("demo-data",), 42, tuple(range(2, 11)))
     job = stability.start(key, planted_customers(), session="A")
     deadline = time.monotonic() + 30
@@ -270,8 +270,8 @@ def test_a_finished_check_offers_its_k_and_changes_nothing_by_itself(monkeypatch
     data = demo_transactions(5_000, seed=2).to_pandas().to_csv(index=False).encode()
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     checked(at.run())
-    monkeypatch.setattr(stability, "AUTOSTART", True)
-    monkeypatch.setattr(stability, "_JOBS", OrderedDict())
+    monkeypatch.setenv("SEGMENTER_STABILITY_CHECK", "on")
+    monkeypatch.setattr(stability.checks(), "jobs", OrderedDict())
     checked(upload(at, "small_shop.csv", data))
     first = results(at)
     assert first.stability is None and first.k == first.suggestion.k == 7 and first.favoured_k is None

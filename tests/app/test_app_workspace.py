@@ -85,7 +85,7 @@ def test_files_are_listed_reopened_without_uploading_and_really_deleted(home):
     upload(at, "shop.csv", to_csv(transactions()))
     at.switch_page("views/data.py").run()
     at.button(key=next(b.key for b in at.button if b.label == "Back to the demo data")).click().run()
-    assert results(at).spec.source.kind == "demo"
+    assert results(at).spec.source.builtin
     at.switch_page("views/workspace.py").run()
     assert "- **shop.csv** — 0.03 MB, kept since" in texts(at)  # the files
     at.button(key="workspace_open").click().run()
@@ -140,7 +140,7 @@ def test_sign_in_is_asked_when_auth_is_configured_and_the_allow_list_refuses_oth
     assert "seg_results" not in at.session_state
     at.user = {"is_logged_in": True, "email": "Alice@Example.com"}
     at.run()
-    assert "Signed in as **alice@example.com**" in texts(at) and results(at).spec.source.kind == "demo"
+    assert "Signed in as **alice@example.com**" in texts(at) and results(at).spec.source.builtin
     assert [b.label for b in at.sidebar.button if b.key == "sign_out"] == ["Sign out"]
 
 

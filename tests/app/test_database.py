@@ -12,6 +12,7 @@ from segmentation.demo import demo_transactions
 from tests.app.app_helpers import results, texts
 from tests.engines import postgres as engine_postgres
 from tests.engines.postgres import READER_PASSWORD
+from ui.sources import TableSource
 
 pg_server = engine_postgres.pg_server  # the session's throwaway server (a fixture)
 pytestmark = pytest.mark.xdist_group("postgres")
@@ -61,7 +62,7 @@ def test_connect_pick_a_table_and_see_segments(app, pg_server, sales):
     use_table(app, "app_sales")
     assert not app.error, [e.value for e in app.error]
     outcome = results(app)
-    assert outcome.spec.source.kind == "database" and not outcome.stale
+    assert isinstance(outcome.spec.source, TableSource) and not outcome.stale
     assert len(outcome.prepared.customers) == sales
     assert READER_PASSWORD not in repr(outcome.spec.key())
     for page in PAGES:
@@ -98,3 +99,15 @@ def test_wrong_password_and_missing_table_keep_the_previous_data(app, pg_server,
     assert after.spec == before.spec and len(after.prepared.customers) == sales
     app.switch_page("views/segments.py").run()
     assert not app.exception and results(app).spec.source.table == "app_sales"
+
+
+def test_changes_and_outlook_clean_the_table_again_in_the_database(app, pg_server, sales):
+    """The pages that query the purchases again get them from the table on this session's connection
+    (TableSource.transactions), not from the first rows the Data page shows."""
+    use_table(connect(app, pg_server.url()), "app_sales")
+    for page in ("views/changes.py", "views/outlook.py"):
+        app.switch_page(page).run()
+        assert not app.exception, app.exception
+        assert not app.error, [e.value for e in app.error]
+        assert app.get("plotly_chart"), page
+        no_secret(texts(app), READER_PASSWORD)

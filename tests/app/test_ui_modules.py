@@ -16,7 +16,8 @@ from streamlit.testing.v1.element_tree import Status
 from segmentation import parsing, pipeline, preparation, reading
 from segmentation.settings import CleaningSettings
 from tests.app.app_helpers import REPO, new_app, results, to_csv, transactions, upload
-from ui.session import DEMO, Source, Spec, settings_key
+from ui.session import Spec, settings_key
+from ui.sources import DEMO, FileSource
 
 UI = REPO / "ui"
 
@@ -67,7 +68,7 @@ def test_equal_settings_give_equal_keys():
 
 
 def test_the_key_holds_the_digest_never_the_bytes():
-    upload_source = Source("upload", "shop.csv", "d" * 64, data=b"CustomerID,secret-bytes")
+    upload_source = FileSource("shop.csv", "d" * 64, data=b"CustomerID,secret-bytes")
     key = Spec(source=upload_source, overrides=(), cleaning=CleaningSettings(), snapshot=None).key()
     assert "secret-bytes" not in repr(key) and "d" * 64 in key
 
@@ -209,3 +210,13 @@ def unescaped(markdown: str) -> str:
 def status_labels(at) -> list[str]:
     """Labels of the st.status boxes of the last run (app.py draws them above the page)."""
     return [block.label for block in at.main.children.values() if isinstance(block, Status)]
+
+
+def test_caches_live_where_the_architecture_says():
+    """ARCHITECTURE's "Caches:" paragraph names every ui module with a st.cache_* wrapper, and only those."""
+    caching = {f"ui/{p.name}" for p in UI.glob("*.py") if re.search(r"@st\.cache_(data|resource)", p.read_text())}
+    text = (REPO / "docs" / "ARCHITECTURE.md").read_text()
+    paragraph = text.split("\nCaches: ", 1)[1].split("\n\n", 1)[0]
+    named = set(re.findall(r"`(ui/\w+\.py)`", paragraph))
+    assert caching == named == {"ui/cache.py", "ui/migration.py", "ui/saved.py", "ui/stability.py"}
+

@@ -12,6 +12,7 @@ import pytest
 
 from tests.app.app_helpers import CheckedApp, new_app
 from tests.hostile.cases import csv_text, good_rows
+from ui.sources import DEMO
 
 PAGES = ["views/data.py", "views/choose_k.py", "views/segments.py", "views/customers.py"]
 
@@ -86,7 +87,7 @@ def test_two_apptest_sessions_keep_their_own_uploads_settings_and_k():
     # B goes back to the demo: A still has its own file; A's error does not show in B.
     b.switch_page("views/data.py").run()
     next(button for button in b.button if "demo" in button.label.lower()).click().run()
-    assert b.session_state["seg_results"].spec.source.kind == "demo"
+    assert b.session_state["seg_results"].spec.source == DEMO
     with a.expecting_errors():
         upload(a, "broken.csv", b"")
         assert any("is empty" in str(e.value) for e in a.error)
