@@ -278,22 +278,27 @@ def top_items(segmented: pd.DataFrame, customer_products: pd.DataFrame | Product
         raise ValueError("These product lines were made for other customers (or another order) than `segmented`.")
     prepared = customer_products
     lines, codes = prepared.lines, prepared.codes
-    # Sums per segment × product on integer codes (sorted like the product text): grouping on the
-    # text itself was most of a K change's server time (270k lines on the real data). The
-    # description is the first non-blank one of the product's lines in the segment, as groupby's "first".
+    # Sums per segment × product on one integer per pair (products coded in the order of their text):
+    # grouping on the text, then on the pairs in pandas, was most of a K change's server time (270k
+    # lines on the real data). The description is the first non-blank one of the product's lines in
+    # the segment (groupby's "first").
     segment_ids = segmented["segment_id"].to_numpy().astype("int64")[prepared.position]
-    frame = pd.DataFrame({"segment_id": segment_ids, "code": codes,
-                          "revenue": lines["revenue"].to_numpy(), "row": np.arange(len(lines))})
-    frame = frame[frame["code"] >= 0]  # a line without a product is in no product's total
-    totals = (frame.groupby(["segment_id", "code"], as_index=False)
-              .agg(revenue=("revenue", "sum"), row=("row", "min"))
-              .sort_values(["segment_id", "revenue", "code"], ascending=[True, False, True]))
+    with_product = codes >= 0  # a line without a product is in no product's total
+    rows = np.flatnonzero(with_product)
+    width = int(codes.max()) + 1 if len(rows) else 1
+    group = segment_ids[rows] * width + codes[rows]  # one integer per segment × product
+    keys, first, inverse = np.unique(group, return_index=True, return_inverse=True)
+    revenue = np.bincount(inverse, weights=lines["revenue"].to_numpy(dtype="float64")[rows], minlength=len(keys))
+    totals = pd.DataFrame({"segment_id": keys // width, "code": keys % width, "revenue": revenue,
+                           "row": rows[first]}).sort_values(["segment_id", "revenue", "code"],
+                                                            ascending=[True, False, True], kind="stable")
     top = totals.groupby("segment_id").head(n)
-    described = frame[lines["description"].notna().to_numpy()[frame["row"].to_numpy()]]
-    first_described = described.groupby(["segment_id", "code"])["row"].min()
-    rows = first_described.reindex(pd.MultiIndex.from_frame(top[["segment_id", "code"]]))
-    description = lines["description"].iloc[rows.fillna(0).astype("int64").to_numpy()].to_numpy(copy=True)
-    description[rows.isna().to_numpy()] = None
+    described = lines["description"].notna().to_numpy()[rows]
+    described_keys, described_first = np.unique(group[described], return_index=True)
+    found = pd.Series(rows[described][described_first], index=described_keys)
+    first_described = found.reindex(top["segment_id"].to_numpy() * width + top["code"].to_numpy())
+    description = lines["description"].iloc[first_described.fillna(0).astype("int64").to_numpy()].to_numpy(copy=True)
+    description[first_described.isna().to_numpy()] = None
     result = pd.DataFrame({
         "segment_id": top["segment_id"].to_numpy(),
         "product": lines["product"].iloc[top["row"].to_numpy()].to_numpy(),

@@ -8,7 +8,9 @@
   — ``st.cache_resource`` per file and mapping, so a rule or filter change cleans again without
   parsing again (:class:`segmentation.reading.ParsedFile`);
 * the K scan — keyed on the customers' content (:func:`customers_digest`) and the seed; one
-  segmentation — on that plus K (a cleaning change that leaves the customers as they were reuses both).
+  segmentation — on that plus K (a cleaning change that leaves the customers as they were reuses both);
+* a file's revenue per customer × product (:func:`file_products`) and its product lines
+  (:func:`product_lines`) — on the settings, computed only when top products are shown.
 
 So changing K (or a chart option) never re-reads or re-cleans the file.
 
