@@ -260,6 +260,8 @@ def test_seven_people_signed_in_at_once_each_record_runs_and_see_only_their_own(
         files[who] = tmp_path / f"shop-of-user{n}.csv"
         files[who].write_bytes(to_csv(transactions(n_customers=30 + n, seed=100 + n)))
     peak = [0]
+    signing_in = None  # an asyncio.Lock, made inside the loop: the sign-ins one at a time (the mock
+    # provider is a single test server), everything after them at once
 
     async def idle(page):
         for _ in range(2):
@@ -271,11 +273,12 @@ def test_seven_people_signed_in_at_once_each_record_runs_and_see_only_their_own(
         context = await browser.new_context(viewport=VIEWPORT)
         context.set_default_timeout(600_000)
         page = await context.new_page()
-        await page.goto(team_server.url)
-        await page.get_by_role("button", name="Sign in").click()
-        await page.locator('input[name="sub"]').fill(who)  # the provider's form: any person
-        await page.get_by_role("button", name="Authorize").click()
-        await page.locator(SIDEBAR).get_by_text(f"Signed in as {who}").wait_for()
+        async with signing_in:
+            await page.goto(team_server.url)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.locator('input[name="sub"]').fill(who)  # the provider's form: any person
+            await page.get_by_role("button", name="Authorize").click()
+            await page.locator(SIDEBAR).get_by_text(f"Signed in as {who}").wait_for()
         await idle(page)
         await page.goto(f"{team_server.url}/data")
         await idle(page)
@@ -297,6 +300,8 @@ def test_seven_people_signed_in_at_once_each_record_runs_and_see_only_their_own(
         return who, history, kept
 
     async def everyone():
+        nonlocal signing_in
+        signing_in = asyncio.Lock()
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                                        args=CHROMIUM_ARGS)
