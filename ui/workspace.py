@@ -10,6 +10,8 @@ and settings (:func:`restore`); every run keeps a newly loaded file and remember
 """
 from __future__ import annotations
 
+import contextlib
+import time
 from datetime import date
 
 import streamlit as st
@@ -39,6 +41,8 @@ __all__ = ["signin_required", "allow_list", "email", "user", "allowed", "store",
            "delete_run"]
 
 PROBLEM = "seg_ws_problem"  # the last StoreError of this session: shown in the sidebar
+FAILED_AT = "seg_ws_failed_at"  # when this session last failed to open the store (monotonic seconds)
+RETRY_SECONDS = 30  # an unreachable server is tried again after this, not on every call of a run
 NOTICE = "seg_ws_notice"  # what the last workspace action did (shown once by the page)
 RESTORED = "seg_ws_restored"  # the session's first run has reopened the last state
 KEPT = "seg_ws_kept"  # file digest -> the id of that file in the user's workspace
@@ -92,11 +96,17 @@ def store() -> Store | None:
     url = store_url()
     if url == OFF:
         return None
+    failed_at = st.session_state.get(FAILED_AT)
+    if failed_at is not None and time.monotonic() - failed_at < RETRY_SECONDS:
+        return None
     try:
-        return _open(url)
+        opened = _open(url)
     except StoreError as error:
         st.session_state[PROBLEM] = error
+        st.session_state[FAILED_AT] = time.monotonic()
         return None
+    st.session_state[FAILED_AT] = None
+    return opened
 
 
 def problem() -> StoreError | None:
@@ -169,11 +179,12 @@ def restore() -> None:
         if not state:
             return
         st.session_state[REMEMBERED] = state
-        if state.get("file_id") is not None:
-            _use_file(opened, who, state["file_id"], (state.get("settings") or {}).get("sheet"))
-            _apply_settings(state.get("settings") or {})
-        if state.get("segmentation_id") is not None:
-            _use_segmentation(opened, who, state["segmentation_id"])
+        with contextlib.suppress(NotFound):  # deleted since: the demo, and the segments fitted
+            if state.get("file_id") is not None:
+                _use_file(opened, who, state["file_id"], (state.get("settings") or {}).get("sheet"))
+                _apply_settings(state.get("settings") or {})
+            if state.get("segmentation_id") is not None:
+                _use_segmentation(opened, who, state["segmentation_id"])
 
     _attempt(reopen)
 
@@ -237,7 +248,14 @@ def open_file(file_id: int) -> None:
 
 
 def delete_file(file_id: int) -> None:
-    _attempt(lambda opened, who: opened.delete_file(who, file_id), "File deleted.")
+    """Delete a kept file for good (the session goes on with its data until another is loaded)."""
+    def delete(opened: Store, who: str) -> None:
+        opened.delete_file(who, file_id)
+        kept = st.session_state.setdefault(KEPT, {})
+        for digest in [digest for digest, kept_id in kept.items() if kept_id == file_id]:
+            kept[digest] = None  # not kept again in this session: it was deleted on purpose
+
+    _attempt(delete, "File deleted.")
 
 
 def segmentations() -> list[StoredSegmentation]:

@@ -157,7 +157,7 @@ class Store:
                 raise self._unavailable(error) from error
             kwargs = {"connect_args": {"timeout": 30, "check_same_thread": False}}
         else:
-            kwargs["connect_args"] = {"connect_timeout": 5}
+            kwargs["connect_args"] = {"connect_timeout": 3}
         self.engine = sa.create_engine(driver, **kwargs)
         if driver.startswith("sqlite"):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)

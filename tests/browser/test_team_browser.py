@@ -216,3 +216,104 @@ def test_alice_and_bob_share_a_segmentation_and_nothing_else_and_alice_finds_her
     open_page(page, team_server, "workspace")
     assert "alice-march.csv" in main_text(page)
     alice.close()
+
+
+# ------------------------------------------------------------------------------------------ load
+USERS = [f"user{n}@example.com" for n in range(1, 8)]  # seven people signed in at once
+MEMORY_LIMIT = 3 * 1024**3
+
+
+def rss_of_tree(pid: int) -> int:
+    """Resident memory of a process and all its descendants (the server and its check workers), bytes."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo += children.get(current, [])
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        found = re.search(r"VmRSS:\s+(\d+) kB", status)
+        total += int(found.group(1)) * 1024 if found else 0
+    return total
+
+
+def test_seven_people_signed_in_at_once_each_record_runs_and_see_only_their_own(team_server, tmp_path):
+    """Seven browser contexts, driven concurrently (asyncio), each signs in as its own person,
+    uploads its own file, records two runs; then each History page lists only that person's
+    runs and files; the server's memory (with its child processes) stays under 3 GiB."""
+    import asyncio
+
+    require(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    files = {}
+    for n, who in enumerate(USERS, start=1):
+        files[who] = tmp_path / f"shop-of-user{n}.csv"
+        files[who].write_bytes(to_csv(transactions(n_customers=30 + n, seed=100 + n)))
+    peak = [0]
+    signing_in = None  # an asyncio.Lock, made inside the loop: the sign-ins one at a time (the mock
+    # provider is a single test server), everything after them at once
+
+    async def idle(page):
+        for _ in range(2):
+            await page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                                         timeout=600_000)
+            await asyncio.sleep(0.3)
+
+    async def person(browser, who):
+        context = await browser.new_context(viewport=VIEWPORT)
+        context.set_default_timeout(600_000)
+        page = await context.new_page()
+        async with signing_in:
+            await page.goto(team_server.url)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.locator('input[name="sub"]').fill(who)  # the provider's form: any person
+            await page.get_by_role("button", name="Authorize").click()
+            await page.locator(SIDEBAR).get_by_text(f"Signed in as {who}").wait_for()
+        await idle(page)
+        await page.goto(f"{team_server.url}/data")
+        await idle(page)
+        await page.set_input_files('[data-testid="stFileUploaderDropzoneInput"]', str(files[who]))
+        await page.locator(SIDEBAR).get_by_text(files[who].name).first.wait_for()
+        await idle(page)
+        for _ in range(2):
+            await page.locator(SIDEBAR).get_by_role("button", name="Save this run").first.click()
+            await page.locator(SIDEBAR).get_by_text("Run recorded").first.wait_for()
+            await idle(page)
+            peak[0] = max(peak[0], rss_of_tree(team_server.process.pid))
+        await page.goto(f"{team_server.url}/history")
+        await idle(page)
+        history = await page.locator('[data-testid="stMain"]').text_content()
+        await page.goto(f"{team_server.url}/workspace")
+        await idle(page)
+        kept = await page.locator('[data-testid="stMain"]').text_content()
+        await context.close()
+        return who, history, kept
+
+    async def everyone():
+        nonlocal signing_in
+        signing_in = asyncio.Lock()
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                                       args=CHROMIUM_ARGS)
+            try:
+                return await asyncio.gather(*(person(browser, who) for who in USERS))
+            finally:
+                await browser.close()
+
+    for who, history, kept in asyncio.run(everyone()):
+        mine = files[who].name
+        assert history.count(f"— {mine} —") == 2, (who, history[:500])
+        assert mine in kept
+        others = [files[other].name for other in USERS if other != who]
+        assert [name for name in others if name in history or name in kept] == [], who
+    assert 0 < peak[0] < MEMORY_LIMIT, f"server memory {peak[0] / 1024**3:.2f} GiB"
