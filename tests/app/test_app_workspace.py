@@ -95,7 +95,7 @@ def test_files_are_listed_reopened_without_uploading_and_really_deleted(home):
     assert kept(home).files_of(LOCAL_USER) == []
     with kept(home).engine.connect() as con:
         assert con.exec_driver_sql("SELECT count(*) FROM blobs").scalar() == 0
-    assert results(new_app()).spec.source.kind == "demo"  # a deleted file is not reopened, nor kept again
+    assert results(new_app()).spec.source.builtin  # a deleted file is not reopened, nor kept again
     assert kept(home).files_of(LOCAL_USER) == []
 
 
