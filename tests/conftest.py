@@ -1,9 +1,17 @@
-"""Suite-wide: the order of the tests on the session's Spark fixture (tests/engines/spark.py)."""
+"""Suite-wide: the session fixtures (one definition each) and the order of the Spark tests.
+
+A session-scoped fixture is one instance per *definition*: imported into several test modules
+(`pg_server = engine_postgres.pg_server`), it was defined once per module, so each module started
+its own PostgreSQL server, Spark session and real-data preparation. Defined here, they are built
+once per test session (per xdist worker).
+"""
 from __future__ import annotations
 
 import pytest
 
-from tests.engines.spark import CLUSTER, LOCAL
+from tests.engines.postgres import pg_server  # noqa: F401 (fixture)
+from tests.engines.spark import CLUSTER, LOCAL, spark, spark_con  # noqa: F401 (fixtures)
+from tests.shared_data import real_prepared, real_result  # noqa: F401 (fixtures)
 
 
 def _spark_order(item: pytest.Item, modules_on_both: set) -> tuple[int, bool, bool]:

@@ -11,12 +11,8 @@ import pytest
 
 from segmentation import parsing, pipeline, prediction, sources
 from segmentation.cli import main
-from tests.engines import postgres as engine_postgres
-from tests.engines import spark as engine_spark
 from tests.test_migration import planted_transactions
 
-pg_server = engine_postgres.pg_server
-spark, spark_con = engine_spark.spark, engine_spark.spark_con
 CALIBRATION_END = date(2011, 7, 1)
 ROLES = {"customer": "CustomerID", "date": "InvoiceDate", "quantity": "Quantity", "price": "UnitPrice",
          "invoice": "InvoiceNo"}
