@@ -1,4 +1,11 @@
-"""The whole suite: nothing is kept between tests unless a test asks for a workspace.
+"""Suite-wide: the session fixtures (one definition each) and the order of the Spark tests.
+
+A session-scoped fixture is one instance per *definition*: imported into several test modules
+(`pg_server = engine_postgres.pg_server`), it was defined once per module, so each module started
+its own PostgreSQL server, Spark session and real-data preparation. Defined here, they are built
+once per test session (per xdist worker).
+
+Nothing is kept between tests unless a test asks for a workspace:
 
 The app keeps each user's files, runs and last settings in a workspace store (SQLite in
 ~/.segmenter by default, workspace/). Tests must neither write to the developer's home nor see
@@ -14,7 +21,9 @@ import os
 
 import pytest
 
-from tests.engines.spark import CLUSTER, LOCAL
+from tests.engines.postgres import pg_server  # noqa: F401 (fixture)
+from tests.engines.spark import CLUSTER, LOCAL, spark, spark_con  # noqa: F401 (fixtures)
+from tests.shared_data import real_prepared, real_result  # noqa: F401 (fixtures)
 
 
 def pytest_configure(config) -> None:

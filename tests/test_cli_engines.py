@@ -19,9 +19,6 @@ from segmentation.demo import demo_transactions
 from tests.engines import postgres as engine_postgres
 from tests.engines import spark as engine_spark
 
-pg_server = engine_postgres.pg_server
-spark = engine_spark.spark
-
 COMPARED = ("rows_in", "rows_kept", "dropped", "customers", "snapshot", "k", "segments")
 
 

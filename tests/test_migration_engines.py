@@ -9,11 +9,7 @@ import pytest
 from segmentation import migration, pipeline
 from segmentation.cli import main
 from tests.engines import planted
-from tests.engines import postgres as engine_postgres
-from tests.engines import spark as engine_spark
 
-pg_server = engine_postgres.pg_server
-spark, spark_con = engine_spark.spark, engine_spark.spark_con
 A = date(2011, 7, 1)
 
 

@@ -4,12 +4,10 @@ from datetime import date
 import pytest
 
 from segmentation import migration, saved
-from tests.shared_data import real_prepared, real_result
 
 # On the worker of the "postgres" group (tests/test_postgres.py), which builds `real_prepared` too: the real
 # rows are read and prepared once in the run, not once per worker (~20 s each on CI's two cores).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("postgres")]
-prepared, real_result = real_prepared, real_result  # the real rows prepared and segmented once (fixtures)
 
 A = date(2011, 9, 1)
 AS_OF_A = {  # customer → (recency, frequency, monetary) from the purchases before A
@@ -17,6 +15,11 @@ AS_OF_A = {  # customer → (recency, frequency, monetary) from the purchases be
     "12346": (226, 1, 77183.60),
     "17850": (273, 34, 5391.21),
 }
+
+
+@pytest.fixture(scope="module")
+def prepared(real_prepared):
+    return real_prepared  # the real rows prepared once in the run (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

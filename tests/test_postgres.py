@@ -11,13 +11,10 @@ import segmentation
 from segmentation import engines, parsing, pipeline, sources
 from segmentation.errors import MappingError, SourceError
 from tests.engines import edge_cases
-from tests.engines import postgres as engine_postgres
 from tests.engines.compare import assert_same_as_duckdb
 from tests.engines.postgres import READER_PASSWORD, STRANGER_PASSWORD
-from tests.shared_data import real_prepared, real_result, shared_file
+from tests.shared_data import shared_file
 
-pg_server = engine_postgres.pg_server  # the session's throwaway server (a fixture)
-real_prepared, real_result = real_prepared, real_result  # the DuckDB references, computed once (fixtures)
 # One server/JVM per worker is costly on 2 cores: with `pytest -n 2 --dist loadgroup` (.ci/run) all of
 # this module runs on one worker; with other --dist modes the mark does nothing.
 pytestmark = pytest.mark.xdist_group("postgres")

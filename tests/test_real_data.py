@@ -8,12 +8,11 @@ import pytest
 
 from segmentation import columns, pipeline, reading
 from segmentation.cli import OUTPUT_COLUMNS
-from tests.shared_data import real_prepared, shared_file
+from tests.shared_data import shared_file
 
 # On the worker of the "postgres" group (tests/test_postgres.py), which builds `real_prepared` too: the real
 # rows are read and prepared once in the run, not once per worker (~20 s each on CI's two cores).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("postgres")]
-real_prepared = real_prepared  # a fixture: the CSV prepared once per session
 
 EXPECTED = {  # customer → (recency, frequency, monetary)
     "12346": (326, 1, 77183.60),

@@ -28,7 +28,6 @@ from tests.engines import spark as engine_spark
 from tests.engines.compare import assert_same_as_duckdb
 from tests.shared_data import shared_file
 
-spark, spark_con = engine_spark.spark, engine_spark.spark_con  # the worker's one session (fixtures)
 ON_BOTH_MASTERS, ON_CLUSTER = engine_spark.ON_BOTH_MASTERS, engine_spark.ON_CLUSTER
 # One server/JVM per worker is costly on 2 cores: with `pytest -n 2 --dist loadgroup` (.ci/run) all of
 # this module runs on one worker; with other --dist modes the mark does nothing.

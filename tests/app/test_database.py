@@ -10,11 +10,9 @@ import pytest
 from segmentation import sources
 from segmentation.demo import demo_transactions
 from tests.app.app_helpers import results, texts
-from tests.engines import postgres as engine_postgres
 from tests.engines.postgres import READER_PASSWORD
 from ui.sources import TableSource
 
-pg_server = engine_postgres.pg_server  # the session's throwaway server (a fixture)
 pytestmark = pytest.mark.xdist_group("postgres")
 
 PAGES = ["views/data.py", "views/choose_k.py", "views/segments.py", "views/customers.py"]

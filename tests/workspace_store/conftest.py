@@ -12,12 +12,10 @@ import pytest
 from segmentation import saved
 from segmentation.scoring import add_rfm_scores
 from segmentation.segments import segment_customers
-from tests.engines import postgres as engine_postgres
 from tests.test_model import planted_customers
 from workspace import Store, open_store
 
 REPO = Path(__file__).resolve().parents[2]
-pg_server = engine_postgres.pg_server  # the session's throwaway server (a fixture)
 STORE_PASSWORD = "st0re:p@ss/word"
 _databases = itertools.count(1)
 

@@ -7,6 +7,9 @@ import pytest
 
 from workspace import NotFound, NotOwner, RunRecord, SegmentRow
 
+# The PostgreSQL cases use the postgres worker's server (one per run: tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("postgres")
+
 ALICE, BOB = "alice@example.com", "bob@example.com"
 
 # (function, kind of id it takes, how it is called); every function of Store that takes an id.

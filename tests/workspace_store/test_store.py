@@ -9,6 +9,9 @@ import pytest
 from segmentation.errors import SegmentationFileError
 from workspace import NotFound, NotOwner, QuotaExceeded, RunRecord, SegmentRow, StoreError, open_store, tables
 
+# The PostgreSQL cases use the postgres worker's server (one per run: tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("postgres")
+
 ALICE, BOB = "alice@example.com", "bob@example.com"
 
 
