@@ -11,6 +11,7 @@ and settings (:func:`restore`); every run keeps a newly loaded file and remember
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from datetime import date
 
@@ -87,8 +88,10 @@ def allowed() -> bool:
 
 # ------------------------------------------------------------------------------------------------ store
 @st.cache_resource(show_spinner=False)
-def _open(url: str) -> Store:
-    return open_store(url)  # a failure is not cached: the next run tries again
+def _open(url_digest: str, _url: str) -> Store:
+    """One store per server and URL; keyed on the URL's SHA-256 (a PostgreSQL URL holds a password,
+    which must never be in a cache key), the URL itself not hashed (the leading underscore)."""
+    return open_store(_url)  # a failure is not cached: the next run tries again
 
 
 def store() -> Store | None:
@@ -100,7 +103,7 @@ def store() -> Store | None:
     if failed_at is not None and time.monotonic() - failed_at < RETRY_SECONDS:
         return None
     try:
-        opened = _open(url)
+        opened = _open(hashlib.sha256(url.encode()).hexdigest(), url)
     except StoreError as error:
         st.session_state[PROBLEM] = error
         st.session_state[FAILED_AT] = time.monotonic()

@@ -160,7 +160,7 @@ def test_no_prediction_is_started_on_the_data_page_where_the_cleaning_changes(ap
     pass and two fits) competing with the next change: they start on the next page instead."""
     from collections import OrderedDict
 
-    monkeypatch.setattr(predicting, "AUTOSTART", True)
+    monkeypatch.setenv("SEGMENTER_PREDICTION", "on")  # read at use (ui/prediction.autostart)
     monkeypatch.setattr(predicting, "_JOBS", OrderedDict())
     upload(app, "shop.csv", demo_with_a_lapsed_customer())
     by_key_prefix(app.toggle, "w_rule_duplicate_").set_value(False).run()
