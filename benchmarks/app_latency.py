@@ -69,7 +69,10 @@ def _start_server(log: Path, stability: str = "on", prediction: str = "on") -> t
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "SEGMENTER_STABILITY_CHECK": stability,
-             "SEGMENTER_PREDICTION": prediction, "SEGMENTER_RUN_LOG": "1"})
+             "SEGMENTER_PREDICTION": prediction, "SEGMENTER_RUN_LOG": "1",
+             # A first visit: no workspace reopening the last run's file (ui/workspace.py), which would
+             # make the drop of the same file a no-op and time nothing.
+             "SEGMENTER_STORE": os.environ.get("SEGMENTER_BENCH_STORE", "off")})
     SERVER_LOG[:] = [log]
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
