@@ -15,12 +15,12 @@ from tests.disks import fill, small_disk  # noqa: F401 - a fixture
 from tests.workspace_store.conftest import REPO
 from workspace import StoreUnavailable, open_store
 
+# The PostgreSQL cases use the postgres worker's server (one per run: tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("postgres")
+
 SAVER = """
 import sys
 from workspace import open_store, RunRecord, SegmentRow
-
-# The PostgreSQL cases use the postgres worker's server (one per run: tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("postgres")
 store = open_store(sys.argv[1])
 size = int(sys.argv[2])
 for number in range(10_000):
