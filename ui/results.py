@@ -237,7 +237,7 @@ def _results_for(spec: Spec, seed: int, k_wanted: int | None) -> Results:
     raw = session.known_evidence(key, seed)
     favoured = None
     suggested = k_wanted is None
-    if suggested:
+    if suggested and sequence.degenerate is None:  # too few distinct customers: their one K, never kept
         # The segments on screen do not change by themselves: the K first shown for this source
         # stays when the check ends and when the cleaning or the filters change, until the marketer
         # takes another (app.py offers the one stability favours, Choose K the new suggestion).
