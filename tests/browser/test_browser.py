@@ -193,6 +193,9 @@ def test_real_customers_page_download_csv(real_page, tmp_path):
     assert len(customers) == REAL_CUSTOMERS
     assert customers["customer_id"].is_unique
     assert {"segment", "rfm_segment", "recency", "frequency", "monetary"} <= set(customers.columns)
+    # The one rerun of a finished background check (ui/stability.py) may redraw the button under the
+    # click, as it can for a marketer: click once the page is idle.
+    wait_idle(real_page)
     with real_page.expect_download(timeout=180_000) as info:
         real_page.get_by_role("button", name=re.compile(r"^Customers \+ segments — Excel")).click()
     workbook = tmp_path / info.value.suggested_filename
