@@ -121,6 +121,8 @@ with st.sidebar:
         st.button("Sign out", key="sign_out", on_click=st.logout, icon=":material/logout:")
     if (said := workspace_ui.notice()) is not None:
         st.success(md(said), icon=":material/check_circle:")
+    if (lacking := workspace_ui.not_installed()) is not None:
+        st.caption(lacking)
     if (trouble := workspace_ui.problem()) is not None:
         st.warning(f"**Not saved.** {md(trouble.message)} {md(trouble.hint or '')}", icon=":material/cloud_off:")
 

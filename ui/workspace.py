@@ -19,6 +19,7 @@ import streamlit as st
 
 from segmentation import saved
 from workspace import (
+    INSTALL,
     LOCAL_USER,
     OFF,
     NotFound,
@@ -27,6 +28,7 @@ from workspace import (
     StoredFile,
     StoredSegmentation,
     StoreError,
+    missing_packages,
     open_store,
     store_url,
 )
@@ -36,7 +38,8 @@ from workspace.access import is_allowed
 from . import saved as saved_ui
 from . import session, sources
 
-__all__ = ["signin_required", "allow_list", "email", "user", "allowed", "store", "problem", "notice", "restore",
+__all__ = ["signin_required", "allow_list", "email", "user", "allowed", "store", "not_installed", "problem", "notice",
+           "restore",
            "keep_file", "after_run", "record", "files", "open_file", "delete_file", "segmentations",
            "save_segmentation", "share", "delete_segmentation", "apply_segmentation", "runs", "reopen_run",
            "delete_run"]
@@ -95,9 +98,10 @@ def _open(url_digest: str, _url: str) -> Store:
 
 
 def store() -> Store | None:
-    """The server's store, or None when it is switched off or cannot be opened (see :func:`problem`)."""
+    """The server's store, or None when it is switched off, not installed (:func:`not_installed`) or
+    cannot be opened (see :func:`problem`)."""
     url = store_url()
-    if url == OFF:
+    if url == OFF or missing_packages():
         return None
     failed_at = st.session_state.get(FAILED_AT)
     if failed_at is not None and time.monotonic() - failed_at < RETRY_SECONDS:
@@ -110,6 +114,15 @@ def store() -> Store | None:
         return None
     st.session_state[FAILED_AT] = None
     return opened
+
+
+def not_installed() -> str | None:
+    """What to install to keep work between visits, when the app was installed without the workspace's
+    packages (``.[app]`` without ``team``); None when they are there or the store is switched off."""
+    if store_url() == OFF or not (missing := missing_packages()):
+        return None
+    return (f"Nothing is kept between visits: keeping your files and runs needs {' and '.join(missing)}, "
+            f"not installed here (`{INSTALL}`).")
 
 
 def problem() -> StoreError | None:

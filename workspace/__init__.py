@@ -4,7 +4,20 @@ Beside the core (``segmentation/`` stays pure: no I/O store, no global state); t
 uses it. :func:`open_store` → :class:`Store`; every method takes the user id and is scoped by it.
 """
 from .errors import NotFound, NotOwner, QuotaExceeded, StoreError, StoreUnavailable
-from .store import LOCAL_USER, OFF, RunRecord, SegmentRow, Store, StoredFile, StoredSegmentation, open_store, store_url
+from .store import (
+    INSTALL,
+    LOCAL_USER,
+    OFF,
+    RunRecord,
+    SegmentRow,
+    Store,
+    StoredFile,
+    StoredSegmentation,
+    missing_packages,
+    open_store,
+    store_url,
+)
 
-__all__ = ["LOCAL_USER", "OFF", "NotFound", "NotOwner", "QuotaExceeded", "RunRecord", "SegmentRow", "Store",
-           "StoreError", "StoreUnavailable", "StoredFile", "StoredSegmentation", "open_store", "store_url"]
+__all__ = ["INSTALL", "LOCAL_USER", "OFF", "NotFound", "NotOwner", "QuotaExceeded", "RunRecord", "SegmentRow",
+           "Store", "StoreError", "StoreUnavailable", "StoredFile", "StoredSegmentation", "missing_packages",
+           "open_store", "store_url"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import os
 from collections.abc import Iterator
@@ -21,12 +22,16 @@ from pathlib import Path
 from .errors import NotFound, NotOwner, QuotaExceeded, StoreError, StoreUnavailable
 
 __all__ = ["Store", "StoredFile", "StoredSegmentation", "RunRecord", "SegmentRow", "open_store", "store_url",
-           "LOCAL_USER", "DEFAULT_QUOTA_MB", "OFF"]
+           "missing_packages", "LOCAL_USER", "DEFAULT_QUOTA_MB", "OFF", "INSTALL"]
 
 LOCAL_USER = "local"  # the one user of an app without sign-in
 DEFAULT_QUOTA_MB = 1000  # per user, SEGMENTER_QUOTA_MB to change
 OFF = "off"  # SEGMENTER_STORE=off: nothing is kept (the app segments as before)
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The store's packages (the distribution's ``team`` extra; requirements.txt installs them): module -> name.
+# An install of the app alone (``.[app]``) runs without them and keeps nothing.
+PACKAGES = {"sqlalchemy": "SQLAlchemy", "alembic": "Alembic"}
+INSTALL = "python3 -m pip install '.[app,team]'"  # or requirements.txt, which installs everything
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,17 @@ def store_url(environ: dict | None = None) -> str:
     return f"sqlite:///{home / 'workspace.sqlite3'}"
 
 
+def missing_packages() -> list[str]:
+    """The store's packages that cannot be imported here, by name (empty when all are installed)."""
+    missing = []
+    for module, name in PACKAGES.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
 def _driver_url(url: str) -> str:
     """psycopg 3 is the PostgreSQL driver installed (SQLAlchemy's bare postgresql:// means psycopg2)."""
     for prefix in ("postgresql://", "postgres://"):
@@ -138,14 +154,14 @@ class Store:
     """The workspace of every user in one database. Thread-safe (a connection pool)."""
 
     def __init__(self, url: str, *, quota_bytes: int):
+        if missing := missing_packages():  # before anything imports them (``.[app]`` without ``team``)
+            raise StoreUnavailable(f"The workspace store needs {' and '.join(missing)}, which are not installed.",
+                                   hint=f"Install them: {INSTALL}")
+        import sqlalchemy as sa
+
         self.url = url
         self.where = _where(url)
         self.quota_bytes = quota_bytes
-        try:
-            import sqlalchemy as sa
-        except ImportError as error:  # pragma: no cover - requirements.txt installs it
-            raise StoreUnavailable("The workspace store needs SQLAlchemy and Alembic.",
-                                   hint="pip install -r requirements.txt") from error
         self._sa = sa
         driver = _driver_url(url)
         kwargs: dict = {"pool_pre_ping": True}

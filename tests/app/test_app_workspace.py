@@ -9,8 +9,9 @@ import pytest
 
 from tests.app.app_helpers import CheckedApp, new_app, results, texts, to_csv, transactions, upload
 from tests.disks import small_disk  # noqa: F401 - a fixture
+from tests.installs import without_team_packages  # noqa: F401 - a fixture
 from ui import saved as saved_ui
-from workspace import LOCAL_USER, open_store, store_url
+from workspace import INSTALL, LOCAL_USER, open_store, store_url
 
 
 @pytest.fixture
@@ -170,3 +171,18 @@ def test_a_store_that_cannot_save_is_one_warning_and_the_app_still_segments(trou
     warned = [w.value for w in at.sidebar.warning if "Not saved" in w.value]
     assert len(warned) == 1 and words in warned[0] and "Sup3rSecret" not in warned[0], warned
     assert store_url() != "off"
+
+
+@pytest.mark.usefixtures("without_team_packages")
+def test_an_install_without_the_team_packages_segments_keeps_nothing_and_says_what_to_install(home):
+    """`pip install '.[app]'` alone: no SQLAlchemy or Alembic; the store is simply off, one sidebar note."""
+    at = new_app()
+    upload(at, "shop.csv", to_csv(transactions()))
+    assert results(at).spec.source.name == "shop.csv" and len(results(at).segmentation().customers) > 0
+    notes = [c.value for c in at.sidebar.caption if "Nothing is kept between visits" in c.value]
+    assert notes == ["Nothing is kept between visits: keeping your files and runs needs SQLAlchemy and Alembic, "
+                     f"not installed here (`{INSTALL}`)."]
+    assert not at.sidebar.warning and "save_run" not in [b.key for b in at.sidebar.button]
+    at.switch_page("views/history.py").run()
+    assert "Nothing is kept on this server (see the sidebar)" in texts(at) and notes[0] in texts(at)
+    assert not home.exists()  # no store was created

@@ -7,7 +7,21 @@ from datetime import UTC, datetime
 import pytest
 
 from segmentation.errors import SegmentationFileError
-from workspace import NotFound, NotOwner, QuotaExceeded, RunRecord, SegmentRow, StoreError, open_store, tables
+from tests.installs import without_team_packages  # noqa: F401 - a fixture
+from tests.workspace_store.conftest import sqlite_url
+from workspace import (
+    INSTALL,
+    NotFound,
+    NotOwner,
+    QuotaExceeded,
+    RunRecord,
+    SegmentRow,
+    StoreError,
+    StoreUnavailable,
+    missing_packages,
+    open_store,
+    tables,
+)
 
 # The PostgreSQL cases use the postgres worker's server (one per run: tests/conftest.py).
 pytestmark = pytest.mark.xdist_group("postgres")
@@ -175,3 +189,12 @@ def test_the_migrations_create_exactly_the_tables_the_code_declares(store):
     with store.engine.connect() as con:
         differences = compare_metadata(MigrationContext.configure(con), tables.metadata)
     assert [d for d in differences if d[0] != "remove_table" or d[1].name != "alembic_version"] == []
+
+
+@pytest.mark.usefixtures("without_team_packages")
+def test_without_its_packages_the_store_says_what_to_install_and_creates_nothing(tmp_path):
+    assert missing_packages() == ["SQLAlchemy", "Alembic"]
+    with pytest.raises(StoreUnavailable) as refused:
+        open_store(sqlite_url(tmp_path / "home"))
+    assert "needs SQLAlchemy and Alembic" in refused.value.message and INSTALL in refused.value.hint
+    assert not (tmp_path / "home").exists()
