@@ -19,6 +19,7 @@ import pytest
 
 from tests.app.app_helpers import to_csv, transactions
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, VIEWPORT, free_port, require, upload, wait_idle
+from workspace import open_store
 
 pytestmark = pytest.mark.browser
 SIDEBAR = '[data-testid="stSidebar"]'
@@ -221,6 +222,7 @@ def test_alice_and_bob_share_a_segmentation_and_nothing_else_and_alice_finds_her
 # ------------------------------------------------------------------------------------------ load
 USERS = [f"user{n}@example.com" for n in range(1, 8)]  # seven people signed in at once
 MEMORY_LIMIT = 3 * 1024**3
+RUNS_EACH = 2
 
 
 def rss_of_tree(pid: int) -> int:
@@ -247,25 +249,28 @@ def rss_of_tree(pid: int) -> int:
 
 
 @pytest.mark.skipif(os.environ.get("SEGMENTER_LOAD_TEST") != "1",
-                    reason="not yet proven green (issue 22, item 5): under load the second 'Save this run' click "
-                           "waited on a hidden copy of the button; SEGMENTER_LOAD_TEST=1 runs it")
+                    reason="seven browsers and a server at once: 2-3 min on 2 cores, too long for CI; "
+                           "SEGMENTER_LOAD_TEST=1 runs it (README, For a team)")
 def test_seven_people_signed_in_at_once_each_record_runs_and_see_only_their_own(team_server, tmp_path):
     """Seven browser contexts, driven concurrently (asyncio), each signs in as its own person,
     uploads its own file, records two runs; then each History page lists only that person's
-    runs and files; the server's memory (with its child processes) stays under 3 GiB."""
+    runs and files; the server's memory (with its child processes), sampled every half second
+    from the first sign-in to the last page, stays under 3 GiB. Prints its figures (wall time,
+    peak memory, runs per person) for BENCHMARKS.md."""
     import asyncio
     import concurrent.futures
 
     require(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
     from playwright.async_api import async_playwright
 
     files = {}
     for n, who in enumerate(USERS, start=1):
         files[who] = tmp_path / f"shop-of-user{n}.csv"
         files[who].write_bytes(to_csv(transactions(n_customers=30 + n, seed=100 + n)))
-    peak = [0]
-    signing_in = None  # an asyncio.Lock, made inside the loop: the sign-ins one at a time (the mock
-    # provider is a single test server), everything after them at once
+    peak, retried = [0], []
+    signing_in = everybody_in = None  # an asyncio.Lock and Barrier, made inside the loop: the sign-ins one
+    # at a time (the mock provider is a single test server), then everything else at once
 
     async def idle(page):
         for _ in range(2):
@@ -273,57 +278,91 @@ def test_seven_people_signed_in_at_once_each_record_runs_and_see_only_their_own(
                                          timeout=600_000)
             await asyncio.sleep(0.3)
 
+    async def open_page(page, path=""):
+        """A page by its URL: the Segments page, the default, is the root ("/segments" is not a page:
+        Streamlit runs the root under a "Page not found" dialog, which makes everything behind it
+        inert, and a click on the sidebar waits forever)."""
+        await page.goto(f"{team_server.url}/{path}")
+        await idle(page)
+        dialogs = page.get_by_role("dialog")
+        assert await dialogs.count() == 0, f"/{path}: {await dialogs.first.inner_text()}"
+
+    async def sign_in(page, who):
+        """Through the provider's form. Tried again (at most twice) when the server's request to the
+        provider times out (Streamlit's httpx client waits 5 s to connect; seen at a load of 13 on
+        2 cores): then a person would press Sign in again; the retries are counted and printed."""
+        for _ in range(3):
+            await page.goto(team_server.url)
+            try:
+                await page.get_by_role("button", name="Sign in").click(timeout=120_000)
+                await page.locator('input[name="sub"]').fill(who, timeout=120_000)  # the provider's form
+                await page.get_by_role("button", name="Authorize").click(timeout=120_000)
+                await page.locator(SIDEBAR).get_by_text(f"Signed in as {who}").wait_for(timeout=120_000)
+                return
+            except PlaywrightTimeout:
+                retried.append(who)
+        raise AssertionError(f"{who} could not sign in three times")
+
     async def person(browser, who):
         context = await browser.new_context(viewport=VIEWPORT)
         context.set_default_timeout(600_000)
         page = await context.new_page()
         async with signing_in:
-            await page.goto(team_server.url)
-            await page.get_by_role("button", name="Sign in").click()
-            await page.locator('input[name="sub"]').fill(who)  # the provider's form: any person
-            await page.get_by_role("button", name="Authorize").click()
-            await page.locator(SIDEBAR).get_by_text(f"Signed in as {who}").wait_for()
+            await sign_in(page, who)
+        await everybody_in.wait()  # seven people signed in at once, then all of them at work
         await idle(page)
-        await page.goto(f"{team_server.url}/data")
-        await idle(page)
+        await open_page(page, "data")
         await page.set_input_files('[data-testid="stFileUploaderDropzoneInput"]', str(files[who]))
         await page.locator(SIDEBAR).get_by_text(files[who].name).first.wait_for()
         await idle(page)
-        for _ in range(2):  # each on a freshly opened page: no earlier "Run recorded" on it
-            await page.goto(f"{team_server.url}/segments")
+        for _ in range(RUNS_EACH):  # each on a freshly opened page: no earlier "Run recorded" on it
+            await open_page(page)
+            await page.locator(SIDEBAR).get_by_role("button", name="Save this run").click()
+            await page.locator(SIDEBAR).get_by_text(f"Run recorded: {files[who].name}").wait_for()
             await idle(page)
-            # the visible one: during a rerun Streamlit keeps the previous run's element, hidden
-            await page.locator(SIDEBAR).get_by_role("button", name="Save this run").filter(visible=True).first.click()
-            await page.locator(SIDEBAR).get_by_text("Run recorded").first.wait_for()
-            await idle(page)
-            peak[0] = max(peak[0], rss_of_tree(team_server.process.pid))
-        await page.goto(f"{team_server.url}/history")
-        await idle(page)
+        await open_page(page, "history")
         history = await page.locator('[data-testid="stMain"]').text_content()
-        await page.goto(f"{team_server.url}/workspace")
-        await idle(page)
+        await open_page(page, "workspace")
         kept = await page.locator('[data-testid="stMain"]').text_content()
         await context.close()
         return who, history, kept
 
+    async def sample(done: asyncio.Event):
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_of_tree(team_server.process.pid))
+            await asyncio.sleep(0.5)
+
     async def everyone():
-        nonlocal signing_in
-        signing_in = asyncio.Lock()
+        nonlocal signing_in, everybody_in
+        signing_in, everybody_in, done = asyncio.Lock(), asyncio.Barrier(len(USERS)), asyncio.Event()
+        sampler = asyncio.create_task(sample(done))
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                                        args=CHROMIUM_ARGS)
             try:
                 return await asyncio.gather(*(person(browser, who) for who in USERS))
             finally:
+                done.set()
+                await sampler
                 await browser.close()
 
+    started = time.monotonic()
     # its own thread: the sync Playwright of the test before keeps an event loop on this one
     with concurrent.futures.ThreadPoolExecutor(1) as thread:
         seen = thread.submit(lambda: asyncio.run(everyone())).result()
+    print(f"\nload test: {len(USERS)} people, {RUNS_EACH} runs each, {time.monotonic() - started:.0f} s wall, "
+          f"server peak {peak[0] / 1024**2:,.0f} MiB (with its child processes), sign-ins tried again: {len(retried)}")
     for who, history, kept in seen:
         mine = files[who].name
-        assert history.count(f"— {mine} —") == 2, (who, history[:500])
+        # the run lines "(run #12) — shop-of-user1.csv — fitted, K = 3 — …" (the run picker names the file too)
+        assert len(re.findall(rf"\(run #\d+\) — {re.escape(mine)} —", history)) == RUNS_EACH, (who, history[:500])
         assert mine in kept
         others = [files[other].name for other in USERS if other != who]
         assert [name for name in others if name in history or name in kept] == [], who
+    store = open_store(f"sqlite:///{team_server.folder / 'home' / 'workspace.sqlite3'}")
+    try:  # and in the store: each person's runs whole, of their own file
+        assert {who: [run.source_name for run in store.runs_of(who)] for who in USERS} == {
+            who: [files[who].name] * RUNS_EACH for who in USERS}
+    finally:
+        store.close()
     assert 0 < peak[0] < MEMORY_LIMIT, f"server memory {peak[0] / 1024**3:.2f} GiB"
