@@ -249,7 +249,7 @@ def rss_of_tree(pid: int) -> int:
 
 
 @pytest.mark.skipif(os.environ.get("SEGMENTER_LOAD_TEST") != "1",
-                    reason="seven browsers and a server at once: 2-3 min on 2 cores, too long for CI; "
+                    reason="seven browsers and a server at once: 5-9 min on 2 cores, too long for CI; "
                            "SEGMENTER_LOAD_TEST=1 runs it (README, For a team)")
 def test_seven_people_signed_in_at_once_each_record_runs_and_see_only_their_own(team_server, tmp_path):
     """Seven browser contexts, driven concurrently (asyncio), each signs in as its own person,
