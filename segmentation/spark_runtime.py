@@ -93,9 +93,9 @@ def session_conf(
     session that is already running (SQL settings only).
 
     ``master`` None is spark-submit's (or Databricks') master when ``launched_by_spark``, else
-    ``local[*]``. Every master: UTC, no constraint propagation (see below). Local masters: loopback, no UI, no progress bar, shuffle
-    partitions 2 × cores. A driver JVM started here logs through :data:`LOG4J2_CONFIG`.
-    ``config`` adds or overrides anything.
+    ``local[*]``. Every master: UTC, no constraint propagation (see below). Local masters:
+    loopback, no UI, no progress bar, shuffle partitions 2 × cores. A driver JVM started here
+    logs through :data:`LOG4J2_CONFIG`. ``config`` adds or overrides anything.
     """
     local = is_local_master(master) if master else not launched_by_spark
     runtime = {
