@@ -425,9 +425,8 @@ def _new_session(master: str | None, app_name: str, startup: Mapping[str, str], 
             conf.setMaster(master)
         try:
             gateway = spark_runtime.launch_driver_jvm(conf, master)
-        except Exception as error:
-            last = spark_runtime.jvm_output()[-1:] or [str(error)]
-            raise SourceError(f"Spark's JVM did not start: {last[0]}.",
+        except Exception as error:  # no gateway, so no captured output: PySpark's reason
+            raise SourceError(f"Spark's JVM did not start: {str(error).rstrip('.')}.",
                               hint="Check Java 17 (JAVA_HOME) and the Spark settings.") from None
         SparkContext(conf=conf, gateway=gateway)
     return builder.getOrCreate()

@@ -15,11 +15,17 @@ the file named by the environment variable ``SEGMENTER_SPARK_LOG`` when it is se
 Without a ``SPARK_HOME`` (PySpark from pip) the JVM gets a private one: a temporary folder
 linking PySpark's ``bin`` and ``jars``, whose ``work/`` holds the local-cluster executors'
 folders (Spark puts them in ``$SPARK_HOME/work``, which would otherwise be inside
-site-packages). It is removed when the process ends, after the JVM has exited.
+site-packages). It is removed with the JVM.
+
+Who owns the driver JVM: PySpark's gateway to it (``SparkContext._gateway``), which PySpark keeps
+for the process and reuses for every later SparkContext, so the JVM cannot end with the session
+that started it. It ends with the gateway (``weakref.finalize``: when the gateway is collected,
+else at interpreter exit, after the finalizers made later, such as Ibis's cached Spark tables,
+which still need the JVM to drop their views), and its private SPARK_HOME with it. Nothing of it
+is kept in this module.
 """
 from __future__ import annotations
 
-import atexit
 import collections
 import contextlib
 import logging
@@ -28,9 +34,11 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -85,12 +93,19 @@ def session_conf(
     session that is already running (SQL settings only).
 
     ``master`` None is spark-submit's (or Databricks') master when ``launched_by_spark``, else
-    ``local[*]``. Every master: UTC. Local masters: loopback, no UI, no progress bar, shuffle
-    partitions 2 × cores. A driver JVM started here logs through :data:`LOG4J2_CONFIG`.
-    ``config`` adds or overrides anything.
+    ``local[*]``. Every master: UTC, no constraint propagation (see below). Local masters:
+    loopback, no UI, no progress bar, shuffle partitions 2 × cores. A driver JVM started here
+    logs through :data:`LOG4J2_CONFIG`. ``config`` adds or overrides anything.
     """
     local = is_local_master(master) if master else not launched_by_spark
-    runtime = {"spark.sql.session.timeZone": "UTC"}
+    runtime = {
+        "spark.sql.session.timeZone": "UTC",
+        # Catalyst's constraint propagation re-derives every filter's constraints through the
+        # cleaning's wide plans (a CASE per rule over every source column) and took 10–40 s to
+        # optimise one audit query of a 16-row table, 3.7× the whole preparation; it only adds
+        # inferred IS NOT NULL filters, which these queries do not need. Same results either way.
+        "spark.sql.constraintPropagation.enabled": "false",
+    }
     if shuffle_partitions:
         runtime["spark.sql.shuffle.partitions"] = str(shuffle_partitions)
     driver_options = "-Duser.timezone=UTC"
@@ -144,13 +159,9 @@ class DriverJVM:
     """The driver JVM this process launched: its process, the thread that copies its output (the
     last lines kept, all of them to ``SEGMENTER_SPARK_LOG`` when set) and its private SPARK_HOME.
 
-    Who owns it: the process. PySpark keeps one gateway per process and reuses it for every later
-    SparkContext, so the JVM cannot end with the session that started it; :meth:`launch` registers
-    :meth:`end` to run at exit, after the command line has stopped its SparkContext. ``launched``
-    is the one this process launched, if any (read by :func:`jvm_output` and :func:`stop_session`).
+    Owned by PySpark's gateway to it (see the module's text): :meth:`launch` attaches it there
+    (:func:`driver_of`) and ties :meth:`end` to the gateway's life.
     """
-
-    launched: DriverJVM | None = None
 
     def __init__(self, process: subprocess.Popen, spark_home: str | None, log_path: str | None):
         self.process, self.spark_home = process, spark_home
@@ -183,8 +194,9 @@ class DriverJVM:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-        cls.launched = driver = cls(gateway.proc, spark_home, os.environ.get(LOG_VARIABLE))
-        atexit.register(driver.end)
+        driver = cls(gateway.proc, spark_home, os.environ.get(LOG_VARIABLE))
+        gateway.segmenter_driver = driver
+        weakref.finalize(gateway, driver.end)  # the JVM ends with its gateway (not before Ibis's finalizers)
         return gateway
 
     def _drain(self, stream, log_path: str | None) -> None:
@@ -197,9 +209,10 @@ class DriverJVM:
                     log.flush()
 
     def end(self, timeout: float = 20.0) -> None:
-        """At exit: close the JVM's stdin (PySpark's signal to exit), wait for it, remove SPARK_HOME.
+        """Close the JVM's stdin (PySpark's signal to exit), wait for it, remove SPARK_HOME.
 
-        Runs after the command line has stopped its SparkContext, so the JVM has nothing left to stop.
+        Runs when the gateway goes (at the latest at exit), after the command line has stopped its
+        SparkContext, so the JVM has nothing left to stop.
         """
         if self.process.poll() is None:
             try:
@@ -218,9 +231,20 @@ class DriverJVM:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-def jvm_output() -> list[str]:
-    """The last lines the driver JVM started here printed (Spark's log at error level)."""
-    return list(DriverJVM.launched.output) if DriverJVM.launched is not None else []
+def driver_of(gateway) -> DriverJVM | None:
+    """The driver JVM this process launched behind ``gateway`` (None: PySpark's own, or spark-submit's)."""
+    return getattr(gateway, "segmenter_driver", None)
+
+
+def jvm_output(gateway=None) -> list[str]:
+    """The last lines the driver JVM behind ``gateway`` (default: PySpark's current one) printed
+    (Spark's log at error level)."""
+    if gateway is None and "pyspark" in sys.modules:
+        from pyspark import SparkContext
+
+        gateway = SparkContext._gateway
+    driver = driver_of(gateway)
+    return list(driver.output) if driver is not None else []
 
 
 def _private_spark_home() -> str | None:
@@ -316,8 +340,10 @@ def stop_session(session, *, timeout: float = 30.0) -> None:
 
     Stopping a local-cluster context stops its workers, which stop their executors; an executor
     still running after ``timeout`` seconds is killed. Its folders under ``work/`` are removed.
+    The driver JVM stays for the gateway's life (see the module's text).
     """
     executors = executor_pids(session)
+    gateway = session.sparkContext._gateway
     session.stop()
     _quiet_py4j_after_stop()
     deadline = time.monotonic() + timeout
@@ -326,5 +352,6 @@ def stop_session(session, *, timeout: float = 30.0) -> None:
             time.sleep(0.1)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
-    if DriverJVM.launched is not None:
-        DriverJVM.launched.remove_executor_folders()
+    driver = driver_of(gateway)
+    if driver is not None:
+        driver.remove_executor_folders()

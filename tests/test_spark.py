@@ -158,6 +158,7 @@ def test_spark_table_by_name(spark, spark_con, timestamp_type):
 def test_session_settings(spark):
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
+    assert spark.conf.get("spark.sql.constraintPropagation.enabled") == "false"  # see spark_runtime.session_conf
 
 
 def test_the_cli_entry_takes_the_running_session(spark, tmp_path):

@@ -52,7 +52,8 @@ def test_under_spark_submit_its_master_and_logging_count():
     startup, runtime = spark_runtime.session_conf(None, launched_by_spark=True)
     assert "spark.driver.bindAddress" not in startup and "spark.sql.shuffle.partitions" not in runtime
     assert "log4j2" not in startup["spark.driver.extraJavaOptions"]
-    assert runtime == {"spark.sql.session.timeZone": "UTC"}
+    # what is set on a running session too: UTC, and no constraint propagation (minutes of planning)
+    assert runtime == {"spark.sql.session.timeZone": "UTC", "spark.sql.constraintPropagation.enabled": "false"}
 
 
 def test_no_master_outside_spark_submit_is_local():

@@ -17,12 +17,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import streamlit as st
+
 from segmentation import pipeline
 from segmentation.errors import SegmenterError
 from segmentation.prediction import HORIZON_PRESETS, Prediction, predict_prepared
 
-__all__ = ["autostart", "HORIZON_DAYS", "OUTLOOK_HORIZONS", "enabled", "job_key", "start", "find", "finished",
-           "wait"]
+__all__ = ["autostart", "HORIZON_DAYS", "OUTLOOK_HORIZONS", "Predictions", "enabled", "job_key", "predictions", "start",
+           "find", "finished", "wait"]
 
 HORIZON_DAYS = 90  # the cards, the Customers table, the lapsing list and the backtest ("90 days ago")
 OUTLOOK_HORIZONS = HORIZON_PRESETS  # the Outlook page's choice of horizon: 30, 90, 365 days
@@ -44,11 +46,6 @@ def autostart() -> bool:
     return enabled(os.environ)
 
 
-_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segmenter-prediction")
-_JOBS: OrderedDict[tuple, Future] = OrderedDict()
-_LOCK = threading.Lock()
-
-
 def job_key(outcome) -> tuple:
     """What a prediction depends on: the data's settings (not K, not the seed)."""
     return ("prediction", HORIZON_DAYS) + outcome.spec.key()
@@ -66,31 +63,59 @@ def _task(outcome) -> Callable[[], Prediction]:
                                     HORIZON_DAYS, backtest=True)
 
 
+class Predictions:
+    """The server's predictions: one thread that computes one at a time, the last MAX_JOBS by the
+    data's key, and the lock they share. Owned by the server through :func:`predictions` (as
+    ui/stability.Checks is); :meth:`shutdown` drops what has not started and ends the thread."""
+
+    def __init__(self):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segmenter-prediction")
+        self.jobs: OrderedDict[tuple, Future] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def find(self, key: tuple) -> Future | None:
+        with self.lock:
+            return self.jobs.get(key)
+
+    def start(self, key: tuple, task: Callable[[], Callable[[], Prediction]], *, force: bool) -> Future | None:
+        with self.lock:
+            existing = self.jobs.get(key)
+            if existing is not None:
+                self.jobs.move_to_end(key)
+                return existing
+            if not (force or autostart()):
+                return None
+            try:
+                job = self.pool.submit(task())
+            except SegmenterError as error:  # e.g. the session's database connection is gone
+                job = Future()
+                job.set_exception(error)
+            self.jobs[key] = job
+            while len(self.jobs) > MAX_JOBS:  # an evicted prediction still running simply finishes unseen
+                self.jobs.popitem(last=False)
+        return job
+
+    def shutdown(self) -> None:
+        with self.lock:
+            self.jobs.clear()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+@st.cache_resource(show_spinner=False, on_release=Predictions.shutdown)
+def predictions() -> Predictions:
+    """The server's one :class:`Predictions`: made on first use, shared by the sessions, shut down
+    when Streamlit releases it (its resource cache cleared)."""
+    return Predictions()
+
+
 def find(outcome) -> Future | None:
-    with _LOCK:
-        return _JOBS.get(job_key(outcome))
+    return predictions().find(job_key(outcome))
 
 
 def start(outcome, *, force: bool = False) -> Future | None:
     """Start predicting this outcome's data unless it is under way or done; None when predictions do
     not start by themselves (:func:`autostart`; ``force``: start anyway, for the page that shows them)."""
-    key = job_key(outcome)
-    with _LOCK:
-        existing = _JOBS.get(key)
-        if existing is not None:
-            _JOBS.move_to_end(key)
-            return existing
-        if not (force or autostart()):
-            return None
-        try:
-            job = _POOL.submit(_task(outcome))
-        except SegmenterError as error:  # e.g. the session's database connection is gone
-            job = Future()
-            job.set_exception(error)
-        _JOBS[key] = job
-        while len(_JOBS) > MAX_JOBS:  # an evicted prediction still running simply finishes unseen
-            _JOBS.popitem(last=False)
-    return job
+    return predictions().start(job_key(outcome), lambda: _task(outcome), force=force)
 
 
 def finished(outcome) -> Prediction | None:

@@ -3,6 +3,7 @@ no error element): the numbers on screen are the library's for the same data."""
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 
 import pandas as pd
 import pytest
@@ -11,6 +12,7 @@ from segmentation import columns, outlook, pipeline
 from segmentation.prediction import predict_prepared, segment_outlook, with_prediction_columns
 from tests.app.app_helpers import FORMULA_ID, by_key_prefix, demo_with_a_lapsed_customer, results, texts, to_csv, upload
 from ui import prediction as predicting
+from ui import stability as stability_checks
 from ui.session import DEMO_ROWS, DEMO_SEED
 
 OUTLOOK = "views/outlook.py"
@@ -158,14 +160,40 @@ def test_the_report_download_includes_what_comes_next_once_predicted(outlook_pag
 def test_no_prediction_is_started_on_the_data_page_where_the_cleaning_changes(app, monkeypatch):
     """Each cleaning change on the Data page would start a prediction of its own (a second cleaning
     pass and two fits) competing with the next change: they start on the next page instead."""
-    from collections import OrderedDict
-
     monkeypatch.setenv("SEGMENTER_PREDICTION", "on")  # read at use (ui/prediction.autostart)
-    monkeypatch.setattr(predicting, "_JOBS", OrderedDict())
+    monkeypatch.setattr(predicting.predictions(), "jobs", OrderedDict())
     upload(app, "shop.csv", demo_with_a_lapsed_customer())
     by_key_prefix(app.toggle, "w_rule_duplicate_").set_value(False).run()
-    assert predicting.find(results(app)) is None and not predicting._JOBS
+    assert predicting.find(results(app)) is None and not predicting.predictions().jobs
     app.switch_page("views/customers.py").run()
     job = predicting.find(results(app))
-    assert job is not None and list(predicting._JOBS) == [predicting.job_key(results(app))]
+    assert job is not None and list(predicting.predictions().jobs) == [predicting.job_key(results(app))]
     job.result(timeout=predicting.WAIT_SECONDS)
+
+
+@pytest.mark.parametrize("owner, jobs", [(predicting.predictions, "jobs"), (stability_checks.checks, "jobs")],
+                         ids=["predictions", "stability checks"])
+def test_a_background_owner_is_one_per_server_and_ends_its_thread_when_released(owner, jobs):
+    """The background work's thread and jobs belong to one object the server owns (a st.cache_resource),
+    not to module globals: released, it ends its thread and the next use gets a fresh one."""
+    first = owner()
+    assert owner() is first and isinstance(getattr(first, jobs), OrderedDict)
+    owner.clear()  # what Streamlit does when it releases the resource
+    assert first.pool._shutdown and not getattr(first, jobs)
+    second = owner()
+    assert second is not first and not second.pool._shutdown
+
+
+def test_predictions_keep_one_job_per_data_and_only_the_last_ones():
+    """Same key: the same job (never a second computation); beyond MAX_JOBS the oldest is forgotten."""
+    owner = predicting.Predictions()
+    try:
+        calls = []
+        first = owner.start(("a",), lambda: lambda: calls.append("a") or "A", force=True)
+        assert owner.start(("a",), lambda: lambda: calls.append("again") or "B", force=True) is first
+        assert first.result(timeout=30) == "A" and calls == ["a"]
+        for n in range(predicting.MAX_JOBS):
+            owner.start((n,), lambda: lambda: None, force=True)
+        assert owner.find(("a",)) is None and len(owner.jobs) == predicting.MAX_JOBS
+    finally:
+        owner.shutdown()

@@ -219,5 +219,5 @@ def test_caches_live_where_the_architecture_says():
     paragraph = text.split("\nCaches: ", 1)[1].split("\n\n", 1)[0]
     named = set(re.findall(r"`(ui/\w+\.py)`", paragraph))
     assert caching == named == {"ui/cache.py", "ui/migration.py", "ui/saved.py", "ui/stability.py",
-                                 "ui/workspace.py"}
+                                 "ui/prediction.py", "ui/workspace.py"}
 
