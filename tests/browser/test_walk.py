@@ -12,6 +12,7 @@ Each test is one item of the walk, on small files made here (no real data needed
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -86,6 +87,10 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "no_customer.csv": b"when,amount\n2023-01-01,5\n2023-01-02,7\n",
         "bomb.xlsx": xlsx_with_member("xl/media/bomb.xml", 60_000_000),
         "no_valid_dates.csv": b"CustomerID,InvoiceDate,Quantity,UnitPrice\n1,soon,1,2\n2,later,2,3\n3,never,1,4\n",
+        # Two price columns, one naming its currency: which one is the unit price decides the currency.
+        "two_prices.csv": to_csv(transactions(40).assign(**{"Price (EUR)": lambda t: t["UnitPrice"],
+                                                            "Net price": lambda t: t["UnitPrice"] * 0.8})
+                                 .drop(columns="UnitPrice")),
     }
     for name, data in made.items():
         (folder / name).write_bytes(data)
@@ -207,6 +212,29 @@ def test_the_flow_picker_says_the_count_of_the_dates_shown(server, tab):
     for step, shown in seen:
         line = re.search(r"[\d,]+ customers?: (.+) on \S+, (.+) on \S+\.", shown["below"])
         assert line and shown["picker"] == f"{line.group(1)} → {line.group(2)}", (step, shown)
+
+
+def test_the_currency_picker_follows_the_price_column_mapped(server, tab, files):
+    # The same stale label as item 3's, on the Data page: the picker's value stays "as the file says"
+    # while what the file says changes with the price column mapped (drawn by st.selectbox, the
+    # picker kept "€ EUR" over money that had no currency any more; ui.render.labelled_selectbox).
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    open_page(tab, f"{server.url}/data", "Data")
+    upload(tab, files["two_prices.csv"])
+    tab.locator(SIDEBAR).get_by_text("two_prices.csv").first.wait_for(timeout=300_000)
+    currency = tab.locator(f'{MAIN} input[aria-label="Currency"]')
+    price = tab.locator(f'{MAIN} [data-testid="stSelectbox"]:has(input[aria-label^="Unit price"])')
+    assert currency.input_value() == "As the file says: € EUR"
+    for column, says in (("Net price", "As the file says: none found"), ("Price (EUR)", "As the file says: € EUR")):
+        price.click()
+        tab.get_by_role("option", name=column, exact=True).click()
+        with contextlib.suppress(PlaywrightTimeout):  # a stale label never comes: the assert says what shows
+            tab.wait_for_function("([sel, says]) => document.querySelector(sel)?.value === says",
+                                  arg=[f'{MAIN} input[aria-label="Currency"]', says], timeout=60_000)
+        wait_idle(tab)
+        assert price.locator("input").input_value() == column
+        assert currency.input_value() == says, column
 
 
 # ------------------------------------------------------------------------------------------
