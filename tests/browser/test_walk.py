@@ -149,7 +149,9 @@ def test_changes_opens_on_its_default_dates_after_switching_files(server, tab, f
         tab.locator(SIDEBAR).get_by_text(name).first.wait_for(timeout=300_000)
         wait_idle(tab)
     nav(tab, "Changes", PAGES["changes"])
-    tab.locator(".sankey").first.wait_for(timeout=180_000)
+    # The Sankey, or the error the page stopped on (at ccf9429: "These dates cannot be compared").
+    tab.locator(f".sankey, {ERRORS}").first.wait_for(timeout=180_000)
+    wait_idle(tab)
     assert tab.locator(ERRORS).count() == 0, main_text(tab)
     assert "cannot be compared" not in main_text(tab)
     selected = tab.locator(f'{MAIN} [data-testid="stButtonGroup"] button[aria-checked="true"], '
