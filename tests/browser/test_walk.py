@@ -3,7 +3,8 @@
 Each test is one item of the walk, on small files made here (no real data needed):
 - the report downloaded from the app keeps every axis label and tick inside its figure (800 and 1920 px);
 - Changes opens on the default preset after leaving it and switching files; its flow picker says
-  the count of the dates shown;
+  the count of the dates shown, and the Data page's currency picker what the mapped price column
+  says (a picker's label that changes under the same value must not stay stale on screen);
 - the background stability check never changes the segments on screen: it offers its K;
 - messages say what is wrong without contradicting themselves or naming command-line flags;
 - after a file that cannot be segmented, one status says which file is used where;
