@@ -1,16 +1,19 @@
 """Drawing helpers the pages share (beside ``ui/errors.py`` and ``ui/text.py``): they draw, never compute."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import streamlit as st
 
 from segmentation.errors import SegmenterError
 from segmentation.settings import STABLE_THRESHOLD
 
-from . import stability
+from . import session, stability
 from .results import Results, results
 from .text import md
 
-__all__ = ["results_or_empty_state", "stability_badge", "stability_progress"]
+__all__ = ["labelled_selectbox", "results_or_empty_state", "stability_badge", "stability_progress"]
 
 BADGE_COLORS = {"highly stable": "green", "stable": "blue", "doubtful": "orange", "not to be trusted": "red"}
 BADGE_ICONS = {"highly stable": ":material/verified:", "stable": ":material/check:",
@@ -66,3 +69,13 @@ def stability_progress(key: tuple, *, redraw_when_done: bool = True) -> None:
         st.caption(f"The stability check stopped: {md(message)}")
         return
     st.progress(min(max(job.fraction, 0.0), 1.0), text=job.text())
+
+
+def labelled_selectbox(where, label: str, options, *, key: str, format_func: Callable[[Any], str], **kwargs) -> Any:
+    """``where.selectbox(...)`` for a keyed picker whose labels depend on the data: its value keeps
+    the label of this run on screen (Streamlit alone leaves the browser showing the previous one;
+    see :func:`ui.session.relabel`)."""
+    session.relabel(key, format_func)
+    chosen = where.selectbox(label, options, key=key, format_func=format_func, **kwargs)
+    session.drawn_with(key, chosen, format_func)
+    return chosen

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -30,12 +31,14 @@ __all__ = [
     "cleaning",
     "current_spec",
     "digest_of",
+    "drawn_with",
     "failed_sheet",
     "failed_upload",
     "init",
     "k",
     "on_k_widget",
     "overrides",
+    "relabel",
     "seed",
     "set_cleaning",
     "set_failed_sheet",
@@ -83,6 +86,7 @@ CURRENCY = "seg_currency"  # the marketer's currency (ISO code; "" for none), or
 DATABASE = "seg_database"  # {"con", "hash", "where", "tables"} of the last successful connect
 DATABASE_CONS = "seg_database_cons"  # Source.digest -> connection, for each table picked
 DATABASE_ERROR = "seg_database_error"
+LABELS_SHOWN = "seg_labels_shown"  # widget key -> (value, label) it was last drawn with (see relabel)
 # The Data page's loads that failed, so that the error stays shown (and the file is not read again
 # on every rerun) while the uploader still holds the file: see upload_is_new / failed_upload / failed_sheet.
 UPLOAD_ID = "seg_upload_id"  # file_id of the upload last read
@@ -305,6 +309,28 @@ def sync_widget(key: str, value: Any) -> None:
     """Put the canonical value into a widget's state before the widget is drawn this run."""
     if st.session_state.get(key, object()) != value:
         st.session_state[key] = value
+
+
+def relabel(key: str, label: Callable[[Any], str]) -> None:
+    """Before a keyed picker whose labels depend on the data (a count, a detected currency) is drawn:
+    when the value it was last drawn with is still its value but that value's label has changed,
+    put the value back into its state, so that Streamlit sends the browser the value with its new label.
+
+    Streamlit keeps a keyed selectbox's value from run to run and, while that value is still an
+    option, tells the browser nothing: the browser goes on showing the label it was last sent
+    ("As the file says: € EUR" after the price column was changed to one that names no currency).
+    ``label`` is the widget's ``format_func``. See :func:`drawn_with`, its other half.
+    """
+    before = st.session_state.get(LABELS_SHOWN, {}).get(key)
+    if before is None or key not in st.session_state or st.session_state[key] != before[0]:
+        return
+    if label(before[0]) != before[1]:
+        st.session_state[key] = before[0]
+
+
+def drawn_with(key: str, value: Any, label: Callable[[Any], str]) -> None:
+    """After the picker ``key`` is drawn: remember its value and the label the browser was sent."""
+    st.session_state.setdefault(LABELS_SHOWN, {})[key] = (value, None if value is None else label(value))
 
 
 def on_k_widget(key: str) -> None:

@@ -13,6 +13,7 @@ from segmentation.settings import CLEANING_RULES, MAX_UPLOAD_MB, ROLES
 from ui import results, session, sources
 from ui.errors import show_error
 from ui.progress import run_step
+from ui.render import labelled_selectbox
 from ui.text import md
 
 NOT_USED = "— not used —"
@@ -193,8 +194,10 @@ def _set_currency() -> None:
     session.set_currency(None if option == AS_DETECTED else "" if option == NO_CURRENCY else option)
 
 
-st.columns(3)[0].selectbox(
-    "Currency", [AS_DETECTED, NO_CURRENCY, *CURRENCY_CODES], key=currency_key, format_func=_currency_label,
+# "As the file says: …" changes with the money columns mapped, under the same value.
+labelled_selectbox(
+    st.columns(3)[0], "Currency", [AS_DETECTED, NO_CURRENCY, *CURRENCY_CODES], key=currency_key,
+    format_func=_currency_label,
     on_change=_set_currency,
     help="Labels money on every page and in the Excel downloads. Found in the money columns' symbols, codes or "
          "headers (£12.50, 12,50 EUR, Price (€)) or a currency column; set it here when the file does not say. "

@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from streamlit.elements.layouts import LayoutsMixin
 from streamlit.elements.lib.mutable_status_container import StatusContainer
+from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Status
 
 from segmentation import parsing, pipeline, preparation, reading
@@ -126,6 +127,51 @@ def test_settings_key_is_total_over_dataclass_fields():
     """The key lists every field by name, in declaration order (what the cache key test relies on)."""
     names = [name for name, _ in settings_key(CleaningSettings())[1]]
     assert names == [f.name for f in dataclasses.fields(CleaningSettings)]
+
+
+# ---------------------------------------------------------------------------------------------- pickers
+
+def _counted_picker(labelled: bool) -> None:
+    """A keyed picker whose labels carry a count that changes while its value stays (issue 21, item 3)."""
+    import streamlit as st
+
+    from ui.render import labelled_selectbox
+
+    counts = {"a": st.session_state.get("count", 213), "b": 5}
+
+    def label(option: str) -> str:
+        return f"{option} ({counts[option]:,} customers)"
+
+    if labelled:
+        labelled_selectbox(st, "Flow", ["a", "b"], key="w_flow", format_func=label)
+    else:
+        st.selectbox("Flow", ["a", "b"], key="w_flow", format_func=label)
+
+
+@pytest.mark.parametrize("labelled, sent", [
+    # Streamlit alone sends nothing when a kept value's label changes: the browser keeps "a (213 customers)".
+    (False, [None, None, None, None]),
+    # labelled_selectbox sends the value again with its new label, once, and only for that value.
+    (True, ["a (127 customers)", None, None, None]),
+], ids=["st.selectbox", "labelled_selectbox"])
+def test_a_kept_value_is_sent_to_the_browser_again_when_its_label_changes(labelled, sent):
+    at = AppTest.from_function(_counted_picker, args=(labelled,), default_timeout=60).run()
+    steps = [("count", 127, "a"),  # the data changes under the value
+             ("count", 127, "a"),  # a rerun with nothing changed
+             ("pick", "b", "b"),  # the marketer picks another option
+             ("count", 99, "b")]  # the data changes, but not the picked value's label
+    seen = []
+    for what, value, expected in steps:
+        if what == "pick":
+            at.selectbox(key="w_flow").set_value(value).run()
+        else:
+            at.session_state["count"] = value
+            at.run()
+        assert not at.exception
+        box = at.selectbox(key="w_flow")
+        assert box.value == expected
+        seen.append(box.proto.raw_value if box.proto.set_value else None)
+    assert seen == sent
 
 
 # ---------------------------------------------------------------------------------------------- progress
