@@ -5,7 +5,9 @@ Outside CI a missing browser or data file skips the tests with the reason; with 
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -71,6 +73,7 @@ def start_server(log_dir: Path) -> Server:
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,  # its own process group: stop_server ends its check workers with it
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -120,13 +123,18 @@ def upload(page, path: Path, *, timeout: float = 600_000) -> None:
     raise AssertionError(f"the uploader dropped {path.name} twice; the page shows:\n{text[:2000]}")
 
 
-def stop_server(server: Server) -> None:
+def stop_server(server: Server, grace: float = 3.0) -> None:
+    """SIGTERM, then, after ``grace`` seconds, SIGKILL to the server's whole process group.
+
+    A server asked to stop while a background check or prediction is running waits for it before
+    it exits (Python joins the pools' threads at exit): 5 to over 30 s per module on two cores, for
+    nothing a test looks at. Its group goes too, so no check worker outlives the test."""
     server.process.terminate()
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.wait()
 
 
 @pytest.fixture(scope="module")
