@@ -94,6 +94,7 @@ def test_deep_link_on_fresh_server_shows_page_with_shared_sidebar(fresh_server, 
     assert page.get_by_text("Page not found").count() == 0
     first = sidebar_text(page)
     assert "Showing the built-in demo data" in first and "customers" in first
+    page.locator(K_SLIDER).first.wait_for(state="attached", timeout=60_000)  # drawn after the counts
     assert page.locator(K_SLIDER).count() == 1
     assert page.locator('[data-testid="stSidebarNav"] a').count() == len(PAGES)
     # The same sidebar reached by the menu in this session, and by URL in another one. Each case
