@@ -38,7 +38,8 @@ from workspace.access import is_allowed
 from . import saved as saved_ui
 from . import session, sources
 
-__all__ = ["signin_required", "allow_list", "email", "user", "allowed", "store", "not_installed", "problem", "notice",
+__all__ = ["signin_required", "allow_list", "email", "user", "allowed", "store", "not_installed", "why_nothing_is_kept",
+           "problem", "notice",
            "restore",
            "keep_file", "after_run", "record", "files", "open_file", "delete_file", "segmentations",
            "save_segmentation", "share", "delete_segmentation", "apply_segmentation", "runs", "reopen_run",
@@ -123,6 +124,14 @@ def not_installed() -> str | None:
         return None
     return (f"Nothing is kept between visits: keeping your files and runs needs {' and '.join(missing)}, "
             f"not installed here (`{INSTALL}`).")
+
+
+def why_nothing_is_kept() -> str:
+    """Why the History and Workspace pages have nothing to show: this server is set up to keep
+    nothing (``off``: the sidebar says nothing of it), or the sidebar names what is missing or wrong."""
+    if store_url() == OFF:
+        return "This server is set up to keep nothing between visits"
+    return "Nothing is kept on this server (see the sidebar)"
 
 
 def problem() -> StoreError | None:

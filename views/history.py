@@ -12,7 +12,7 @@ from workspace import history
 
 st.title("History")
 if workspace_ui.store() is None:
-    st.info("Nothing is kept on this server (see the sidebar), so there is no history.", icon=":material/info:")
+    st.info(f"{workspace_ui.why_nothing_is_kept()}, so there is no history.", icon=":material/info:")
     st.stop()
 
 runs = workspace_ui.runs()

@@ -14,7 +14,7 @@ from ui.text import md, plain
 st.title("Your workspace")
 store = workspace_ui.store()
 if store is None:
-    st.info("Nothing is kept on this server (see the sidebar): files and segmentations last only for this visit.",
+    st.info(f"{workspace_ui.why_nothing_is_kept()}: files and segmentations last only for this visit.",
             icon=":material/info:")
     st.stop()
 who = workspace_ui.user()

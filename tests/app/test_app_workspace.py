@@ -186,3 +186,15 @@ def test_an_install_without_the_team_packages_segments_keeps_nothing_and_says_wh
     at.switch_page("views/history.py").run()
     assert "Nothing is kept on this server (see the sidebar)" in texts(at) and notes[0] in texts(at)
     assert not home.exists()  # no store was created
+
+
+@pytest.mark.parametrize("page", ["views/history.py", "views/workspace.py"])
+def test_a_server_set_to_keep_nothing_says_so_instead_of_pointing_at_an_empty_sidebar(page, monkeypatch):
+    """SEGMENTER_STORE=off: no sidebar note (nothing is wrong), so the pages say why they are empty."""
+    monkeypatch.setenv("SEGMENTER_STORE", "off")
+    at = new_app()
+    at.switch_page(page).run()
+    assert not at.exception and not at.error
+    shown = " ".join(i.value for i in at.info)
+    assert "This server is set up to keep nothing between visits" in shown and "see the sidebar" not in shown
+    assert not [c.value for c in at.sidebar.caption if "Nothing is kept" in c.value]
