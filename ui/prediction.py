@@ -12,16 +12,16 @@ other caches. This module draws nothing.
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 import streamlit as st
 
 from segmentation import pipeline
 from segmentation.errors import SegmenterError
 from segmentation.prediction import HORIZON_PRESETS, Prediction, predict_prepared
+
+from .background import OneAtATime
 
 __all__ = ["autostart", "HORIZON_DAYS", "OUTLOOK_HORIZONS", "Predictions", "enabled", "job_key", "predictions", "start",
            "find", "finished", "wait"]
@@ -63,25 +63,17 @@ def _task(outcome) -> Callable[[], Prediction]:
                                     HORIZON_DAYS, backtest=True)
 
 
-class Predictions:
-    """The server's predictions: one thread that computes one at a time, the last MAX_JOBS by the
-    data's key, and the lock they share. Owned by the server through :func:`predictions` (as
-    ui/stability.Checks is); :meth:`shutdown` drops what has not started and ends the thread."""
+class Predictions(OneAtATime[Future]):
+    """The server's predictions (ui/background.OneAtATime): one at a time, the last MAX_JOBS by the
+    data's key. Owned by the server through :func:`predictions`, as ui/stability.Checks is."""
 
     def __init__(self):
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segmenter-prediction")
-        self.jobs: OrderedDict[tuple, Future] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def find(self, key: tuple) -> Future | None:
-        with self.lock:
-            return self.jobs.get(key)
+        super().__init__("segmenter-prediction", MAX_JOBS)
 
     def start(self, key: tuple, task: Callable[[], Callable[[], Prediction]], *, force: bool) -> Future | None:
         with self.lock:
-            existing = self.jobs.get(key)
+            existing = self.existing(key)
             if existing is not None:
-                self.jobs.move_to_end(key)
                 return existing
             if not (force or autostart()):
                 return None
@@ -90,15 +82,8 @@ class Predictions:
             except SegmenterError as error:  # e.g. the session's database connection is gone
                 job = Future()
                 job.set_exception(error)
-            self.jobs[key] = job
-            while len(self.jobs) > MAX_JOBS:  # an evicted prediction still running simply finishes unseen
-                self.jobs.popitem(last=False)
+            self.remember(key, job)
         return job
-
-    def shutdown(self) -> None:
-        with self.lock:
-            self.jobs.clear()
-        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 @st.cache_resource(show_spinner=False, on_release=Predictions.shutdown)

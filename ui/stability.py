@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -28,6 +26,7 @@ from segmentation import stability
 from segmentation.errors import SegmenterError
 from segmentation.stability import SegmentationStability, Stability
 
+from .background import OneAtATime
 from .stability_worker import run_in_child
 
 
@@ -129,26 +128,19 @@ def job_key(data_key: tuple, seed: int, k_values: tuple[int, ...]) -> tuple:
     return (data_key, int(seed), tuple(int(k) for k in k_values))
 
 
-class Checks:
-    """The server's stability checks: one thread that waits for one check at a time, the last
-    MAX_JOBS checks by key, and the lock they share. Owned by the server through :func:`checks`;
-    :meth:`shutdown` cancels every check and ends the thread."""
+class Checks(OneAtATime[Job]):
+    """The server's stability checks (ui/background.OneAtATime): one thread that waits for one check
+    at a time, the last MAX_JOBS checks by key. Owned by the server through :func:`checks`;
+    :meth:`shutdown` cancels every check (its process terminated) and ends the thread."""
 
     def __init__(self):
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segmenter-stability")
-        self.jobs: OrderedDict[tuple, Job] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def find(self, key: tuple) -> Job | None:
-        with self.lock:
-            return self.jobs.get(key)
+        super().__init__("segmenter-stability", MAX_JOBS)
 
     def start(self, key: tuple, customers: pd.DataFrame, *, session: str | None = None) -> Job | None:
         _, seed, k_values = key
         with self.lock:
-            existing = self.jobs.get(key)
+            existing = self.existing(key)
             if existing is not None:
-                self.jobs.move_to_end(key)
                 if session is not None and existing.wanted_by is not None:
                     existing.wanted_by.add(session)
                 return existing
@@ -158,9 +150,7 @@ class Checks:
             if any(not other.done for other in self.jobs.values()):  # one check at a time: this one queues
                 job.message = "Checking how stable the segments are: waiting for another check to finish"
             job.future = self.pool.submit(_compute, job, customers, seed, k_values)
-            self.jobs[key] = job
-            while len(self.jobs) > MAX_JOBS:  # an evicted check still running simply finishes unseen
-                self.jobs.popitem(last=False)
+            self.remember(key, job)
         return job
 
     def keep_only(self, session: str, data_key: tuple | None) -> None:
@@ -172,13 +162,6 @@ class Checks:
                 if not job.wanted_by and not job.done:
                     job.cancel()
                     del self.jobs[key]
-
-    def shutdown(self) -> None:
-        with self.lock:
-            for job in self.jobs.values():
-                job.cancel()
-            self.jobs.clear()
-        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 @st.cache_resource(show_spinner=False, on_release=Checks.shutdown)
