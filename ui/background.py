@@ -42,14 +42,11 @@ class OneAtATime(Generic[Job]):
         while len(self.jobs) > self.keep:
             self.jobs.popitem(last=False)
 
-    def cancel(self, job: Job) -> None:
-        """Stop one job at shutdown; a kind whose jobs hold more than a future overrides it."""
-        getattr(job, "cancel", lambda: None)()
-
     def shutdown(self) -> None:
-        """Cancel every job, forget them, end the thread (without waiting for a job under way)."""
+        """Cancel every job (a Future, or a job with its own ``cancel``), forget them, end the thread
+        (without waiting for a job under way)."""
         with self.lock:
             for job in self.jobs.values():
-                self.cancel(job)
+                job.cancel()
             self.jobs.clear()
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -39,11 +39,9 @@ from . import saved as saved_ui
 from . import session, sources
 
 __all__ = ["signin_required", "allow_list", "email", "user", "allowed", "store", "not_installed", "why_nothing_is_kept",
-           "problem", "notice",
-           "restore",
-           "keep_file", "after_run", "record", "files", "open_file", "delete_file", "segmentations",
-           "save_segmentation", "share", "delete_segmentation", "apply_segmentation", "runs", "reopen_run",
-           "delete_run"]
+           "problem", "notice", "restore", "keep_file", "after_run", "record", "files", "open_file", "delete_file",
+           "segmentations", "save_segmentation", "share", "delete_segmentation", "apply_segmentation", "runs",
+           "reopen_run", "delete_run"]
 
 PROBLEM = "seg_ws_problem"  # the last StoreError of this session: shown in the sidebar
 FAILED_AT = "seg_ws_failed_at"  # when this session last failed to open the store (monotonic seconds)
