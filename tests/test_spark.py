@@ -45,14 +45,17 @@ def duckdb_reference(raw: pa.Table, roles, **kwargs) -> pipeline.Prepared:
 # local[2] only: on local-cluster the same edge-case rows go through the executors in
 # test_edge_cases_with_filters_and_net_returns (the CI time of two more cluster runs, ~35 s, for nothing new).
 @pytest.mark.parametrize("id_type", ["text", "float"])
-def test_edge_cases_from_parquet(spark_con, tmp_path, id_type):
+def test_edge_cases_from_parquet_and_the_notebook_api_on_a_spark_ibis_table(spark_con, tmp_path, id_type):
+    """The edge cases read from Parquet on Spark, through the notebook API on a plain Ibis table of
+    the session (as a notebook has one): the same prepared customers and audit as DuckDB, and the
+    same segments. (One Spark run for both: each took ~10 s of CI.)"""
     raw = edge_cases.raw_table(id_type)
     path = tmp_path / f"edge_{id_type}.parquet"
     pq.write_table(raw, path)
-    table = sources.read_spark(spark_con, str(path))
-    got = sources.prepare_table(table, edge_cases.ROLES)
-    want = duckdb_reference(raw, edge_cases.ROLES)
-    assert_same_as_duckdb(got, want)
+    table = sources.read_spark(spark_con, str(path)).table  # a plain Ibis table
+    result = segmentation.segment(table, roles=edge_cases.ROLES, k=2)
+    got = result.prepared
+    assert_same_as_duckdb(got, duckdb_reference(raw, edge_cases.ROLES))
     customers = got.customers.set_index("customer_id")
     assert "12347" not in customers.index  # fully cancelled
     assert "12350" not in customers.index  # its price rounds to 0 money units
@@ -62,6 +65,9 @@ def test_edge_cases_from_parquet(spark_con, tmp_path, id_type):
     assert customers.loc["12352", "tenure"] == (pd.Timestamp("2011-12-10") - pd.Timestamp("2011-10-30")).days
     audit = got.audit.dropped
     assert (audit["duplicate"], audit["missing_customer"]) == (1, 3)
+    want = segmentation.segment(raw, roles=edge_cases.ROLES, k=2)
+    assert (result.k, result.suggestion) == (want.k, want.suggestion)
+    pd.testing.assert_frame_equal(result.customers, want.customers)
 
 
 @pytest.mark.parametrize("file_format", ["parquet", "csv"])
@@ -124,7 +130,7 @@ def test_real_rows_from_csv_text(spark_con, real_rows):
     assert got.audit.rows_in == REAL_ROWS and len(got.customers) > 900
 
 
-@ON_BOTH_MASTERS
+# local[2] only: Parquet parts read by executors are test_an_executor_killed_mid_job_…'s input (~25 s of CI).
 @pytest.mark.slow
 def test_real_rows_from_parquet(spark_con, real_rows, tmp_path):
     _, loaded, roles = real_rows
@@ -178,19 +184,6 @@ def test_missing_path_and_table(spark_con, tmp_path):
         sources.read_spark(spark_con, str(tmp_path / "nothing.parquet"))
     with pytest.raises(SourceError, match="'no_such_table' was not found"):
         sources.read_spark(spark_con, "no_such_table")
-
-
-@pytest.mark.parametrize("id_type", ["text", "float"])
-def test_segment_accepts_a_spark_ibis_table(spark_con, tmp_path, id_type):
-    """The notebook API on an Ibis table of a Spark session: the same customers as DuckDB."""
-    raw = edge_cases.raw_table(id_type)
-    path = tmp_path / f"api_{id_type}.parquet"
-    pq.write_table(raw, path)
-    table = sources.read_spark(spark_con, str(path)).table  # a plain Ibis table, as a notebook has one
-    got = segmentation.segment(table, roles=edge_cases.ROLES, k=2)
-    want = segmentation.segment(raw, roles=edge_cases.ROLES, k=2)
-    assert (got.k, got.suggestion) == (want.k, want.suggestion)
-    pd.testing.assert_frame_equal(got.customers, want.customers)
 
 
 def kill_an_executor_when_tasks_run(session, stop: threading.Event, killed: list[int]) -> None:

@@ -65,14 +65,21 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
 
 
-def start_server(log_dir: Path) -> Server:
+BACKGROUND = ("SEGMENTER_STABILITY_CHECK", "SEGMENTER_PREDICTION")
+
+
+def start_server(log_dir: Path, *, background: bool = True) -> Server:
+    """``streamlit run app.py`` on a free port; ``background`` False starts no stability check or
+    prediction by itself (the Outlook page still computes its prediction when opened), for the
+    tests that look at neither: on CI's two cores those jobs took the CPU the other worker's tests
+    were waiting for."""
     port = free_port()
     log = log_dir / f"streamlit-{port}.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **dict.fromkeys(BACKGROUND, "on" if background else "off")},
         start_new_session=True,  # its own process group: stop_server ends its check workers with it
     )
     deadline = time.monotonic() + 60
@@ -150,6 +157,15 @@ def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start_server(tmp_path_factory.mktemp("server"))
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server that starts no background job by itself (see start_server); the first test of a
+    module that asks for it sends its very first request (the deep links rely on that)."""
+    server = start_server(tmp_path_factory.mktemp("quiet-server"), background=False)
     yield server
     stop_server(server)
 

@@ -85,12 +85,13 @@ def screenshot(page, name: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# deep links: a server no other test talks to, each link opened in a new session
+# deep links: a server no other test talks to first, each link opened in a new session (no background
+# job: the sidebar is the same with or without one, and the jobs of eight sessions cost CI minutes)
 # ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", list(PAGES), ids=lambda p: p or "root")
-def test_deep_link_on_fresh_server_shows_page_with_shared_sidebar(fresh_server, page, path):
-    open_page(page, f"{fresh_server.url}/{path}", PAGES[path])
-    assert page.url.rstrip("/") == f"{fresh_server.url}/{path}".rstrip("/")
+def test_deep_link_on_quiet_server_shows_page_with_shared_sidebar(quiet_server, page, path):
+    open_page(page, f"{quiet_server.url}/{path}", PAGES[path])
+    assert page.url.rstrip("/") == f"{quiet_server.url}/{path}".rstrip("/")
     assert page.get_by_text("Page not found").count() == 0
     first = sidebar_text(page)
     assert "Showing the built-in demo data" in first and "customers" in first
@@ -104,7 +105,7 @@ def test_deep_link_on_fresh_server_shows_page_with_shared_sidebar(fresh_server, 
     nav(page, label, title)
     assert sidebar_text(page) == first
     other = "data" if path == "" else ""
-    open_page(page, f"{fresh_server.url}/{other}", PAGES[other])
+    open_page(page, f"{quiet_server.url}/{other}", PAGES[other])
     assert sidebar_text(page) == first, other
 
 
@@ -253,7 +254,7 @@ def test_real_stability_arrives_after_the_segments(real_page):
     wait_idle(real_page)
 
 
-def test_user_text_never_becomes_html_in_the_browser(server, browser_context, tmp_path):
+def test_user_text_never_becomes_html_in_the_browser(quiet_server, browser_context, tmp_path):
     """Ids, countries and descriptions with tags are shown as text: no element, no script, no dialog."""
     from tests.app.app_helpers import to_csv, transactions
 
@@ -263,7 +264,7 @@ def test_user_text_never_becomes_html_in_the_browser(server, browser_context, tm
     dialogs: list[str] = []
     tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     try:
-        open_page(tab, f"{server.url}/data", "Data")
+        open_page(tab, f"{quiet_server.url}/data", "Data")
         upload(tab, evil)
         tab.locator(SIDEBAR).get_by_text("evil<b>name<i>.csv").first.wait_for(timeout=300_000)
         wait_idle(tab)

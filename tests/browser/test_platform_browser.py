@@ -18,7 +18,7 @@ SIDEBAR = '[data-testid="stSidebar"]'
 MAIN = '[data-testid="stMain"]'
 
 
-def test_a_shopify_export_gives_the_customers_of_the_paid_orders(server, browser_context, tmp_path):
+def test_a_shopify_export_gives_the_customers_of_the_paid_orders(quiet_server, browser_context, tmp_path):
     built = platforms.shopify()
     path = tmp_path / "shopify.csv"  # short: the uploader elides a long name in its chip
     path.write_bytes(built.data)
@@ -28,7 +28,7 @@ def test_a_shopify_export_gives_the_customers_of_the_paid_orders(server, browser
 
     page = browser_context.new_page()
     try:
-        page.goto(f"{server.url}/data")
+        page.goto(f"{quiet_server.url}/data")
         page.get_by_role("heading", name="Data").first.wait_for(timeout=180_000)
         wait_idle(page, timeout=600_000)
         upload(page, path)

@@ -92,7 +92,7 @@ class TeamServer:
     def start(self) -> None:
         log = self.folder / f"streamlit-{time.monotonic_ns()}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "SEGMENTER_HOME": str(self.folder / "home"),
-               "SEGMENTER_PREDICTION": "off"}
+               "SEGMENTER_PREDICTION": "off", "SEGMENTER_STABILITY_CHECK": "off"}  # see conftest.start_server
         env.pop("SEGMENTER_STORE", None)  # the default: the embedded store in SEGMENTER_HOME
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),

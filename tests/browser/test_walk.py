@@ -29,6 +29,8 @@ from tests.hostile.cases import xlsx_with_member
 
 # Its module-scoped fixtures (the servers, Chromium, the files) are built once: with `--dist loadgroup`
 # (.ci/run) the whole module runs on one worker (unmarked, its tests would be spread over both, each building them).
+# The tests that look at no background job use the quiet server (tests/browser/conftest.py); the stability
+# check's own test and the full walk use a fresh server that has them, as a user's server does.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser_walk")]
 
 MAIN = '[data-testid="stMain"]'
@@ -109,11 +111,11 @@ def tab(browser_context):
 # 1 + acceptance 2: the report downloaded from the app
 # ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def app_report(server, browser_context, tmp_path_factory) -> Path:
+def app_report(quiet_server, browser_context, tmp_path_factory) -> Path:
     """The report as the app's button downloads it (once: both widths below look at the same file)."""
     tab = browser_context.new_page()
     try:
-        open_page(tab, server.url, "Customer segments")
+        open_page(tab, quiet_server.url, "Customer segments")
         return download(tab, r"^Download report", tmp_path_factory.mktemp("app-report"))
     finally:
         tab.close()
@@ -142,8 +144,8 @@ def test_report_from_the_app_keeps_every_axis_label_inside_its_figure(browser_co
 SANKEY_DATES = ".js-plotly-plot .annotation-text"
 
 
-def test_changes_opens_on_its_default_dates_after_switching_files(server, tab, files):
-    open_page(tab, f"{server.url}/changes", PAGES["changes"])
+def test_changes_opens_on_its_default_dates_after_switching_files(quiet_server, tab, files):
+    open_page(tab, f"{quiet_server.url}/changes", PAGES["changes"])
     nav(tab, "Data", "Data")
     for name in ("shop.csv", "demo_copy.csv"):
         upload(tab, files[name])
@@ -192,11 +194,11 @@ def flow_on_screen(page) -> dict:
             "counts": re.findall(r"([\d,]+) customers?\b", picker + "\n" + below)}
 
 
-def test_the_flow_picker_says_the_count_of_the_dates_shown(server, tab):
+def test_the_flow_picker_says_the_count_of_the_dates_shown(quiet_server, tab):
     # The issue's walk: the largest flow stays chosen while the dates change (90 → 180 days: at ccf9429
     # the picker kept "… (213 customers)" over a list and a button of 127), then the marketer picks
     # another flow and changes the dates twice more.
-    open_page(tab, f"{server.url}/changes", PAGES["changes"])
+    open_page(tab, f"{quiet_server.url}/changes", PAGES["changes"])
     tab.locator(FLOW_PICKER).wait_for(timeout=180_000)
     steps = [("open", None), ("180", "2011-06-13"), ("pick the second flow", None), ("365", "2010-12-10"),
              ("180", "2011-06-13")]
@@ -217,13 +219,13 @@ def test_the_flow_picker_says_the_count_of_the_dates_shown(server, tab):
         assert line and shown["picker"] == f"{line.group(1)} → {line.group(2)}", (step, shown)
 
 
-def test_the_currency_picker_follows_the_price_column_mapped(server, tab, files):
+def test_the_currency_picker_follows_the_price_column_mapped(quiet_server, tab, files):
     # The same stale label as item 3's, on the Data page: the picker's value stays "as the file says"
     # while what the file says changes with the price column mapped (drawn by st.selectbox, the
     # picker kept "€ EUR" over money that had no currency any more; ui.render.labelled_selectbox).
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    open_page(tab, f"{server.url}/data", "Data")
+    open_page(tab, f"{quiet_server.url}/data", "Data")
     upload(tab, files["two_prices.csv"])
     tab.locator(SIDEBAR).get_by_text("two_prices.csv").first.wait_for(timeout=300_000)
     currency = tab.locator(f'{MAIN} input[aria-label="Currency"]')
@@ -275,8 +277,8 @@ def test_the_stability_check_offers_its_k_and_changes_nothing_by_itself(fresh_se
     ("bomb.xlsx", "times its packed size, more than the 200 times Segmenter accepts", "more than the 2,000 MB"),
     ("no_customer.csv", "box on the Data page", "--map"),
 ], ids=["text-named-xlsx", "bomb", "no-customer"])
-def test_messages_say_what_is_wrong_in_the_app_s_words(server, tab, files, name, says, never):
-    open_page(tab, f"{server.url}/data", "Data")
+def test_messages_say_what_is_wrong_in_the_app_s_words(quiet_server, tab, files, name, says, never):
+    open_page(tab, f"{quiet_server.url}/data", "Data")
     tab.set_input_files('[data-testid="stFileUploaderDropzoneInput"]', str(files[name]))
     tab.locator(ERRORS).first.wait_for(timeout=120_000)
     wait_idle(tab)
@@ -284,8 +286,8 @@ def test_messages_say_what_is_wrong_in_the_app_s_words(server, tab, files, name,
     assert says in text and never not in text, text
 
 
-def test_one_status_says_which_file_is_used_after_one_that_cannot_be_segmented(server, tab, files):
-    open_page(tab, f"{server.url}/data", "Data")
+def test_one_status_says_which_file_is_used_after_one_that_cannot_be_segmented(quiet_server, tab, files):
+    open_page(tab, f"{quiet_server.url}/data", "Data")
     upload(tab, files["shop.csv"])
     tab.locator(SIDEBAR).get_by_text("shop.csv").first.wait_for(timeout=300_000)
     upload(tab, files["no_valid_dates.csv"])

@@ -14,6 +14,12 @@ CLUSTER = "local-cluster[2,1,1024]"  # 2 workers × 1 core × 1 GiB executors, a
 # For a test that runs on both: @ON_BOTH_MASTERS (the `spark` fixture's default is LOCAL only).
 ON_BOTH_MASTERS = pytest.mark.parametrize("spark", [LOCAL, CLUSTER], ids=["local", "cluster"], indirect=True)
 ON_CLUSTER = pytest.mark.parametrize("spark", [CLUSTER], ids=["cluster"], indirect=True)
+# Expressions interpreted instead of compiled (Spark's own tests run both modes and hold them equal):
+# on these few-row tables Janino's compiles and the JIT of the classes they make were ~40 % of the
+# driver JVM's CPU, ~10 CPU-seconds per preparation (the local tests of tests/test_spark.py: 217 → 151
+# CPU-seconds). The command-line runs in a fresh process (tests/test_cli_engines.py) start Spark as a user
+# does, with its defaults, and hold its log to no ERROR.
+TEST_CONF = {"spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 
 
 def require_spark() -> None:
@@ -37,7 +43,7 @@ def spark(request):
     from segmentation import sources, spark_runtime
 
     require_spark()
-    session = sources.spark_session(request.param, shuffle_partitions=4, driver_memory="2g")
+    session = sources.spark_session(request.param, shuffle_partitions=4, driver_memory="2g", config=TEST_CONF)
     assert session.sparkContext.master == request.param  # not a left-over session of the other master
     yield session
     spark_runtime.stop_session(session)

@@ -137,7 +137,7 @@ def test_two_browser_contexts_never_see_each_others_upload(tmp_path):
     def page_text(tab) -> str:
         return tab.locator('[data-testid="stApp"]').inner_text()
 
-    server = start_server(tmp_path)
+    server = start_server(tmp_path, background=False)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
