@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.app_helpers import to_csv, transactions
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, VIEWPORT, free_port, require, upload, wait_idle
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, CONTEXT_OPTIONS, REPO, free_port, require, upload, wait_idle
 from workspace import open_store
 
 pytestmark = pytest.mark.browser
@@ -129,7 +129,7 @@ def browser():
 
 def new_page(browser):
     """A browser context of its own (its own cookies: one person), and a tab in it."""
-    context = browser.new_context(viewport=VIEWPORT)
+    context = browser.new_context(**CONTEXT_OPTIONS)
     context.set_default_timeout(120_000)  # generous: two cores shared with other runs
     return context, context.new_page()
 
@@ -304,7 +304,7 @@ def test_seven_people_signed_in_at_once_each_record_runs_and_see_only_their_own(
         raise AssertionError(f"{who} could not sign in three times")
 
     async def person(browser, who):
-        context = await browser.new_context(viewport=VIEWPORT)
+        context = await browser.new_context(**CONTEXT_OPTIONS)
         context.set_default_timeout(600_000)
         page = await context.new_page()
         async with signing_in:

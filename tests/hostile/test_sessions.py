@@ -112,9 +112,9 @@ def test_same_file_in_two_sessions_then_different_filters():
 
 @pytest.mark.browser
 def test_two_browser_contexts_never_see_each_others_upload(tmp_path):
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, require, start_server, stop_server, upload
+    from tests.browser import conftest as web
 
-    require(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
+    web.require(web.CHROMIUM.exists(), f"{web.CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     sidebar = '[data-testid="stSidebar"]'
@@ -137,13 +137,14 @@ def test_two_browser_contexts_never_see_each_others_upload(tmp_path):
     def page_text(tab) -> str:
         return tab.locator('[data-testid="stApp"]').inner_text()
 
-    server = start_server(tmp_path, background=False)
+    server = web.start_server(tmp_path, background=False)
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=str(web.CHROMIUM), headless=True,
+                                                 args=web.CHROMIUM_ARGS)
             tabs = {}
             for key in ("a", "b"):
-                context = browser.new_context(viewport={"width": 1400, "height": 2400})
+                context = browser.new_context(**web.CONTEXT_OPTIONS)
                 context.set_default_timeout(120_000)
                 tab = context.new_page()
                 tab.goto(f"{server.url}/data", wait_until="commit", timeout=180_000)
@@ -151,7 +152,7 @@ def test_two_browser_contexts_never_see_each_others_upload(tmp_path):
                 wait_idle(tab)
                 tabs[key] = tab
             for key in ("a", "b"):  # both upload before either looks
-                upload(tabs[key], files[key])
+                web.upload(tabs[key], files[key])
                 tabs[key].locator(sidebar).get_by_text(files[key].name).first.wait_for(timeout=300_000)
                 wait_idle(tabs[key])
             for own, other, country, other_country in (("a", "b", "Atlantis", "Lemuria"),
@@ -166,7 +167,7 @@ def test_two_browser_contexts_never_see_each_others_upload(tmp_path):
                 assert files[other].name not in page_text(tab)
             browser.close()
     finally:
-        stop_server(server)
+        web.stop_server(server)
 
 
 def test_same_bytes_under_another_name_never_show_the_first_uploaders_file_name():
