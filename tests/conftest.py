@@ -30,21 +30,20 @@ def pytest_configure(config) -> None:
     os.environ["SEGMENTER_STORE"] = "off"
 
 
-@pytest.fixture(autouse=True)
-def no_background_stability(monkeypatch):
-    """The stability check runs in the background and, when done, may move the suggested K: off
-    for every test (the app tests of other features, the hostile uploads, a server a test starts
-    inside itself) so they see one K and no check competes for CI's two cores; the tests of the
-    check switch it on (tests/app/test_app_stability.py, the browser servers that need it)."""
-    monkeypatch.setenv("SEGMENTER_STABILITY_CHECK", "off")  # read at use (ui/stability.autostart)
+# What the app starts by itself after a run, each read from the environment when it is asked for
+# (ui/stability.autostart, ui/prediction.autostart).
+BACKGROUND_JOBS = ("SEGMENTER_STABILITY_CHECK", "SEGMENTER_PREDICTION")
 
 
 @pytest.fixture(autouse=True)
-def no_background_prediction(monkeypatch):
-    """Predictions start in the background after every run (ui/prediction.py): off for every test,
-    so a test sees them exactly when it opens the Outlook page, which computes them when it needs
-    them (tests/app/test_app_outlook.py switches them on)."""
-    monkeypatch.setenv("SEGMENTER_PREDICTION", "off")  # read at use (ui/prediction.autostart)
+def no_background_jobs(monkeypatch):
+    """Off for every test: the stability check, when done, may move the suggested K, and
+    predictions arrive when their thread ends; so a test sees one K and the Outlook page computes
+    its prediction when opened, and no job competes for CI's two cores. The tests of those jobs
+    switch them on (tests/app/test_app_stability.py, tests/app/test_app_outlook.py, the browser
+    servers that need them: tests/browser/conftest.start_server)."""
+    for name in BACKGROUND_JOBS:
+        monkeypatch.setenv(name, "off")
 
 
 def _spark_order(item: pytest.Item, modules_on_both: set) -> tuple[int, bool, bool]:

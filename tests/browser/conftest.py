@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import BACKGROUND_JOBS
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("SEGMENTER_CHROMIUM", "/usr/bin/chromium"))
 REAL_DATA = REPO.parent / "shared" / "data" / "online_retail.xlsx"
@@ -69,9 +71,6 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
 
 
-BACKGROUND = ("SEGMENTER_STABILITY_CHECK", "SEGMENTER_PREDICTION")
-
-
 def start_server(log_dir: Path, *, background: bool = True) -> Server:
     """``streamlit run app.py`` on a free port; ``background`` False starts no stability check or
     prediction by itself (the Outlook page still computes its prediction when opened), for the
@@ -83,7 +82,7 @@ def start_server(log_dir: Path, *, background: bool = True) -> Server:
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **dict.fromkeys(BACKGROUND, "on" if background else "off")},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **dict.fromkeys(BACKGROUND_JOBS, "on" if background else "off")},
         start_new_session=True,  # its own process group: stop_server ends its check workers with it
     )
     deadline = time.monotonic() + 60

@@ -19,6 +19,7 @@ import pytest
 
 from tests.app.app_helpers import to_csv, transactions
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, CONTEXT_OPTIONS, REPO, free_port, require, upload, wait_idle
+from tests.conftest import BACKGROUND_JOBS
 from workspace import open_store
 
 pytestmark = pytest.mark.browser
@@ -92,7 +93,7 @@ class TeamServer:
     def start(self) -> None:
         log = self.folder / f"streamlit-{time.monotonic_ns()}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "SEGMENTER_HOME": str(self.folder / "home"),
-               "SEGMENTER_PREDICTION": "off", "SEGMENTER_STABILITY_CHECK": "off"}  # see conftest.start_server
+               **dict.fromkeys(BACKGROUND_JOBS, "off")}  # see conftest.start_server
         env.pop("SEGMENTER_STORE", None)  # the default: the embedded store in SEGMENTER_HOME
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
